@@ -1,0 +1,36 @@
+"""IVIG Provider Directory: find IVIG infusion centres and specialists near you, in your network."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from directory import config
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: settings from the environment (or `test_config`), subsystems, blueprints."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("INSTANCE_PATH") or os.path.join(root, "instance"),
+        instance_relative_config=True,
+        template_folder=os.path.join(root, "templates"),
+    )
+    app.config.from_mapping(config.from_environment(app.instance_path))
+    if test_config:
+        app.config.from_mapping(test_config)
+    config.check_production_secret(app.config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.json.sort_keys = False
+
+    from directory import cli, db, search
+    from directory.web import api, errors
+
+    db.init_app(app)
+    search.init_app(app)
+    cli.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,32 @@
+"""Configuration read once from the environment by the app factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_SECRET = "dev-only-secret-change-me"
+
+
+def from_environment(instance_path: str) -> dict:
+    """Return the settings named in DESIGN.md, with development defaults under `instance/`."""
+    instance = Path(instance_path)
+    return {
+        "DATABASE_URL": os.environ.get("DATABASE_URL")
+        or f"sqlite:///{instance / 'directory.sqlite3'}",
+        "INDEX_DIR": os.environ.get("INDEX_DIR") or str(instance / "index"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET),
+        "GEOCODER": os.environ.get("GEOCODER", "off"),
+        "SEARCH_BACKEND": os.environ.get("SEARCH_BACKEND", "whoosh"),
+        "ENV": os.environ.get("DIRECTORY_ENV", "development"),
+    }
+
+
+def check_production_secret(settings: dict) -> None:
+    """Refuse to start outside development with the default secret key."""
+    if settings.get("ENV") != "development" and settings.get("SECRET_KEY") in (
+        None,
+        "",
+        DEFAULT_SECRET,
+    ):
+        raise RuntimeError("SECRET_KEY must be set outside development (DIRECTORY_ENV != development)")

@@ -1,0 +1,279 @@
+"""The one write path for listings: validate, change rows, record the index change, same transaction.
+
+Callers (views, importers, CLI) pass a session and commit it; then `directory.search.sync.
+apply_pending` brings the index up to date before the request returns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from sqlalchemy import delete, select
+from sqlmodel import Session
+
+from directory import reference
+from directory.geo import ZipError, lookup_zip
+from directory.models import (
+    AuditEntry,
+    Listing,
+    ListingSpecialty,
+    Location,
+    Network,
+    Organization,
+    Participation,
+    Practitioner,
+    utcnow,
+)
+from directory.npi import is_valid_npi
+from directory.search.sync import record_change
+
+PHONE = re.compile(r"^\(?(\d{3})\)?[ .-]?(\d{3})[ .-]?(\d{4})$")
+
+
+class ValidationError(ValueError):
+    """Field name -> message for every field that cannot be accepted."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class StaleVersion(ValueError):
+    """Someone else saved this listing since it was loaded (optimistic locking)."""
+
+
+@dataclass
+class LocationInput:
+    address: str
+    zip: str
+    city: str = ""
+    state: str = ""
+    name: str | None = None
+    phone: str | None = None
+    fax: str | None = None
+    hours: dict = field(default_factory=dict)
+    wheelchair_accessible: bool = False
+
+
+@dataclass
+class ListingInput:
+    kind: str
+    npi: str
+    name: str
+    specialties: list[str]
+    locations: list[LocationInput]
+    primary_specialty: str | None = None
+    networks: list[int] = field(default_factory=list)
+    accepting_new_patients: bool = False
+    telehealth: bool = False
+    languages: list[str] = field(default_factory=lambda: ["en"])
+    services: list[str] = field(default_factory=list)
+    website: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    credentials: str | None = None
+    org_type: str = "infusion_center"
+    ivig_products: list[str] = field(default_factory=list)
+    source: str = "staff"
+
+
+def format_phone(raw: str | None) -> str | None:
+    """'6175550123' -> '(617) 555-0123'; None stays None; raises ValueError if not 10 digits."""
+    if raw is None or not raw.strip():
+        return None
+    match = PHONE.match(raw.strip())
+    if not match:
+        raise ValueError("a US phone number has 10 digits, like (617) 555-0123")
+    return "({}) {}-{}".format(*match.groups())
+
+
+def validate(session: Session, data: ListingInput) -> dict[str, str]:
+    """Every problem with `data`, by field; empty when it can be saved."""
+    errors: dict[str, str] = {}
+    if data.kind not in ("organization", "practitioner"):
+        errors["kind"] = "kind must be organization or practitioner"
+    if not is_valid_npi(data.npi or ""):
+        errors["npi"] = "an NPI is 10 digits with a valid check digit"
+    if not (data.name or "").strip():
+        errors["name"] = "a name is required"
+    taxonomy = reference.taxonomy()
+    if not data.specialties:
+        errors["specialties"] = "at least one specialty is required"
+    elif unknown := [c for c in data.specialties if c not in taxonomy]:
+        errors["specialties"] = f"unknown specialty code {unknown[0]}"
+    if data.primary_specialty and data.primary_specialty not in data.specialties:
+        errors["primary_specialty"] = "the primary specialty must be one of the specialties"
+    if not data.locations:
+        errors["locations"] = "at least one location is required"
+    for i, loc in enumerate(data.locations):
+        if not (loc.address or "").strip():
+            errors[f"locations.{i}.address"] = "an address is required"
+        try:
+            lookup_zip(loc.zip)
+        except ZipError as error:
+            errors[f"locations.{i}.zip"] = str(error)
+        for name in ("phone", "fax"):
+            try:
+                format_phone(getattr(loc, name))
+            except ValueError as error:
+                errors[f"locations.{i}.{name}"] = str(error)
+    if data.networks:
+        found = set(session.execute(select(Network.id).where(Network.id.in_(data.networks))).scalars())
+        if missing := set(data.networks) - found:
+            errors["networks"] = f"unknown network id {min(missing)}"
+    if unknown := [code for code in data.languages if code not in reference.languages()]:
+        errors["languages"] = f"unknown language {unknown[0]}"
+    service_ids = {c.id for c in reference.vocabulary().services()}
+    if unknown := [s for s in data.services if s not in service_ids]:
+        errors["services"] = f"unknown service {unknown[0]}"
+    if data.kind == "practitioner" and not (data.first_name and data.last_name):
+        errors["last_name"] = "a practitioner needs a first and last name"
+    return errors
+
+
+def _write_children(session: Session, listing: Listing, data: ListingInput) -> None:
+    lid = listing.id
+    for table in (ListingSpecialty, Participation):
+        session.execute(delete(table).where(table.listing_id == lid))
+    primary = data.primary_specialty or data.specialties[0]
+    for code in dict.fromkeys(data.specialties):
+        session.add(ListingSpecialty(listing_id=lid, code=code, is_primary=code == primary))
+    for network_id in dict.fromkeys(data.networks):
+        session.add(Participation(listing_id=lid, network_id=network_id))
+    session.execute(delete(Location).where(Location.listing_id == lid))
+    for loc in data.locations:
+        place = lookup_zip(loc.zip)
+        session.add(
+            Location(
+                listing_id=lid,
+                name=loc.name,
+                address=loc.address.strip(),
+                city=loc.city.strip() or place.city,
+                state=(loc.state.strip() or place.state).upper(),
+                zip=place.zip,
+                lat=place.lat,
+                lon=place.lon,
+                geo_source="zip_centroid",
+                phone=format_phone(loc.phone),
+                fax=format_phone(loc.fax),
+                hours=loc.hours,
+                wheelchair_accessible=loc.wheelchair_accessible,
+            )
+        )
+    if listing.kind == "organization":
+        org = session.get(Organization, lid) or Organization(listing_id=lid, org_type=data.org_type)
+        org.org_type, org.ivig_products = data.org_type, list(data.ivig_products)
+        session.add(org)
+    else:
+        prac = session.get(Practitioner, lid) or Practitioner(
+            listing_id=lid, first_name=data.first_name, last_name=data.last_name
+        )
+        prac.first_name, prac.last_name = data.first_name, data.last_name
+        prac.credentials = data.credentials
+        session.add(prac)
+
+
+def _listing_values(data: ListingInput) -> dict:
+    return {
+        "kind": data.kind,
+        "npi": data.npi,
+        "name": data.name.strip(),
+        "accepting_new_patients": data.accepting_new_patients,
+        "telehealth": data.telehealth,
+        "languages": list(dict.fromkeys(data.languages)),
+        "services": list(dict.fromkeys(data.services)),
+        "website": data.website,
+    }
+
+
+def create_listing(session: Session, data: ListingInput, actor: str) -> Listing:
+    """Add a listing with its places, specialties and networks; audit and queue the index change."""
+    if errors := validate(session, data):
+        raise ValidationError(errors)
+    if session.execute(select(Listing.id).where(Listing.npi == data.npi)).first():
+        raise ValidationError({"npi": f"a listing with NPI {data.npi} already exists"})
+    listing = Listing(**_listing_values(data), source=data.source)
+    session.add(listing)
+    session.flush()
+    _write_children(session, listing, data)
+    session.add(AuditEntry(actor=actor, listing_id=listing.id, action="create",
+                           changes={k: [None, v] for k, v in asdict(data).items()}))
+    record_change(session, listing.id)
+    session.flush()
+    return listing
+
+
+def update_listing(session: Session, listing_id: int, data: ListingInput, actor: str,
+                   expected_version: int | None = None) -> Listing:
+    """Replace a listing's fields and children; refuses if `expected_version` is out of date."""
+    listing = session.get(Listing, listing_id)
+    if listing is None:
+        raise LookupError(f"no listing {listing_id}")
+    if expected_version is not None and listing.version != expected_version:
+        raise StaleVersion(
+            f"this listing was changed by someone else (version {listing.version}, "
+            f"you edited version {expected_version}); reload it and make your change again"
+        )
+    if errors := validate(session, data):
+        raise ValidationError(errors)
+    clash = session.execute(
+        select(Listing.id).where(Listing.npi == data.npi, Listing.id != listing_id)
+    ).first()
+    if clash:
+        raise ValidationError({"npi": f"a listing with NPI {data.npi} already exists"})
+    before = {k: getattr(listing, k) for k in _listing_values(data)}
+    for key, value in _listing_values(data).items():
+        setattr(listing, key, value)
+    listing.version += 1
+    listing.updated_at = utcnow()
+    _write_children(session, listing, data)
+    changes = {k: [before[k], v] for k, v in _listing_values(data).items() if before[k] != v}
+    session.add(AuditEntry(actor=actor, listing_id=listing_id, action="update", changes=changes))
+    record_change(session, listing_id)
+    session.flush()
+    return listing
+
+
+def set_active(session: Session, listing_id: int, active: bool, actor: str) -> Listing:
+    """Deactivate (soft delete, hidden from search) or restore a listing."""
+    listing = session.get(Listing, listing_id)
+    if listing is None:
+        raise LookupError(f"no listing {listing_id}")
+    if listing.active != active:
+        listing.active = active
+        listing.version += 1
+        listing.updated_at = utcnow()
+        session.add(AuditEntry(actor=actor, listing_id=listing_id,
+                               action="restore" if active else "deactivate",
+                               changes={"active": [not active, active]}))
+        record_change(session, listing_id)
+        session.flush()
+    return listing
+
+
+def delete_listing(session: Session, listing_id: int, actor: str) -> None:
+    """Remove a listing and everything that hangs off it (cascading foreign keys)."""
+    listing = session.get(Listing, listing_id)
+    if listing is None:
+        raise LookupError(f"no listing {listing_id}")
+    session.add(AuditEntry(actor=actor, listing_id=listing_id, action="delete",
+                           changes={"name": [listing.name, None], "npi": [listing.npi, None]}))
+    session.delete(listing)
+    record_change(session, listing_id)
+    session.flush()
+
+
+def mark_verified(session: Session, listing_id: int, by: str, method: str, on: date) -> Listing:
+    listing = session.get(Listing, listing_id)
+    if listing is None:
+        raise LookupError(f"no listing {listing_id}")
+    before = listing.last_verified
+    listing.last_verified, listing.verified_by, listing.verification_method = on, by, method
+    listing.version += 1
+    session.add(AuditEntry(actor=by, listing_id=listing_id, action="verify",
+                           changes={"last_verified": [str(before) if before else None, str(on)]}))
+    record_change(session, listing_id)
+    session.flush()
+    return listing

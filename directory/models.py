@@ -1,0 +1,209 @@
+"""Database tables: the source of truth (modelled on HL7 FHIR Plan-Net, simplified).
+
+A `Listing` is what a user finds: an organization (infusion centre, home-infusion pharmacy,
+hospital unit, practice) or a practitioner. Kind-specific fields live in `Organization` and
+`Practitioner`, keyed by the listing id, so that one id space serves search, audit and verification.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+KINDS = ("organization", "practitioner")
+VERIFICATION_METHODS = ("phone", "email", "attestation", "nppes", "import")
+STAFF_ROLES = ("editor", "verifier", "admin")
+GEO_SOURCES = ("zip_centroid", "geocoder")
+STALE_AFTER_DAYS = 90
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Specialty(SQLModel, table=True):
+    """A NUCC Health Care Provider Taxonomy code."""
+
+    code: str = Field(primary_key=True, max_length=10)
+    display: str
+    group: str
+    section: str = Field(default="individual")
+
+    __table_args__ = (
+        CheckConstraint("length(code) = 10", name="ck_specialty_code_len"),
+        CheckConstraint("section in ('individual', 'organization')", name="ck_specialty_section"),
+    )
+
+
+class Network(SQLModel, table=True):
+    """A payer's network / plan product that listings participate in."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    payer: str
+    name: str
+    plan_type: str = Field(max_length=32)
+    is_demo: bool = False
+
+    __table_args__ = (UniqueConstraint("payer", "name", name="uq_network_payer_name"),)
+
+
+class Listing(SQLModel, table=True):
+    """A searchable provider: organization or practitioner, with its verification state."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    npi: str = Field(max_length=10, unique=True)
+    name: str
+    active: bool = True
+    accepting_new_patients: bool = False
+    telehealth: bool = False
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    services: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    website: str | None = None
+    source: str = Field(default="staff", max_length=16)
+    is_demo: bool = False
+    last_verified: date | None = None
+    verified_by: str | None = None
+    verification_method: str | None = Field(default=None, max_length=16)
+    version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("kind in ('organization', 'practitioner')", name="ck_listing_kind"),
+        CheckConstraint("length(npi) = 10", name="ck_listing_npi_len"),
+        CheckConstraint("version >= 1", name="ck_listing_version"),
+        CheckConstraint(
+            "verification_method is null or verification_method in "
+            "('phone', 'email', 'attestation', 'nppes', 'import')",
+            name="ck_listing_verification_method",
+        ),
+    )
+
+
+class Organization(SQLModel, table=True):
+    listing_id: int = Field(primary_key=True, foreign_key="listing.id", ondelete="CASCADE")
+    org_type: str = Field(max_length=32)
+    ivig_products: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    chairs: int | None = None
+    pediatric: bool = False
+    prior_auth_help: bool = False
+
+    __table_args__ = (
+        CheckConstraint("chairs is null or chairs >= 0", name="ck_org_chairs"),
+        CheckConstraint(
+            "org_type in ('infusion_center', 'home_infusion', 'hospital_infusion', "
+            "'specialty_pharmacy', 'practice')",
+            name="ck_org_type",
+        ),
+    )
+
+
+class Practitioner(SQLModel, table=True):
+    listing_id: int = Field(primary_key=True, foreign_key="listing.id", ondelete="CASCADE")
+    first_name: str
+    last_name: str
+    credentials: str | None = None
+    gender: str | None = Field(default=None, max_length=1)
+
+    __table_args__ = (
+        CheckConstraint("gender is null or gender in ('F', 'M', 'X')", name="ck_prac_gender"),
+    )
+
+
+class ListingSpecialty(SQLModel, table=True):
+    listing_id: int = Field(primary_key=True, foreign_key="listing.id", ondelete="CASCADE")
+    code: str = Field(primary_key=True, foreign_key="specialty.code")
+    is_primary: bool = False
+
+
+class Location(SQLModel, table=True):
+    """A place of service. Owned by a listing (an organization's site or a practitioner's office)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listing.id", index=True, ondelete="CASCADE")
+    name: str | None = None
+    address: str
+    city: str
+    state: str = Field(max_length=2)
+    zip: str = Field(max_length=5)
+    lat: float
+    lon: float
+    geo_source: str = Field(default="zip_centroid", max_length=16)
+    phone: str | None = None
+    fax: str | None = None
+    hours: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    wheelchair_accessible: bool = False
+
+    __table_args__ = (
+        CheckConstraint("lat between -90 and 90 and lon between -180 and 180", name="ck_loc_coords"),
+        CheckConstraint("length(zip) = 5", name="ck_loc_zip_len"),
+        CheckConstraint("geo_source in ('zip_centroid', 'geocoder')", name="ck_loc_geo_source"),
+    )
+
+
+class Role(SQLModel, table=True):
+    """A practitioner practising at an organization and/or location (FHIR PractitionerRole)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    practitioner_id: int = Field(foreign_key="listing.id", index=True, ondelete="CASCADE")
+    organization_id: int | None = Field(
+        default=None, foreign_key="listing.id", index=True, ondelete="CASCADE"
+    )
+    location_id: int = Field(foreign_key="location.id", index=True, ondelete="CASCADE")
+    specialty_code: str | None = Field(default=None, foreign_key="specialty.code")
+    accepting_new_patients: bool = False
+    telehealth: bool = False
+
+
+class Participation(SQLModel, table=True):
+    """A listing in a payer network, with optional dates."""
+
+    listing_id: int = Field(primary_key=True, foreign_key="listing.id", ondelete="CASCADE")
+    network_id: int = Field(primary_key=True, foreign_key="network.id", ondelete="CASCADE")
+    start_date: date | None = None
+    end_date: date | None = None
+
+    __table_args__ = (
+        CheckConstraint(
+            "start_date is null or end_date is null or start_date <= end_date",
+            name="ck_participation_dates",
+        ),
+        Index("ix_participation_network", "network_id"),
+    )
+
+
+class StaffUser(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True)
+    password_hash: str
+    role: str = Field(max_length=16)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("role in ('editor', 'verifier', 'admin')", name="ck_staff_role"),
+    )
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who changed what, when, with each changed field's before and after."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str
+    staff_id: int | None = Field(default=None, foreign_key="staffuser.id")
+    listing_id: int | None = Field(default=None, index=True)
+    action: str = Field(max_length=32)
+    changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class IndexChange(SQLModel, table=True):
+    """A listing whose search document must be rewritten; written in the same transaction as it."""
+
+    seq: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    applied_at: datetime | None = Field(default=None, index=True)

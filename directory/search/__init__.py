@@ -1,0 +1,63 @@
+"""The search seam: one `Searcher` interface, backends chosen by configuration (SEARCH_BACKEND)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from flask import Flask, current_app
+
+from directory.search.documents import ListingDoc
+from directory.search.engine import Hit, SearchResult
+from directory.search.query import QueryError, SearchQuery
+
+__all__ = ["Hit", "QueryError", "SearchQuery", "SearchResult", "Searcher", "get_searcher"]
+
+
+class Searcher(ABC):
+    """A derived, rebuildable index of listings. The database stays the source of truth."""
+
+    name: str
+
+    @abstractmethod
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Ranked hits (listing ids, miles, scores), the total and facet counts."""
+
+    @abstractmethod
+    def update(self, docs: dict[int, ListingDoc | None]) -> None:
+        """Write these documents; a None value removes that listing from the index."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Remove every document."""
+
+    def refresh(self) -> None:  # noqa: B027  (optional for backends)
+        """Pick up changes committed by other processes (no-op by default)."""
+
+    def close(self) -> None:  # noqa: B027
+        """Release files and connections."""
+
+
+def _whoosh(app: Flask) -> Searcher:
+    from directory.search.whoosh_backend import WhooshSearcher
+
+    return WhooshSearcher(app.config["INDEX_DIR"], app.extensions["directory.engine"])
+
+
+BACKENDS = {"whoosh": _whoosh}
+
+
+def init_app(app: Flask) -> None:
+    backend = app.config["SEARCH_BACKEND"]
+    if backend not in BACKENDS:
+        raise RuntimeError(f"SEARCH_BACKEND must be one of {sorted(BACKENDS)}, not {backend!r}")
+    app.extensions["directory.searcher"] = None
+
+
+def get_searcher(app: Flask | None = None) -> Searcher:
+    """The app's searcher, opened on first use (so CLI commands that do not search stay fast)."""
+    app = app or current_app._get_current_object()
+    searcher = app.extensions.get("directory.searcher")
+    if searcher is None:
+        searcher = BACKENDS[app.config["SEARCH_BACKEND"]](app)
+        app.extensions["directory.searcher"] = searcher
+    return searcher

@@ -1,0 +1,254 @@
+"""The Whoosh side of search: the index schema, writing documents, and matching user text.
+
+User text never reaches Whoosh's query parser: it is split into plain words by the same analyzer
+the index uses, and each word becomes a group of exact and fuzzy terms read straight from the
+posting lists. Posting lists are turned into listing ids with numpy and cached per segment
+(segments are immutable; deletions are applied through a per-segment mask).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from whoosh import fields, index
+from whoosh.analysis import StemmingAnalyzer
+
+from directory.search.documents import ListingDoc
+
+FIELD_WEIGHTS = {"name": 3.0, "topics": 1.5, "place": 1.0}
+FUZZY_WEIGHT = 0.6
+MAX_WORDS = 12
+MAX_FUZZY_TERMS = 24
+CACHE_ENTRIES = 8_000_000  # doc numbers held by the posting cache, about 32 MB
+
+
+def analyzer():
+    return StemmingAnalyzer(minsize=1)
+
+
+def schema() -> fields.Schema:
+    return fields.Schema(
+        lid=fields.NUMERIC(int, bits=64, signed=False, stored=True, unique=True, sortable=True),
+        digest=fields.STORED(),
+        name=fields.TEXT(analyzer=analyzer(), phrase=False),
+        topics=fields.TEXT(analyzer=analyzer(), phrase=False),
+        place=fields.TEXT(analyzer=analyzer(), phrase=False),
+    )
+
+
+def open_index(directory: str | Path, create: bool = False) -> index.Index:
+    """Open the Whoosh index in `directory`, creating an empty one if asked or missing."""
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    if create or not index.exists_in(str(path)):
+        return index.create_in(str(path), schema())
+    return index.open_dir(str(path))
+
+
+def whoosh_fields(doc: ListingDoc) -> dict:
+    return {
+        "lid": doc.lid,
+        "digest": doc.digest,
+        "name": doc.name_text,
+        "topics": doc.topics_text,
+        "place": doc.place_text,
+    }
+
+
+def write_docs(ix: index.Index, docs: Iterable[ListingDoc], removed: Iterable[int] = ()) -> None:
+    """Replace these documents and delete the removed listing ids, in one Whoosh commit."""
+    writer = ix.writer(timeout=60.0)
+    try:
+        for lid in removed:
+            writer.delete_by_term("lid", lid)
+        for doc in docs:
+            writer.update_document(**whoosh_fields(doc))
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()
+
+
+@dataclass(frozen=True)
+class WordGroup:
+    """One word of the user's text and the index terms that can match it, with weights."""
+
+    word: str
+    terms: tuple[tuple[str, str, float], ...]  # (field, term, weight)
+
+
+def query_words(text: str) -> list[str]:
+    """The analyzed (stemmed, stop-words removed) words of user text, first MAX_WORDS of them."""
+    seen: dict[str, None] = {}
+    for token in analyzer()(text):
+        seen.setdefault(token.text, None)
+    return list(seen)[:MAX_WORDS]
+
+
+def fuzzy_distance(word: str) -> int:
+    """Edits allowed for a word: none under 5 letters, 1 up to 7, 2 from 8 (typo tolerance)."""
+    if len(word) < 5:
+        return 0
+    return 1 if len(word) < 8 else 2
+
+
+class PostingCache:
+    """Doc numbers per (segment, field, term), least recently used evicted first."""
+
+    def __init__(self, capacity: int = CACHE_ENTRIES):
+        self.capacity = capacity
+        self.size = 0
+        self._items: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, load) -> np.ndarray:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        value = load()
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = value
+                self.size += len(value)
+                while self.size > self.capacity and len(self._items) > 1:
+                    _, old = self._items.popitem(last=False)
+                    self.size -= len(old)
+        return value
+
+
+class TextMatcher:
+    """Matches user words against a Whoosh searcher; returns listing ids and scores (numpy)."""
+
+    def __init__(self, ix: index.Index, cache: PostingCache | None = None):
+        self.ix = ix
+        self.cache = cache or PostingCache()
+        self._lock = threading.Lock()
+        self._searcher = ix.searcher()
+        self._lid_maps: dict[str, np.ndarray] = {}
+
+    def refresh(self) -> None:
+        """Reopen the searcher when another writer committed (cheap when nothing changed)."""
+        with self._lock:
+            if not self._searcher.up_to_date():
+                if self._searcher.reader().doc_count_all() == 0:
+                    # Whoosh cannot refresh a searcher over an empty reader (reuse bug): reopen.
+                    self._searcher.close()
+                    self._searcher = self.ix.searcher()
+                else:
+                    self._searcher = self._searcher.refresh()
+
+    def close(self) -> None:
+        self._searcher.close()
+
+    def _leaves(self):
+        reader = self._searcher.reader()
+        return reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
+
+    def _lid_map(self, segreader) -> np.ndarray:
+        """Doc number -> listing id for one segment, -1 where the document is deleted."""
+        segment = segreader.segment()
+        key = f"{segment.segment_id()}:{segment.deleted_count()}"
+        lids = self._lid_maps.get(key)
+        if lids is None:
+            column = segreader.column_reader("lid")
+            lids = np.fromiter(column, dtype=np.int64, count=segreader.doc_count_all())
+            deleted = segment.deleted_docs()
+            if deleted:
+                lids[np.fromiter(deleted, dtype=np.int64)] = -1
+            self._lid_maps = {
+                k: v for k, v in self._lid_maps.items() if not k.startswith(segment.segment_id())
+            }
+            self._lid_maps[key] = lids
+        return lids
+
+    def groups(self, text: str) -> list[WordGroup]:
+        """Each analyzed word with its exact and fuzzy terms that exist in the index."""
+        reader = self._searcher.reader()
+        result = []
+        for word in query_words(text):
+            terms: list[tuple[str, str, float]] = []
+            for field, weight in FIELD_WEIGHTS.items():
+                if (field, word) in reader:
+                    terms.append((field, word, weight))
+                maxdist = fuzzy_distance(word)
+                if maxdist:
+                    near = sorted(set(reader.terms_within(field, word, maxdist, prefix=1)) - {word})
+                    for term in near[:MAX_FUZZY_TERMS]:
+                        terms.append((field, term, weight * FUZZY_WEIGHT))
+            result.append(WordGroup(word, tuple(terms)))
+        return result
+
+    def _term_lids(self, field: str, term: str) -> np.ndarray:
+        """Sorted unique listing ids whose `field` holds `term`, across all segments."""
+        parts = []
+        for segreader, _offset in self._leaves():
+            if segreader.doc_count_all() == 0:
+                continue
+            segid = segreader.segment().segment_id()
+
+            def load(segreader=segreader):
+                if (field, term) not in segreader:
+                    return np.empty(0, dtype=np.int64)
+                matcher = segreader.postings(field, term)
+                return np.fromiter(matcher.all_ids(), dtype=np.int64)
+
+            docnums = self.cache.get((segid, field, term), load)
+            if len(docnums):
+                lids = self._lid_map(segreader)[docnums]
+                parts.append(lids[lids >= 0])
+        if not parts:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate(parts))
+
+    def match(self, text: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(sorted listing ids, scores) matching every word of `text`; None if no words.
+
+        A word matches through any of its terms; the score sums, per word, the best
+        field weight times the term's inverse document frequency.
+        """
+        with self._lock:
+            groups = self.groups(text)
+            if not groups:
+                return None
+            total_docs = max(self._searcher.doc_count(), 1)
+            lids: np.ndarray | None = None
+            scores: np.ndarray | None = None
+            for group in groups:
+                group_lids, group_scores = self._group(group, total_docs)
+                if lids is None:
+                    lids, scores = group_lids, group_scores
+                else:
+                    lids, left, right = np.intersect1d(
+                        lids, group_lids, assume_unique=True, return_indices=True
+                    )
+                    scores = scores[left] + group_scores[right]
+                if not len(lids):
+                    break
+            return lids, scores
+
+    def _group(self, group: WordGroup, total_docs: int) -> tuple[np.ndarray, np.ndarray]:
+        all_lids, all_scores = [], []
+        for field, term, weight in group.terms:
+            lids = self._term_lids(field, term)
+            if not len(lids):
+                continue
+            idf = math.log(1 + total_docs / len(lids))
+            all_lids.append(lids)
+            all_scores.append(np.full(len(lids), weight * idf))
+        if not all_lids:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        lids = np.concatenate(all_lids)
+        scores = np.concatenate(all_scores)
+        order = np.lexsort((-scores, lids))
+        lids, scores = lids[order], scores[order]
+        first = np.ones(len(lids), dtype=bool)
+        first[1:] = lids[1:] != lids[:-1]
+        return lids[first], scores[first]

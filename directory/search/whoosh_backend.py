@@ -1,0 +1,132 @@
+"""The embedded backend: Whoosh for text, numpy listing tables for place and filters.
+
+Files under INDEX_DIR: `whoosh/` (the text index) and `listings.npz` (the table snapshot, with the
+index-change sequence number it reflects). Each process loads the snapshot and keeps a small
+overlay of the listings changed since, read from the database's change log, so a write made by any
+worker is visible to every worker at its next search.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from directory.models import IndexChange
+from directory.search import Searcher
+from directory.search.documents import ListingDoc, load_docs
+from directory.search.engine import SearchResult, combine, evaluate
+from directory.search.query import SearchQuery
+from directory.search.table import Codebook, ListingTable
+from directory.search.text import PostingCache, TextMatcher, open_index, write_docs
+
+SNAPSHOT = "listings.npz"
+TEXT_DIR = "whoosh"
+
+
+class WhooshSearcher(Searcher):
+    name = "whoosh"
+
+    def __init__(self, index_dir: str | Path, engine: Engine):
+        self.dir = Path(index_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.engine = engine
+        self.codebook = Codebook.current()
+        self._lock = threading.RLock()
+        self._cache = PostingCache()
+        self._snapshot_key: tuple | None = None
+        self._open()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        """(Re)load the snapshot and the text index, and drop the overlay."""
+        path = self.dir / SNAPSHOT
+        if path.exists():
+            stat = path.stat()
+            self._snapshot_key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            self.base, meta = ListingTable.load(path)
+            self.watermark = meta.get("watermark", 0)
+        else:
+            self._snapshot_key = None
+            self.base = ListingTable.empty(self.codebook)
+            self.watermark = 0
+        self.base_alive: np.ndarray | None = None
+        self.overlay_docs: dict[int, ListingDoc | None] = {}
+        self.overlay = ListingTable.empty(self.codebook)
+        if getattr(self, "matcher", None) is not None:
+            self.matcher.close()
+        self.ix = open_index(self.dir / TEXT_DIR)
+        self.matcher = TextMatcher(self.ix, self._cache)
+
+    def _snapshot_changed(self) -> bool:
+        path = self.dir / SNAPSHOT
+        if not path.exists():
+            return self._snapshot_key is not None
+        stat = path.stat()
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size) != self._snapshot_key
+
+    def refresh(self) -> None:
+        """Catch up with the database's change log and with other processes' index commits."""
+        with self._lock:
+            if self._snapshot_changed():
+                self._open()
+            with Session(self.engine) as session:
+                latest = session.execute(select(func.max(IndexChange.seq))).scalar() or 0
+                if latest > self.watermark:
+                    changed = session.execute(
+                        select(IndexChange.listing_id)
+                        .where(IndexChange.seq > self.watermark, IndexChange.seq <= latest)
+                        .distinct()
+                    ).scalars()
+                    self._apply_overlay(load_docs(session, list(changed)))
+                    self.watermark = latest
+            self.matcher.refresh()
+
+    def _apply_overlay(self, docs: dict[int, ListingDoc | None]) -> None:
+        self.overlay_docs.update(docs)
+        live = [d for d in self.overlay_docs.values() if d is not None]
+        self.overlay = ListingTable.build(live, self.codebook)
+        changed = np.fromiter(self.overlay_docs, dtype=np.int64, count=len(self.overlay_docs))
+        self.base_alive = ~np.isin(self.base.lids, changed)
+
+    def listing_ids(self) -> set[int]:
+        """Every listing id this searcher would return (for check-index)."""
+        with self._lock:
+            base = self.base.lids if self.base_alive is None else self.base.lids[self.base_alive]
+            return set(base.tolist()) | set(self.overlay.lids.tolist())
+
+    # -- Searcher ------------------------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        self.refresh()
+        with self._lock:
+            base, alive, overlay = self.base, self.base_alive, self.overlay
+            text = self.matcher.match(query.q) if query.q else None
+        parts = [evaluate(base, query, self.codebook, text, alive)]
+        if overlay.size:
+            parts.append(evaluate(overlay, query, self.codebook, text))
+        return combine(parts, query)
+
+    def update(self, docs: dict[int, ListingDoc | None]) -> None:
+        live = [d for d in docs.values() if d is not None]
+        removed = [lid for lid, d in docs.items() if d is None]
+        with self._lock:
+            write_docs(self.ix, live, removed)
+            self.matcher.refresh()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.matcher.close()
+            self.ix = open_index(self.dir / TEXT_DIR, create=True)
+            self.matcher = TextMatcher(self.ix, self._cache)
+            (self.dir / SNAPSHOT).unlink(missing_ok=True)
+            self._open()
+
+    def close(self) -> None:
+        with self._lock:
+            self.matcher.close()

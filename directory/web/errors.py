@@ -1,0 +1,30 @@
+"""One JSON error shape for the API: {"error": {"code", "message", "field"}} with a 4xx status."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from directory.search.query import QueryError
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None):
+    body = {"error": {"code": code, "message": message, "field": field}}
+    return jsonify(body), status
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(QueryError)
+    def _query_error(error: QueryError):
+        return error_response(400, error.code, error.message, error.field)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        if not _wants_json():
+            return error
+        code = (error.name or "error").lower().replace(" ", "_")
+        return error_response(error.code or 500, code, error.description or error.name)
