@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from directory.geo import great_circle_mi
 from directory.search.query import SearchQuery
 from directory.search.table import KIND_CODES, Codebook, ListingTable
+from directory.search.text import TextHits
 
 KIND_NAMES = {v: k for k, v in KIND_CODES.items()}
 
@@ -28,61 +30,72 @@ class SearchResult:
 
 @dataclass
 class Matches:
-    """Every listing of one table that matches, before ordering."""
+    """Every listing of one table that matches (positions, and rows when a place was given)."""
 
-    lids: np.ndarray
-    miles: np.ndarray | None
+    table: ListingTable
+    pos: np.ndarray
+    rows: np.ndarray | None
+    chord2: np.ndarray | None  # squared chord to the centre: orders as great-circle distance
     scores: np.ndarray
-    name_keys: np.ndarray
     facets: dict[str, dict]
+
+    def primary(self, sort: str) -> np.ndarray:
+        """The first sort key, smaller first (name order uses the table's precomputed rank)."""
+        if sort == "distance":
+            return self.chord2
+        if sort == "relevance":
+            return -self.scores
+        return self.table.name_rank[self.pos]
 
 
 def evaluate(
     table: ListingTable,
     query: SearchQuery,
     codebook: Codebook,
-    text: tuple[np.ndarray, np.ndarray] | None,
+    text: TextHits | None,
     alive: np.ndarray | None = None,
 ) -> Matches:
-    """All listings of `table` matching `query` (text hits given as sorted lids and scores)."""
-    text_pos = text_scores = None
-    if text is not None:
-        text_pos = table.positions_of(text[0])
-        found = text_pos >= 0
-        text_pos, text_scores = text_pos[found], text[1][found]
-
-    miles = None
+    """All listings of `table` matching `query`; each once, at its nearest place."""
+    rows = chord2 = None
     if query.place is not None:
-        rows, miles = table.rows_within(query.place.lat, query.place.lon, query.place.radius_mi)
+        rows, chord2 = table.rows_within(query.place.lat, query.place.lon, query.place.radius_mi)
         pos = table.row_pos[rows]
-    elif text_pos is not None:
-        pos = text_pos
+    elif text is not None:
+        pos = table.positions_of(text.candidates())
+        pos = pos[pos >= 0]
     else:
         pos = np.arange(table.size, dtype=np.int32)
 
     keep = _filter(table, query, codebook, pos, alive)
-    if text_pos is not None and query.place is not None:
-        keep &= np.isin(pos, text_pos)
     pos = pos[keep]
-    if miles is not None:
-        miles = miles[keep]
-        # A listing with several places counts once, at its nearest place.
-        order = np.lexsort((miles, pos))
-        pos, miles = pos[order], miles[order]
-        first = np.ones(len(pos), dtype=bool)
-        first[1:] = pos[1:] != pos[:-1]
-        pos, miles = pos[first], miles[first]
+    if rows is not None:
+        rows, chord2 = rows[keep], chord2[keep]
+        multi = table.row_multi[rows]
+        if multi.any():
+            # A listing with several places counts once, at its nearest place.
+            single = np.flatnonzero(~multi)
+            many = np.flatnonzero(multi)
+            order = many[np.lexsort((chord2[many], pos[many]))]
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = pos[order][1:] != pos[order][:-1]
+            chosen = np.concatenate([single, order[first]])
+            pos, rows, chord2 = pos[chosen], rows[chosen], chord2[chosen]
 
     scores = np.zeros(len(pos))
-    if text_pos is not None and len(pos):
-        scores = text_scores[np.searchsorted(text_pos, pos)]
+    if text is not None and len(pos):
+        matched, scores = text.score(table.lids[pos])
+        pos, scores = pos[matched], scores[matched]
+        if rows is not None:
+            rows, chord2 = rows[matched], chord2[matched]
+    elif text is not None:
+        scores = np.zeros(0)
 
     facets = _facets(table, codebook, pos) if query.facets else {}
-    return Matches(table.lids[pos], miles, scores, table.name_keys[pos], facets)
+    return Matches(table, pos, rows, chord2, scores, facets)
 
 
 def _filter(table: ListingTable, query: SearchQuery, codebook: Codebook, pos, alive) -> np.ndarray:
-    keep = np.ones(len(pos), dtype=bool) if alive is None else alive[pos].copy()
+    keep = np.ones(len(pos), dtype=bool) if alive is None else alive[pos]
     if query.kind is not None:
         keep &= table.kinds[pos] == KIND_CODES[query.kind]
     if query.accepting:
@@ -90,17 +103,17 @@ def _filter(table: ListingTable, query: SearchQuery, codebook: Codebook, pos, al
     if query.telehealth:
         keep &= table.telehealth[pos]
     tag_filters = (
-        (table.specialties, codebook.encode("specialties", list(query.specialties)), query.specialties),
-        (table.networks, list(query.networks), query.networks),
-        (table.languages, codebook.encode("languages", list(query.languages)), query.languages),
-        (table.services, codebook.encode("services", list(query.services)), query.services),
+        (table.specialty_set, codebook.encode("specialties", list(query.specialties)), query.specialties),
+        (table.network_set, table.network_index(list(query.networks)), query.networks),
+        (table.language_set, codebook.encode("languages", list(query.languages)), query.languages),
+        (table.service_set, codebook.encode("services", list(query.services)), query.services),
     )
-    for ragged, wanted, asked in tag_filters:
+    for bits, wanted, asked in tag_filters:
         if asked:
             idx = np.flatnonzero(keep)
             sub = np.zeros(len(keep), dtype=bool)
             if wanted and len(idx):
-                sub[idx] = ragged.any_of(pos[idx], wanted)
+                sub[idx] = bits.any_of(pos[idx], wanted)
             keep = sub
     return keep
 
@@ -108,47 +121,60 @@ def _filter(table: ListingTable, query: SearchQuery, codebook: Codebook, pos, al
 def _facets(table: ListingTable, codebook: Codebook, pos: np.ndarray) -> dict[str, dict]:
     kinds = np.bincount(table.kinds[pos], minlength=2)
     accepting = int(np.count_nonzero(table.accepting[pos]))
+    specialty = table.specialty_set.counts(pos)
+    network = table.network_set.counts(pos)
     return {
         "specialty": {
-            codebook.specialties[i]: n for i, n in table.specialties.counts(pos).items()
+            codebook.specialties[i]: int(specialty[i])
+            for i in np.flatnonzero(specialty[: len(codebook.specialties)])
         },
-        "network": {str(i): n for i, n in table.networks.counts(pos).items()},
+        "network": {
+            str(table.network_codes[i]): int(network[i])
+            for i in np.flatnonzero(network[: len(table.network_codes)])
+        },
         "kind": {KIND_NAMES[i]: int(kinds[i]) for i in range(2) if kinds[i]},
         "accepting": {"true": accepting, "false": len(pos) - accepting},
     }
 
 
+def _leaders(part: Matches, sort: str, wanted: int) -> np.ndarray:
+    """Indices into `part` of the only entries that can reach the first `wanted` places."""
+    primary = part.primary(sort)
+    if wanted >= len(primary):
+        return np.arange(len(primary))
+    cutoff = np.partition(primary, wanted - 1)[wanted - 1]
+    return np.flatnonzero(primary <= cutoff)  # every tie of the cut-off value stays
+
+
 def combine(parts: list[Matches], query: SearchQuery) -> SearchResult:
-    """Merge the matches of several tables, order them as `query.sort` says, and cut one page."""
-    lids = np.concatenate([p.lids for p in parts])
-    scores = np.concatenate([p.scores for p in parts])
-    name_keys = np.concatenate([p.name_keys for p in parts])
-    miles = np.concatenate([p.miles for p in parts]) if query.place is not None else None
-    total = len(lids)
+    """Merge the matches of several tables, order them as `query.sort` says, and cut one page.
 
-    primary = None
-    if query.sort == "distance":
-        primary = miles
-    elif query.sort == "relevance":
-        primary = -scores if miles is None else np.round(-scores, 9)
+    Each table contributes only its own leaders, so the exact (key, name, id) sort runs on a
+    few rows, however many matched.
+    """
     wanted = query.offset + query.per_page
-    subset = np.arange(total)
-    if primary is not None and wanted < total:
-        # Only the first `wanted` can be shown: partition, keeping every tie of the cut-off value.
-        cutoff = np.partition(primary, wanted - 1)[wanted - 1]
-        subset = np.flatnonzero(primary <= cutoff)
-    keys = [lids[subset], name_keys[subset]]
-    if primary is not None:
-        keys.append(primary[subset])
-    order = subset[np.lexsort(keys)][query.offset : wanted]
+    total = sum(len(p.pos) for p in parts)
+    chosen = [(p, _leaders(p, query.sort, wanted)) for p in parts]
+    lids = np.concatenate([p.table.lids[p.pos[i]] for p, i in chosen])
+    name_keys = np.concatenate([p.table.name_keys[p.pos[i]] for p, i in chosen])
+    scores = np.concatenate([p.scores[i] for p, i in chosen])
+    keys = [lids, name_keys]
+    if query.sort == "distance":
+        keys.append(np.concatenate([p.chord2[i] for p, i in chosen]))
+    elif query.sort == "relevance":
+        keys.append(-scores)
+    order = np.lexsort(keys)[query.offset : wanted]
 
+    miles = None
+    place = query.place
+    if place is not None and len(order):
+        rows = [(p.table, p.rows[i]) for p, i in chosen]
+        lat = np.concatenate([t.row_lat[r] for t, r in rows])[order]
+        lon = np.concatenate([t.row_lon[r] for t, r in rows])[order]
+        miles = great_circle_mi(place.lat, place.lon, lat, lon)
     hits = [
-        Hit(
-            int(lids[i]),
-            float(miles[i]) if miles is not None else None,
-            float(scores[i]),
-        )
-        for i in order
+        Hit(int(lids[i]), float(miles[k]) if miles is not None else None, float(scores[i]))
+        for k, i in enumerate(order)
     ]
     return SearchResult(total, hits, _merge_facets([p.facets for p in parts]))
 

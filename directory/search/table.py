@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from directory import reference
-from directory.geo import bounding_box, great_circle_mi
+from directory.geo import EARTH_RADIUS_MI, bounding_box, great_circle_mi
 from directory.search.documents import ListingDoc
 
 NAME_KEY_BYTES = 48
@@ -107,17 +107,82 @@ class Ragged:
         return dict(zip(uniq.tolist(), counts.tolist(), strict=True))
 
 
-class ListingTable:
-    """Arrays over n listings (positions 0..n-1) and their m places (rows, sorted by latitude)."""
+_BYTE_BITS = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(np.int64)
 
-    FIELDS = ("lids", "kinds", "accepting", "telehealth", "name_keys", "row_lat", "row_lon", "row_pos")
-    RAGGED = ("specialties", "networks", "languages", "services")
+
+class Bits:
+    """Per-listing bit sets over a small code space (n x words of uint64), for any-of filters."""
+
+    def __init__(self, words: np.ndarray):
+        self.words = words
+
+    @classmethod
+    def from_flat(cls, owners: np.ndarray, codes: np.ndarray, n: int, size: int) -> Bits:
+        """Bit sets for n listings from parallel arrays (listing position, code)."""
+        words = np.zeros((n, max(1, (size + 63) // 64)), dtype=np.uint64)
+        codes = np.asarray(codes, dtype=np.int64)
+        bits = np.left_shift(np.uint64(1), (codes & 63).astype(np.uint64))
+        np.bitwise_or.at(words, (np.asarray(owners, dtype=np.int64), codes >> 6), bits)
+        return cls(words)
+
+    @classmethod
+    def from_lists(cls, lists: list[list[int]], size: int) -> Bits:
+        owners = [i for i, codes in enumerate(lists) for _ in codes]
+        codes = [c for codes in lists for c in codes]
+        return cls.from_flat(np.array(owners, dtype=np.int64), np.array(codes, dtype=np.int64),
+                             len(lists), size)
+
+    def any_of(self, positions: np.ndarray, wanted: list[int]) -> np.ndarray:
+        mask = np.zeros(self.words.shape[1], dtype=np.uint64)
+        for code in wanted:
+            if code >> 6 < len(mask):
+                mask[code >> 6] |= np.uint64(1) << np.uint64(code & 63)
+        used = np.flatnonzero(mask)
+        hit = np.zeros(len(positions), dtype=bool)
+        for w in used:
+            hit |= (self.words[positions, w] & mask[w]) != 0
+        return hit
+
+    def counts(self, positions: np.ndarray) -> np.ndarray:
+        """How many of these listings hold each code (index = code).
+
+        A histogram of each byte column, times a 256 x 8 bit table, counts every bit at once.
+        """
+        chosen = np.ascontiguousarray(self.words[positions]).view(np.uint8)
+        columns = chosen.shape[1]
+        keys = chosen.astype(np.int32) + np.arange(0, columns * 256, 256, dtype=np.int32)
+        histogram = np.bincount(keys.ravel(), minlength=columns * 256).reshape(columns, 256)
+        return (histogram @ _BYTE_BITS).ravel()
+
+
+def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """(m, 3) points on the unit sphere: chord length orders points as great-circle distance does."""
+    phi, lam = np.radians(lat), np.radians(lon)
+    return np.column_stack((np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)))
+
+
+class ListingTable:
+    """Arrays over n listings (positions 0..n-1) and their m places (rows).
+
+    Rows are sorted by 1-degree latitude cell, then longitude, so a bounding box is a few
+    contiguous slices; radius tests use chord lengths (no trigonometry per row) and exact
+    great-circle miles are computed only for the rows shown.
+    """
+
+    FIELDS = ("lids", "kinds", "accepting", "telehealth", "name_keys", "network_codes",
+              "specialty_bits", "language_bits", "service_bits", "network_bits",
+              "row_lat", "row_lon", "row_pos", "row_xyz", "row_multi", "cell_start", "name_rank")
+    RAGGED = ("specialties", "networks")
 
     def __init__(self, arrays: dict[str, np.ndarray]):
         for name in self.FIELDS:
             setattr(self, name, arrays[name])
         for name in self.RAGGED:
             setattr(self, name, Ragged(arrays[name + "_indptr"], arrays[name + "_values"]))
+        self.specialty_set = Bits(self.specialty_bits)
+        self.language_set = Bits(self.language_bits)
+        self.service_set = Bits(self.service_bits)
+        self.network_set = Bits(self.network_bits)
         self._pos_of_lid: np.ndarray | None = None
 
     @property
@@ -128,47 +193,79 @@ class ListingTable:
     def build(cls, docs: list[ListingDoc], codebook: Codebook) -> ListingTable:
         docs = sorted(docs, key=lambda d: d.lid)
         n = len(docs)
-        row_pos = np.fromiter(
-            (i for i, d in enumerate(docs) for _ in d.places), dtype=np.int32
-        )
-        row_lat = np.fromiter((p[0] for d in docs for p in d.places), dtype=np.float64)
-        row_lon = np.fromiter((p[1] for d in docs for p in d.places), dtype=np.float64)
-        order = np.argsort(row_lat, kind="stable")
         arrays = {
             "lids": np.fromiter((d.lid for d in docs), dtype=np.int64, count=n),
             "kinds": np.fromiter((KIND_CODES[d.kind] for d in docs), dtype=np.int8, count=n),
             "accepting": np.fromiter((d.accepting for d in docs), dtype=bool, count=n),
             "telehealth": np.fromiter((d.telehealth for d in docs), dtype=bool, count=n),
             "name_keys": np.array([name_key(d.name) for d in docs], dtype=f"S{NAME_KEY_BYTES}"),
-            "row_lat": row_lat[order],
-            "row_lon": row_lon[order],
-            "row_pos": row_pos[order],
+            "row_pos": np.fromiter((i for i, d in enumerate(docs) for _ in d.places), dtype=np.int32),
+            "row_lat": np.fromiter((p[0] for d in docs for p in d.places), dtype=np.float64),
+            "row_lon": np.fromiter((p[1] for d in docs for p in d.places), dtype=np.float64),
         }
-        lists = {
-            "specialties": [codebook.encode("specialties", d.specialties) for d in docs],
-            "networks": [d.networks for d in docs],
-            "languages": [codebook.encode("languages", d.languages) for d in docs],
-            "services": [codebook.encode("services", d.services) for d in docs],
-        }
-        for name, values in lists.items():
-            ragged = Ragged.from_lists(values)
+        specialties = [codebook.encode("specialties", d.specialties) for d in docs]
+        networks = [d.networks for d in docs]
+        for name, lists in (("specialties", specialties), ("networks", networks)):
+            ragged = Ragged.from_lists(lists)
             arrays[name + "_indptr"], arrays[name + "_values"] = ragged.indptr, ragged.values
-        return cls(arrays)
+        arrays["specialty_bits"] = Bits.from_lists(specialties, len(codebook.specialties)).words
+        arrays["language_bits"] = Bits.from_lists(
+            [codebook.encode("languages", d.languages) for d in docs], len(codebook.languages)).words
+        arrays["service_bits"] = Bits.from_lists(
+            [codebook.encode("services", d.services) for d in docs], len(codebook.services)).words
+        return cls(cls._finish(arrays))
+
+    @staticmethod
+    def _finish(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Order rows by (latitude cell, longitude) and listings by their first row, so that the
+        listings of one area sit together in memory; derive network bits, ranks and vectors."""
+        lat, lon, pos = arrays["row_lat"], arrays["row_lon"], arrays["row_pos"]
+        cells = np.floor(lat).astype(np.int64) + 90
+        order = np.lexsort((lon, cells))
+        lat, lon, pos, cells = lat[order], lon[order], pos[order], cells[order]
+        n = len(arrays["lids"])
+        first_row = np.full(n, len(pos), dtype=np.int64)
+        np.minimum.at(first_row, pos, np.arange(len(pos)))
+        listing_order = np.argsort(first_row, kind="stable")
+        new_pos = np.empty(n, dtype=np.int32)
+        new_pos[listing_order] = np.arange(n, dtype=np.int32)
+        for name in ("lids", "kinds", "accepting", "telehealth", "name_keys",
+                     "specialty_bits", "language_bits", "service_bits"):
+            arrays[name] = arrays[name][listing_order]
+        for name in ListingTable.RAGGED:
+            ragged = Ragged(arrays[name + "_indptr"], arrays[name + "_values"])
+            values, _ = ragged.gather(listing_order)
+            lengths = np.diff(ragged.indptr)[listing_order]
+            indptr = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(lengths, out=indptr[1:])
+            arrays[name + "_indptr"], arrays[name + "_values"] = indptr, values.astype(np.int32)
+        arrays["row_lat"], arrays["row_lon"], arrays["row_pos"] = lat, lon, new_pos[pos]
+        arrays["cell_start"] = np.searchsorted(cells, np.arange(182))
+        arrays["row_xyz"] = unit_vectors(lat, lon)
+        places = np.bincount(arrays["row_pos"], minlength=n)
+        arrays["row_multi"] = places[arrays["row_pos"]] > 1
+
+        codes = np.unique(arrays["networks_values"]).astype(np.int64)
+        indptr = arrays["networks_indptr"]
+        dense = np.searchsorted(codes, arrays["networks_values"])
+        owners = np.repeat(np.arange(n), np.diff(indptr))
+        arrays["network_codes"] = codes
+        arrays["network_bits"] = Bits.from_flat(owners, dense, n, len(codes)).words
+        by_name = np.lexsort((arrays["lids"], arrays["name_keys"]))
+        arrays["name_rank"] = np.empty(n, dtype=np.int32)
+        arrays["name_rank"][by_name] = np.arange(n, dtype=np.int32)
+        return arrays
 
     @classmethod
     def concat(cls, tables: list[ListingTable]) -> ListingTable:
         """One table from several built ones (the reindex builds a table per batch)."""
         arrays: dict[str, np.ndarray] = {}
         offsets = np.cumsum([0] + [t.size for t in tables])
-        for name in ("lids", "kinds", "accepting", "telehealth", "name_keys"):
+        for name in ("lids", "kinds", "accepting", "telehealth", "name_keys",
+                     "specialty_bits", "language_bits", "service_bits", "row_lat", "row_lon"):
             arrays[name] = np.concatenate([getattr(t, name) for t in tables])
-        lat = np.concatenate([t.row_lat for t in tables])
-        order = np.argsort(lat, kind="stable")
-        arrays["row_lat"] = lat[order]
-        arrays["row_lon"] = np.concatenate([t.row_lon for t in tables])[order]
         arrays["row_pos"] = np.concatenate(
-            [t.row_pos + off for t, off in zip(tables, offsets, strict=False)]
-        ).astype(np.int32)[order]
+            [t.row_pos + off for t, off in zip(tables, offsets, strict=False)]).astype(np.int32)
         for name in cls.RAGGED:
             parts = [getattr(t, name) for t in tables]
             value_offsets = np.cumsum([0] + [p.indptr[-1] for p in parts])
@@ -177,7 +274,7 @@ class ListingTable:
                 + [p.indptr[1:] + off for p, off in zip(parts, value_offsets, strict=False)]
             )
             arrays[name + "_values"] = np.concatenate([p.values for p in parts]).astype(np.int32)
-        return cls(arrays)
+        return cls(cls._finish(arrays))
 
     @classmethod
     def empty(cls, codebook: Codebook) -> ListingTable:
@@ -213,16 +310,45 @@ class ListingTable:
         out[inside] = self._pos_of_lid[lids[inside]]
         return out
 
+    def network_index(self, network_ids: list[int]) -> list[int]:
+        found = np.searchsorted(self.network_codes, network_ids)
+        return [int(i) for i, nid in zip(found, network_ids, strict=True)
+                if i < len(self.network_codes) and self.network_codes[i] == nid]
+
+    def _box_rows(self, min_lat, max_lat, min_lon, max_lon) -> np.ndarray:
+        """Row indices inside a lat/lon box, from the 1-degree cells it covers."""
+        ranges = []
+        lon_ranges = [(min_lon, max_lon)]
+        if min_lon < -180:
+            lon_ranges = [(min_lon + 360, 180.0), (-180.0, max_lon)]
+        elif max_lon > 180:
+            lon_ranges = [(min_lon, 180.0), (-180.0, max_lon - 360)]
+        for cell in range(int(np.floor(min_lat)) + 90, int(np.floor(max_lat)) + 91):
+            start, end = self.cell_start[cell], self.cell_start[min(cell + 1, 181)]
+            if start == end:
+                continue
+            lons = self.row_lon[start:end]
+            for lo_lon, hi_lon in lon_ranges:
+                lo = np.searchsorted(lons, lo_lon, side="left")
+                hi = np.searchsorted(lons, hi_lon, side="right")
+                if hi > lo:
+                    ranges.append(np.arange(start + lo, start + hi))
+        return np.concatenate(ranges) if ranges else np.empty(0, dtype=np.int64)
+
     def rows_within(self, lat: float, lon: float, radius_mi: float) -> tuple[np.ndarray, np.ndarray]:
-        """(row indices, miles) of the places within `radius_mi` of (lat, lon)."""
-        min_lat, max_lat, min_lon, max_lon = bounding_box(lat, lon, radius_mi)
-        lo, hi = np.searchsorted(self.row_lat, [min_lat, max_lat + 1e-12])
-        band_lon = self.row_lon[lo:hi]
-        if min_lon < -180 or max_lon > 180:  # the box crosses the antimeridian
-            inside = (band_lon >= ((min_lon + 540) % 360) - 180) | (band_lon <= ((max_lon + 540) % 360) - 180)
-        else:
-            inside = (band_lon >= min_lon) & (band_lon <= max_lon)
-        rows = lo + np.flatnonzero(inside)
-        miles = great_circle_mi(lat, lon, self.row_lat[rows], self.row_lon[rows])
-        keep = miles <= radius_mi
-        return rows[keep], miles[keep]
+        """(row indices, squared chord lengths) of the places within `radius_mi` of (lat, lon).
+
+        The chord test is exact up to rounding; rows within rounding of the edge are decided by
+        the great-circle formula itself so the answer agrees with geopy.
+        """
+        rows = self._box_rows(*bounding_box(lat, lon, radius_mi))
+        centre = unit_vectors(np.array([lat]), np.array([lon]))[0]
+        diff = self.row_xyz[rows] - centre
+        chord2 = np.einsum("ij,ij->i", diff, diff)
+        limit = (2 * np.sin(radius_mi / EARTH_RADIUS_MI / 2)) ** 2
+        keep = chord2 <= limit * (1 - 1e-9)
+        edge = np.flatnonzero((chord2 > limit * (1 - 1e-9)) & (chord2 <= limit * (1 + 1e-9)))
+        if len(edge):
+            miles = great_circle_mi(lat, lon, self.row_lat[rows[edge]], self.row_lon[rows[edge]])
+            keep[edge] = miles <= radius_mi
+        return rows[keep], chord2[keep]

@@ -29,7 +29,9 @@ CACHE_ENTRIES = 8_000_000  # doc numbers held by the posting cache, about 32 MB
 
 
 def analyzer():
-    return StemmingAnalyzer(minsize=1)
+    """Words of letters and digits (Whoosh's default also keeps '*' inside words), lower-cased,
+    English stop words removed, Porter-stemmed. The index and the query use the same one."""
+    return StemmingAnalyzer(expression=r"[^\W_]+", minsize=1)
 
 
 def schema() -> fields.Schema:
@@ -206,49 +208,61 @@ class TextMatcher:
                 parts.append(lids[lids >= 0])
         if not parts:
             return np.empty(0, dtype=np.int64)
+        if len(parts) == 1:
+            lids = parts[0]
+            return lids if np.all(lids[1:] > lids[:-1]) else np.unique(lids)
         return np.unique(np.concatenate(parts))
 
-    def match(self, text: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """(sorted listing ids, scores) matching every word of `text`; None if no words.
-
-        A word matches through any of its terms; the score sums, per word, the best
-        field weight times the term's inverse document frequency.
-        """
+    def match(self, text: str) -> TextHits | None:
+        """The listings that can match each word of `text`; None when it has no words."""
         with self._lock:
             groups = self.groups(text)
             if not groups:
                 return None
             total_docs = max(self._searcher.doc_count(), 1)
-            lids: np.ndarray | None = None
-            scores: np.ndarray | None = None
+            resolved = []
             for group in groups:
-                group_lids, group_scores = self._group(group, total_docs)
-                if lids is None:
-                    lids, scores = group_lids, group_scores
-                else:
-                    lids, left, right = np.intersect1d(
-                        lids, group_lids, assume_unique=True, return_indices=True
-                    )
-                    scores = scores[left] + group_scores[right]
-                if not len(lids):
-                    break
-            return lids, scores
+                terms = []
+                for field, term, weight in group.terms:
+                    lids = self._term_lids(field, term)
+                    if len(lids):
+                        terms.append((lids, weight * math.log(1 + total_docs / len(lids))))
+                resolved.append(terms)
+            return TextHits(resolved)
 
-    def _group(self, group: WordGroup, total_docs: int) -> tuple[np.ndarray, np.ndarray]:
-        all_lids, all_scores = [], []
-        for field, term, weight in group.terms:
-            lids = self._term_lids(field, term)
-            if not len(lids):
-                continue
-            idf = math.log(1 + total_docs / len(lids))
-            all_lids.append(lids)
-            all_scores.append(np.full(len(lids), weight * idf))
-        if not all_lids:
-            return np.empty(0, dtype=np.int64), np.empty(0)
-        lids = np.concatenate(all_lids)
-        scores = np.concatenate(all_scores)
-        order = np.lexsort((-scores, lids))
-        lids, scores = lids[order], scores[order]
-        first = np.ones(len(lids), dtype=bool)
-        first[1:] = lids[1:] != lids[:-1]
-        return lids[first], scores[first]
+
+@dataclass
+class TextHits:
+    """Per word of the query, the (sorted listing ids, weight) of each term that can match it.
+
+    A listing matches when every word matches through at least one term; its score sums, per
+    word, the best weight (field weight x inverse document frequency) among the terms it holds.
+    """
+
+    groups: list[list[tuple[np.ndarray, float]]]
+
+    def candidates(self) -> np.ndarray:
+        """Sorted ids that match the most selective word: a superset of the matches."""
+        best = None
+        for terms in self.groups:
+            size = sum(len(lids) for lids, _ in terms)
+            if best is None or size < best[0]:
+                best = (size, terms)
+        if best is None or not best[1]:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate([lids for lids, _ in best[1]]))
+
+    def score(self, lids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(matches mask, scores) for these listing ids."""
+        total = np.zeros(len(lids))
+        mask = np.ones(len(lids), dtype=bool)
+        for terms in self.groups:
+            best = np.zeros(len(lids))
+            for term_lids, weight in terms:
+                at = np.searchsorted(term_lids, lids)
+                at[at == len(term_lids)] = 0
+                held = term_lids[at] == lids if len(term_lids) else np.zeros(len(lids), dtype=bool)
+                np.maximum(best, np.where(held, weight, 0.0), out=best)
+            mask &= best > 0
+            total += best
+        return mask, total

@@ -22,7 +22,7 @@ from directory.search.documents import ListingDoc, load_docs
 from directory.search.engine import SearchResult, combine, evaluate
 from directory.search.query import SearchQuery
 from directory.search.table import Codebook, ListingTable
-from directory.search.text import PostingCache, TextMatcher, open_index, write_docs
+from directory.search.text import PostingCache, TextHits, TextMatcher, open_index, write_docs
 
 SNAPSHOT = "listings.npz"
 TEXT_DIR = "whoosh"
@@ -107,6 +107,8 @@ class WhooshSearcher(Searcher):
         with self._lock:
             base, alive, overlay = self.base, self.base_alive, self.overlay
             text = self.matcher.match(query.q) if query.q else None
+            if query.q and text is None:
+                text = TextHits([[]])  # text with no searchable word matches nothing
         parts = [evaluate(base, query, self.codebook, text, alive)]
         if overlay.size:
             parts.append(evaluate(overlay, query, self.codebook, text))
