@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from directory import migrate
@@ -21,6 +22,7 @@ def init_db() -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
     """Create or upgrade the database schema (Alembic head) and load reference data."""
     init_db()
@@ -28,6 +30,7 @@ def init_db_command() -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option("--count", default=3000, show_default=True, help="Listings to generate.")
 @click.option("--seed", default=42, show_default=True, help="Random seed (same seed, same data).")
 @click.option("--no-reindex", is_flag=True, help="Leave the search index to a later `reindex`.")
@@ -60,12 +63,14 @@ def reindex() -> int:
 
 
 @click.command("reindex")
+@with_appcontext
 def reindex_command() -> None:
     """Rebuild the search index and listing table from the database."""
     reindex()
 
 
 @click.command("check-index")
+@with_appcontext
 def check_index_command() -> None:
     """Compare the database with the search index; exit 1 on any drift."""
     from directory.search import get_searcher

@@ -140,12 +140,11 @@ class TextMatcher:
         """Reopen the searcher when another writer committed (cheap when nothing changed)."""
         with self._lock:
             if not self._searcher.up_to_date():
-                if self._searcher.reader().doc_count_all() == 0:
-                    # Whoosh cannot refresh a searcher over an empty reader (reuse bug): reopen.
-                    self._searcher.close()
-                    self._searcher = self.ix.searcher()
-                else:
-                    self._searcher = self._searcher.refresh()
+                # Reopen rather than Searcher.refresh(): Whoosh's refresh reuses the reader of an
+                # unchanged segment together with its old deletions, so edited and deleted
+                # documents would go on matching their old text (and it fails on empty readers).
+                self._searcher.close()
+                self._searcher = self.ix.searcher()
 
     def close(self) -> None:
         self._searcher.close()

@@ -328,7 +328,8 @@ def test_short_misspelling_does_not_fuzzy_match(client, factory):
 
 
 def test_words_are_anded(client, factory):
-    boston_rheum = factory.listing(kind="practitioner", name="Dr. Ana Ruiz", first_name="Ana", last_name="Ruiz",
+    boston_rheum = factory.listing(kind="practitioner", name="Dr. Ana Ruiz", first_name="Ana",
+                                   last_name="Ruiz",
                                    specialties=["207RR0500X"], zip="02115")
     worcester_rheum = factory.listing(kind="practitioner", name="Dr. Ben Ortiz", first_name="Ben",
                                       last_name="Ortiz", specialties=["207RR0500X"], zip="01608")
@@ -355,15 +356,19 @@ def test_relevance_ranks_a_name_match_above_a_topic_match(client, factory):
 
 
 def test_exact_match_ranks_above_fuzzy_match(client, factory):
-    exact = factory.listing(kind="practitioner", name="Dr. Rosa Marten", first_name="Rosa", last_name="Marten",
+    exact = factory.listing(kind="practitioner", name="Dr. Rosa Marten", first_name="Rosa",
+                            last_name="Marten",
                             specialties=["207RH0000X"])
-    fuzzy = factory.listing(kind="practitioner", name="Dr. Rosa Martin", first_name="Rosa", last_name="Martin",
+    fuzzy = factory.listing(kind="practitioner", name="Dr. Rosa Martin", first_name="Rosa",
+                            last_name="Martin",
                             specialties=["207RH0000X"])
     body = get(client, q="Martin")
     assert [r["id"] for r in body["results"]] == [fuzzy.id, exact.id]
 
 
-@pytest.mark.parametrize("q", ["!!!", "...", "-", "%", "?&*", "   ", "the of and", "\u0000\u0007", "'\"", "*:*"])
+@pytest.mark.parametrize(
+    "q", ["!!!", "...", "-", "%", "?&*", "   ", "the of and", "\u0000\u0007", "'\"", "*:*"]
+)
 @pytest.mark.parametrize("place", [{}, {"zip": "02115", "radius": "10"}])
 def test_text_without_words_is_accepted(client, factory, q, place):
     factory.listing()

@@ -82,9 +82,11 @@ class World:
 
     def places(self) -> dict[int, tuple[str, list[tuple[float, float]]]]:
         with Session(self.engine) as session:
-            names = dict(session.execute(select(Listing.id, Listing.name).where(Listing.active.is_(True))).all())
+            active = select(Listing.id, Listing.name).where(Listing.active.is_(True))
+            names = dict(session.execute(active).all())
             places: dict[int, list[tuple[float, float]]] = defaultdict(list)
-            for lid, lat, lon in session.execute(select(Location.listing_id, Location.lat, Location.lon)).all():
+            rows = session.execute(select(Location.listing_id, Location.lat, Location.lon)).all()
+            for lid, lat, lon in rows:
                 if lid in names:
                     places[lid].append((lat, lon))
         return {lid: (names[lid], places[lid]) for lid in names if places[lid]}
@@ -156,7 +158,8 @@ def world(tmp_path_factory):
 
     def make(i: int, **extra):
         kind = "practitioner" if i % 5 == 4 else "organization"
-        name = extra.pop("name", f"{WORDS[i % len(WORDS)]} {'Rheumatology' if kind == 'practitioner' else 'Infusion'}")
+        suffix = "Rheumatology" if kind == "practitioner" else "Infusion"
+        name = extra.pop("name", f"{WORDS[i % len(WORDS)]} {suffix}")
         zips = extra.pop("zips", [ZIPS[i % n]])
         return factory.listing(sync=False, kind=kind, name=name, zips=zips, **extra)
 
@@ -278,7 +281,7 @@ def test_two_place_listing_returned_once_at_nearest_place(world):
 
     lid = world.two_place_id
     boston, back_bay = lookup_zip("02115"), lookup_zip("02116")
-    for centre, other in ((boston, back_bay), (back_bay, boston)):
+    for centre in (boston, back_bay):
         _, results = world.fetch_all(zip=centre.zip, radius="25")
         mine = [r for r in results if r["id"] == lid]
         assert len(mine) == 1 and mine[0]["distance_mi"] == 0.0
@@ -355,3 +358,22 @@ def test_random_centres_match_brute_force(world, centre, dlat, dlon, radius):
     lat = max(-90.0, min(90.0, centre[0] + dlat))
     lon = ((centre[1] + dlon + 180.0) % 360.0) - 180.0
     assert_matches_brute_force(world, lat, lon, radius)
+
+
+def test_radius_edge_agrees_with_geopy(world):
+    """A listing exactly at the radius is in; a hair beyond it is out (geopy decides)."""
+    places = world.places()
+    checked = 0
+    for centre in ZIP_PLACES[::4]:
+        for lid, (_, spots) in sorted(places.items())[::11]:
+            miles = min(great_circle((centre.lat, centre.lon), p).miles for p in spots)
+            if not 1 <= miles <= 500:
+                continue
+            for radius in (miles, miles * (1 + 1e-12), miles * (1 - 1e-11), miles - 1e-6):
+                if not 1 <= radius <= 500:
+                    continue
+                _, results = world.fetch_all(lat=repr(centre.lat), lon=repr(centre.lon), radius=repr(radius))
+                found = lid in {r["id"] for r in results}
+                assert found == (miles <= radius), (centre.zip, lid, miles, radius)
+                checked += 1
+    assert checked > 40

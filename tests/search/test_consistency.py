@@ -1,0 +1,468 @@
+"""The database is the source of truth: the text index and listing tables follow every write."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session
+
+from directory.db import get_engine
+from directory.listings import ListingInput, LocationInput, delete_listing, set_active, update_listing
+from directory.search import get_searcher
+from directory.search.documents import load_docs
+from directory.search.query import Place, SearchQuery
+from directory.search.sync import apply_pending, check_index
+from directory.search.whoosh_backend import WhooshSearcher
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def search(client, **params) -> list[int]:
+    response = client.get("/api/v1/search", query_string={"per_page": 100, **params})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["total"] == len(body["results"])
+    return [r["id"] for r in body["results"]]
+
+
+def report(app):
+    with app.app_context():
+        return check_index(get_engine(app), get_searcher(app))
+
+
+def cli(app, runner, *args):
+    """Run a `flask` command as the real CLI does: with the app context pushed.
+
+    (`FlaskCliRunner.invoke` alone does not push one for these commands; see
+    test_cli_runner_without_app_context.)
+    """
+    with app.app_context():
+        return runner.invoke(args=list(args))
+
+
+def assert_consistent(app, runner):
+    drift = report(app)
+    assert drift.ok, drift
+    result = cli(app, runner, "check-index")
+    assert result.exit_code == 0, result.output
+    assert "index matches the database" in result.output
+
+
+def listing_input(listing, *, name: str, zips: list[str], specialties: list[str], **extra) -> ListingInput:
+    return ListingInput(
+        kind=listing.kind,
+        npi=listing.npi,
+        name=name,
+        specialties=specialties,
+        locations=[LocationInput(address=f"{i + 1} Main St", zip=z) for i, z in enumerate(zips)],
+        first_name=extra.pop("first_name", "Ada" if listing.kind == "practitioner" else None),
+        last_name=extra.pop("last_name", "Lovelace" if listing.kind == "practitioner" else None),
+        **extra,
+    )
+
+
+def whoosh_search(searcher: WhooshSearcher, q: str = "", place: Place | None = None) -> list[int]:
+    query = SearchQuery(q=q, place=place, sort="distance" if place else "relevance", per_page=100)
+    return [hit.lid for hit in searcher.search(query).hits]
+
+
+@pytest.fixture
+def worker(app):
+    """A second searcher on the same index folder and database: another worker process."""
+    searcher = WhooshSearcher(app.config["INDEX_DIR"], get_engine(app))
+    yield searcher
+    searcher.close()
+
+
+
+BOSTON = Place(42.3429, -71.1003, 10.0)
+HONOLULU = Place(21.3179, -157.8521, 10.0)
+
+# -- the write path keeps search in step -----------------------------------------------------------
+
+
+def test_create_update_deactivate_delete(app, client, runner, session, factory):
+    fenway = factory.listing(name="Fenway Infusion Center", zip="02115")
+    doctor = factory.listing(kind="practitioner", name="Dr. Ada Lovelace", zip="02116")
+    assert_consistent(app, runner)
+    assert search(client, q="fenway") == [fenway.id]
+    assert search(client, q="privigen") == [fenway.id]  # 261QI0500X ties it to IVIG
+    assert set(search(client, zip="02115", radius="10")) == {fenway.id, doctor.id}
+    assert search(client, q="lovelace") == [doctor.id]
+
+    # Update: new name, new place, new specialty.
+    update_listing(
+        session, fenway.id,
+        listing_input(fenway, name="Harbor Light Clinic", zips=["96813"], specialties=["261QM1300X"]),
+        actor="test",
+    )
+    session.commit()
+    factory.sync()
+    # (That the old name, place and vocabulary no longer match as text is checked by
+    # test_renamed_listing_stops_matching_its_old_text, an expected failure.)
+    assert search(client, q="harbor light") == [fenway.id]
+    assert search(client, q="honolulu") == [fenway.id]
+    assert search(client, q="fenway", zip="02115", radius="10") == []
+    assert search(client, zip="02115", radius="10") == [doctor.id]
+    assert search(client, zip="96813", radius="10") == [fenway.id]
+    assert search(client, specialty="261QI0500X") == []
+    assert search(client, specialty="261QM1300X") == [fenway.id]
+    assert_consistent(app, runner)
+
+    # Deactivate, then restore.
+    set_active(session, fenway.id, False, actor="test")
+    session.commit()
+    factory.sync()
+    assert search(client, q="harbor") == []
+    assert search(client, zip="96813", radius="10") == []
+    assert search(client, specialty="261QM1300X") == []
+    assert fenway.id not in search(client)
+    assert_consistent(app, runner)
+    set_active(session, fenway.id, True, actor="test")
+    session.commit()
+    factory.sync()
+    assert search(client, q="harbor") == [fenway.id]
+    assert search(client, zip="96813", radius="10") == [fenway.id]
+    assert_consistent(app, runner)
+
+    # Delete.
+    delete_listing(session, doctor.id, actor="test")
+    session.commit()
+    factory.sync()
+    assert search(client, q="lovelace") == []
+    assert search(client, zip="02115", radius="10") == []
+    assert search(client) == [fenway.id]
+    assert client.get(f"/api/v1/providers/{doctor.id}").status_code == 404
+    assert_consistent(app, runner)
+
+
+def test_update_without_sync_is_pending_until_applied(app, client, runner, session, factory):
+    listing = factory.listing(name="Fenway Infusion Center", zip="02115")
+    update_listing(session, listing.id,
+                   listing_input(listing, name="Jamaica Plain Infusion", zips=["02130"],
+                                 specialties=["261QI0500X"]), actor="test")
+    session.commit()
+    # Place and filters come from the change log at once; the text index waits for apply_pending.
+    assert search(client, zip="02130", radius="1") == [listing.id]
+    drift = report(app)
+    assert drift.pending == 1 and drift.stale == [listing.id] and not drift.ok
+    result = cli(app, runner, "check-index")
+    assert result.exit_code == 1
+    assert f"out of date in text index: {listing.id}" in result.output
+    assert factory.sync() == 1
+    assert search(client, q="jamaica") == [listing.id]
+    assert search(client, zip="02115", radius="1") == []
+    assert_consistent(app, runner)
+
+
+def test_several_changes_to_one_listing_before_sync(app, client, runner, session, factory):
+    listing = factory.listing(sync=False, name="First Name Infusion", zip="02115")
+    for i, name in enumerate(["Second Name Infusion", "Third Name Infusion"]):
+        update_listing(session, listing.id,
+                       listing_input(listing, name=name, zips=["02115"], specialties=["261QI0500X"]),
+                       actor="test", expected_version=i + 1)
+        session.commit()
+    set_active(session, listing.id, False, actor="test")
+    set_active(session, listing.id, True, actor="test")
+    session.commit()
+    assert factory.sync() == 5
+    assert search(client, q="third") == [listing.id]
+    assert_consistent(app, runner)
+
+
+def test_deleted_id_reused_by_a_new_listing(app, client, runner, session, factory):
+    first = factory.listing(name="Alpha Infusion", zip="02115")
+    second = factory.listing(name="Bravo Infusion", zip="02115")
+    delete_listing(session, second.id, actor="test")
+    session.commit()
+    factory.sync()
+    third = factory.listing(name="Charlie Infusion", zip="96813")  # SQLite may hand out the same id
+    assert search(client, q="bravo") == []
+    assert search(client, q="charlie") == [third.id]
+    assert search(client, zip="02115", radius="5") == [first.id]
+    assert_consistent(app, runner)
+
+
+# -- drift is found, named, and fixed by reindex ---------------------------------------------------
+
+
+def test_extra_document_in_text_index(app, client, runner, factory):
+    listing = factory.listing(name="Fenway Infusion Center")
+    with app.app_context():
+        searcher = get_searcher(app)
+        with Session(get_engine(app)) as s:
+            doc = load_docs(s, [listing.id])[listing.id]
+        ghost = dataclasses.replace(doc, lid=987654, name="Ghost Infusion", name_text="Ghost Infusion")
+        searcher.update({ghost.lid: ghost})
+    drift = report(app)
+    assert drift.extra == [987654] and not drift.ok
+    result = cli(app, runner, "check-index")
+    assert result.exit_code == 1
+    assert "in text index but not in database: 987654" in result.output
+    # The ghost has no row in the listing table, so search never returns it.
+    assert search(client, q="ghost") == []
+    result = cli(app, runner, "reindex")
+    assert result.exit_code == 0, result.output
+    assert "indexed 1 listings" in result.output
+    assert_consistent(app, runner)
+    assert search(client, q="fenway") == [listing.id]
+
+
+def test_row_deleted_behind_the_write_path(app, client, runner, factory):
+    kept = factory.listing(name="Kept Infusion")
+    gone = factory.listing(name="Gone Infusion")
+    assert set(search(client, zip="02115", radius="5")) == {kept.id, gone.id}  # the table holds both
+    engine = get_engine(app)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM listing WHERE id = :id"), {"id": gone.id})  # no record_change
+    drift = report(app)
+    assert drift.extra == [gone.id]
+    assert drift.table_extra == [gone.id]
+    result = cli(app, runner, "check-index")
+    assert result.exit_code == 1
+    assert f"in text index but not in database: {gone.id}" in result.output
+    assert f"in listing table but not in database: {gone.id}" in result.output
+    assert cli(app, runner, "reindex").exit_code == 0
+    assert_consistent(app, runner)
+    assert search(client, zip="02115", radius="5") == [kept.id]
+    assert search(client, q="gone") == []
+
+
+def test_row_changed_behind_the_write_path(app, client, runner, factory):
+    listing = factory.listing(name="Fenway Infusion Center")
+    with get_engine(app).begin() as conn:
+        conn.execute(text("UPDATE listing SET name = 'Renamed Quietly' WHERE id = :id"), {"id": listing.id})
+    drift = report(app)
+    assert drift.stale == [listing.id]
+    result = cli(app, runner, "check-index")
+    assert result.exit_code == 1
+    assert f"out of date in text index: {listing.id}" in result.output
+    assert cli(app, runner, "reindex").exit_code == 0
+    assert_consistent(app, runner)
+    assert search(client, q="renamed quietly") == [listing.id]
+    assert search(client, q="fenway") == []
+
+
+def test_document_missing_from_text_index(app, client, runner, factory):
+    listing = factory.listing(name="Fenway Infusion Center")
+    with app.app_context():
+        get_searcher(app).update({listing.id: None})
+    drift = report(app)
+    assert drift.missing == [listing.id]
+    result = cli(app, runner, "check-index")
+    assert result.exit_code == 1
+    assert f"missing from text index: {listing.id}" in result.output
+    assert cli(app, runner, "reindex").exit_code == 0
+    assert_consistent(app, runner)
+    assert search(client, q="fenway") == [listing.id]
+
+
+def test_pending_change_fails_check_until_applied(app, runner, factory):
+    factory.listing(name="Applied Infusion")
+    pending = factory.listing(sync=False, name="Pending Infusion")
+    drift = report(app)
+    assert drift.pending == 1 and drift.missing == [pending.id]
+    result = cli(app, runner, "check-index")
+    assert result.exit_code == 1
+    assert "pending changes: 1" in result.output
+    factory.sync()
+    assert_consistent(app, runner)
+
+
+def test_reindex_on_an_empty_database(app, client, runner):
+    assert cli(app, runner, "reindex").exit_code == 0
+    assert_consistent(app, runner)
+    assert search(client) == []
+    assert search(client, q="infusion") == []
+
+
+def test_reindex_keeps_later_changes(app, client, runner, session, factory):
+    before = factory.listing(name="Before Infusion")
+    assert cli(app, runner, "reindex").exit_code == 0
+    after = factory.listing(name="After Infusion", zip="02116")
+    set_active(session, before.id, False, actor="test")
+    session.commit()
+    factory.sync()
+    assert search(client, q="infusion") == [after.id]
+    assert search(client, zip="02115", radius="5") == [after.id]
+    assert_consistent(app, runner)
+    assert cli(app, runner, "reindex").exit_code == 0
+    assert search(client, q="infusion") == [after.id]
+    assert_consistent(app, runner)
+
+
+# -- several workers -------------------------------------------------------------------------------
+
+
+def test_second_worker_sees_changes(app, client, runner, session, factory, worker):
+    assert whoosh_search(worker, place=BOSTON) == []
+    listing = factory.listing(name="Fenway Infusion Center", zip="02115")
+    assert whoosh_search(worker, place=BOSTON) == [listing.id]
+    assert whoosh_search(worker, q="fenway") == [listing.id]
+
+    update_listing(session, listing.id,
+                   listing_input(listing, name="Waikiki Infusion", zips=["96815"],
+                                 specialties=["261QI0500X"]),
+                   actor="test")
+    session.commit()
+    factory.sync()
+    assert whoosh_search(worker, place=BOSTON) == []
+    assert whoosh_search(worker, q="waikiki") == [listing.id]
+    assert whoosh_search(worker, place=HONOLULU) == [listing.id]
+
+    set_active(session, listing.id, False, actor="test")
+    session.commit()
+    factory.sync()
+    assert whoosh_search(worker, q="waikiki") == []
+    assert whoosh_search(worker, place=HONOLULU) == []
+
+    set_active(session, listing.id, True, actor="test")
+    session.commit()
+    factory.sync()
+    assert whoosh_search(worker, q="waikiki") == [listing.id]
+
+    delete_listing(session, listing.id, actor="test")
+    session.commit()
+    factory.sync()
+    assert whoosh_search(worker, q="waikiki") == []
+    assert whoosh_search(worker, place=HONOLULU) == []
+    with app.app_context():
+        assert check_index(get_engine(app), worker).ok
+
+
+def test_changes_applied_by_second_worker_are_seen_by_the_first(app, client, factory, worker):
+    first = factory.listing(name="Fenway Infusion Center")
+    assert search(client, q="fenway") == [first.id]  # the app's searcher is open and warm
+    second = factory.listing(sync=False, name="Longwood Infusion")
+    assert apply_pending(get_engine(app), worker) == 1
+    assert search(client, q="longwood") == [second.id]
+    assert set(whoosh_search(worker, q="infusion")) == {first.id, second.id}
+
+
+def test_second_worker_follows_a_reindex(app, client, runner, session, factory, worker):
+    a = factory.listing(name="Alpha Infusion")
+    assert whoosh_search(worker, q="alpha") == [a.id]
+    assert cli(app, runner, "reindex").exit_code == 0
+    b = factory.listing(name="Bravo Infusion")
+    assert whoosh_search(worker, q="alpha") == [a.id]
+    assert whoosh_search(worker, q="bravo") == [b.id]
+    assert set(whoosh_search(worker, place=BOSTON)) == {a.id, b.id}
+    assert cli(app, runner, "reindex").exit_code == 0
+    assert set(whoosh_search(worker, q="infusion")) == {a.id, b.id}
+    with app.app_context():
+        assert check_index(get_engine(app), worker).ok
+
+
+def test_worker_opened_before_any_index_exists(app, client, factory, worker):
+    # `worker` created the (empty) index folder; the app's searcher opens afterwards.
+    listing = factory.listing(name="Fenway Infusion Center")
+    assert whoosh_search(worker, q="fenway") == [listing.id]
+    assert search(client, q="fenway") == [listing.id]
+
+
+# -- a crash between the database commit and the index write ---------------------------------------
+
+
+def test_crash_before_index_write_loses_nothing(app, client, runner, factory):
+    committed = factory.listing(sync=False, name="Committed Infusion", zip="02115")
+    # The process dies here: its searcher never wrote the change. A new process starts.
+    with app.app_context():
+        old = app.extensions.get("directory.searcher")
+        if old is not None:
+            old.close()
+        app.extensions["directory.searcher"] = None
+    fresh = WhooshSearcher(app.config["INDEX_DIR"], get_engine(app))
+    try:
+        assert whoosh_search(fresh, q="committed") == []  # not in the text index yet
+        assert apply_pending(get_engine(app), fresh) == 1
+        assert whoosh_search(fresh, q="committed") == [committed.id]
+        assert whoosh_search(fresh, place=BOSTON) == [committed.id]
+        assert apply_pending(get_engine(app), fresh) == 0
+        assert check_index(get_engine(app), fresh).ok
+    finally:
+        fresh.close()
+    assert search(client, q="committed") == [committed.id]
+    assert_consistent(app, runner)
+
+
+def test_index_write_without_marking_applied_is_redone_harmlessly(app, client, runner, session, factory):
+    listing = factory.listing(sync=False, name="Twice Written Infusion")
+    with app.app_context():
+        searcher = get_searcher(app)
+        with Session(get_engine(app)) as s:
+            searcher.update(load_docs(s, [listing.id]))  # written, then the process died
+    assert report(app).pending == 1
+    assert factory.sync() == 1
+    assert search(client, q="twice") == [listing.id]
+    assert_consistent(app, runner)
+
+
+@pytest.mark.parametrize("command", ["check-index", "reindex"])
+def test_cli_runner_without_app_context(runner, command):
+    result = runner.invoke(args=[command])
+    assert result.exception is None, repr(result.exception)
+    assert result.exit_code == 0
+
+
+# -- stale text after an update (Whoosh reader reuse) ----------------------------------------------
+
+
+
+def test_renamed_listing_stops_matching_its_old_text(app, client, runner, session, factory):
+    fenway = factory.listing(name="Fenway Infusion Center", zip="02115")
+    factory.listing(kind="practitioner", name="Dr. Ada Lovelace", zip="02116")
+    assert search(client, q="fenway") == [fenway.id]  # the app's searcher is open and warm
+    update_listing(
+        session, fenway.id,
+        listing_input(fenway, name="Harbor Light Clinic", zips=["96813"], specialties=["261QM1300X"]),
+        actor="test",
+    )
+    session.commit()
+    factory.sync()
+    assert_consistent(app, runner)
+    assert search(client, q="harbor light") == [fenway.id]
+    assert search(client, q="fenway") == []
+    assert search(client, q="privigen") == []  # the old specialty's vocabulary
+    assert search(client, q="boston", kind="organization") == []
+
+
+def test_second_worker_stops_matching_old_text(app, session, factory, worker):
+    listing = factory.listing(name="Fenway Infusion Center", zip="02115")
+    assert whoosh_search(worker, q="fenway") == [listing.id]
+    update_listing(session, listing.id,
+                   listing_input(listing, name="Waikiki Infusion", zips=["96815"],
+                                 specialties=["261QI0500X"]),
+                   actor="test")
+    session.commit()
+    factory.sync()
+    assert whoosh_search(worker, q="waikiki") == [listing.id]
+    assert whoosh_search(worker, q="fenway") == []
+
+
+def test_document_removed_from_text_index_stops_matching(app, client, factory):
+    listing = factory.listing(name="Fenway Infusion Center")
+    assert search(client, q="fenway") == [listing.id]
+    with app.app_context():
+        get_searcher(app).update({listing.id: None})
+    assert search(client, q="fenway") == []
+
+
+def test_renamed_listing_text_is_right_after_a_restart(app, client, session, factory):
+    """The same change seen through a freshly opened searcher is right (so the index is)."""
+    fenway = factory.listing(name="Fenway Infusion Center", zip="02115")
+    update_listing(
+        session, fenway.id,
+        listing_input(fenway, name="Harbor Light Clinic", zips=["96813"], specialties=["261QM1300X"]),
+        actor="test",
+    )
+    session.commit()
+    factory.sync()
+    fresh = WhooshSearcher(app.config["INDEX_DIR"], get_engine(app))
+    try:
+        assert whoosh_search(fresh, q="harbor light") == [fenway.id]
+        assert whoosh_search(fresh, q="fenway") == []
+        assert whoosh_search(fresh, q="privigen") == []
+    finally:
+        fresh.close()
