@@ -37,8 +37,9 @@ class ListingDoc:
     languages: list[str]
     services: list[str]
     places: list[tuple[float, float]]
+    concepts: list[str]
     name_text: str
-    topics_text: str
+    products_text: str
     place_text: str
     digest: str = field(default="")
 
@@ -54,25 +55,14 @@ class ListingDoc:
                 sorted(self.languages),
                 sorted(self.services),
                 sorted(self.places),
+                self.concepts,
                 self.name_text,
-                self.topics_text,
+                self.products_text,
                 self.place_text,
             ],
             separators=(",", ":"),
         )
         return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
-
-
-def _topics(specialties: list[str], services: list[str], products: list[str]) -> str:
-    """Specialty names, services and the conditions they treat, with every synonym (index-time)."""
-    taxonomy = reference.taxonomy()
-    parts = [taxonomy[c]["display"] for c in specialties if c in taxonomy]
-    parts += [taxonomy[c]["group"] for c in specialties if c in taxonomy]
-    for concept in reference.vocabulary().for_listing(specialties, services):
-        parts.append(concept.label)
-        parts.extend(concept.synonyms)
-    parts.extend(products)
-    return " ".join(dict.fromkeys(parts))
 
 
 def load_docs(session: Session, listing_ids: Iterable[int]) -> dict[int, ListingDoc | None]:
@@ -81,18 +71,30 @@ def load_docs(session: Session, listing_ids: Iterable[int]) -> dict[int, Listing
     docs: dict[int, ListingDoc | None] = dict.fromkeys(ids)
     if not ids:
         return docs
-    listings = session.execute(select(Listing).where(Listing.id.in_(ids))).scalars().all()
+    # Plain column tuples, not ORM objects: this runs for every listing on a reindex.
+    listings = session.execute(
+        select(Listing.id, Listing.kind, Listing.name, Listing.active, Listing.accepting_new_patients,
+               Listing.telehealth, Listing.languages, Listing.services).where(Listing.id.in_(ids))
+    ).all()
     specialties: dict[int, list[tuple[bool, str]]] = defaultdict(list)
-    for row in session.execute(select(ListingSpecialty).where(ListingSpecialty.listing_id.in_(ids))).scalars():
-        specialties[row.listing_id].append((not row.is_primary, row.code))
+    for lid, code, primary in session.execute(
+        select(ListingSpecialty.listing_id, ListingSpecialty.code, ListingSpecialty.is_primary)
+        .where(ListingSpecialty.listing_id.in_(ids))
+    ):
+        specialties[lid].append((not primary, code))
     networks: dict[int, list[int]] = defaultdict(list)
-    for row in session.execute(select(Participation).where(Participation.listing_id.in_(ids))).scalars():
-        networks[row.listing_id].append(row.network_id)
+    for lid, network_id in session.execute(
+        select(Participation.listing_id, Participation.network_id).where(Participation.listing_id.in_(ids))
+    ):
+        networks[lid].append(network_id)
     places: dict[int, list[tuple[float, float]]] = defaultdict(list)
     cities: dict[int, list[str]] = defaultdict(list)
-    for loc in session.execute(select(Location).where(Location.listing_id.in_(ids))).scalars():
-        places[loc.listing_id].append((loc.lat, loc.lon))
-        cities[loc.listing_id].append(f"{loc.city} {loc.state}")
+    for lid, lat, lon, city, state in session.execute(
+        select(Location.listing_id, Location.lat, Location.lon, Location.city, Location.state)
+        .where(Location.listing_id.in_(ids))
+    ):
+        places[lid].append((lat, lon))
+        cities[lid].append(f"{city} {state}")
     role_rows = session.execute(
         select(Role.practitioner_id, Location.lat, Location.lon, Location.city, Location.state, Listing.name)
         .join(Location, Location.id == Role.location_id)
@@ -105,41 +107,42 @@ def load_docs(session: Session, listing_ids: Iterable[int]) -> dict[int, Listing
         cities[pid].append(f"{city} {state}")
         if org_name:
             affiliations[pid].append(org_name)
-    orgs = {
-        o.listing_id: o
-        for o in session.execute(select(Organization).where(Organization.listing_id.in_(ids))).scalars()
+    products = dict(
+        session.execute(
+            select(Organization.listing_id, Organization.ivig_products).where(Organization.listing_id.in_(ids))
+        ).all()
+    )
+    person_names = {
+        lid: (first, last, credentials)
+        for lid, first, last, credentials in session.execute(
+            select(Practitioner.listing_id, Practitioner.first_name, Practitioner.last_name,
+                   Practitioner.credentials).where(Practitioner.listing_id.in_(ids))
+        )
     }
-    pracs = {
-        p.listing_id: p
-        for p in session.execute(select(Practitioner).where(Practitioner.listing_id.in_(ids))).scalars()
-    }
-    for listing in listings:
-        if not listing.active or not places[listing.id]:
+    vocabulary = reference.vocabulary()
+    for lid, kind, name, active, accepting, telehealth, languages, services in listings:
+        if not active or not places[lid]:
             continue
-        codes = [code for _, code in sorted(specialties[listing.id])]
-        org = orgs.get(listing.id)
-        prac = pracs.get(listing.id)
-        name_parts = [listing.name]
-        if prac is not None:
-            name_parts += [prac.first_name, prac.last_name, prac.credentials or ""]
-        name_parts += affiliations[listing.id]
+        codes = [code for _, code in sorted(specialties[lid])]
+        name_parts = [name, *person_names.get(lid, ()), *affiliations[lid]]
         doc = ListingDoc(
-            lid=listing.id,
-            kind=listing.kind,
-            name=listing.name,
-            accepting=listing.accepting_new_patients,
-            telehealth=listing.telehealth,
+            lid=lid,
+            kind=kind,
+            name=name,
+            accepting=accepting,
+            telehealth=telehealth,
             specialties=codes,
-            networks=sorted(set(networks[listing.id])),
-            languages=sorted(set(listing.languages or [])),
-            services=sorted(set(listing.services or [])),
-            places=sorted(set(places[listing.id])),
+            networks=sorted(set(networks[lid])),
+            languages=sorted(set(languages or [])),
+            services=sorted(set(services or [])),
+            places=sorted(set(places[lid])),
+            concepts=[c.id for c in vocabulary.for_listing(codes, services or [])],
             name_text=" ".join(dict.fromkeys(p for p in name_parts if p)),
-            topics_text=_topics(codes, listing.services or [], org.ivig_products if org else []),
-            place_text=" ".join(dict.fromkeys(cities[listing.id])),
+            products_text=" ".join(products.get(lid) or []),
+            place_text=" ".join(dict.fromkeys(cities[lid])),
         )
         doc.digest = doc.compute_digest()
-        docs[listing.id] = doc
+        docs[lid] = doc
     return docs
 
 

@@ -61,8 +61,7 @@ def evaluate(
         rows, chord2 = table.rows_within(query.place.lat, query.place.lon, query.place.radius_mi)
         pos = table.row_pos[rows]
     elif text is not None:
-        pos = table.positions_of(text.candidates())
-        pos = pos[pos >= 0]
+        pos = text.candidates(table)
     else:
         pos = np.arange(table.size, dtype=np.int32)
 
@@ -83,7 +82,7 @@ def evaluate(
 
     scores = np.zeros(len(pos))
     if text is not None and len(pos):
-        matched, scores = text.score(table.lids[pos])
+        matched, scores = text.score(table, pos)
         pos, scores = pos[matched], scores[matched]
         if rows is not None:
             rows, chord2 = rows[matched], chord2[matched]

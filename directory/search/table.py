@@ -32,13 +32,16 @@ class Codebook:
     specialties: tuple[str, ...]
     languages: tuple[str, ...]
     services: tuple[str, ...]
+    concepts: tuple[str, ...]
 
     @classmethod
     def current(cls) -> Codebook:
+        vocabulary = reference.vocabulary()
         return cls(
             tuple(reference.taxonomy()),
             tuple(reference.languages()),
-            tuple(c.id for c in reference.vocabulary().services()),
+            tuple(c.id for c in vocabulary.services()),
+            tuple(c.id for c in vocabulary.concepts),
         )
 
     def encode(self, facet: str, values: list[str]) -> list[int]:
@@ -170,7 +173,7 @@ class ListingTable:
     """
 
     FIELDS = ("lids", "kinds", "accepting", "telehealth", "name_keys", "network_codes",
-              "specialty_bits", "language_bits", "service_bits", "network_bits",
+              "specialty_bits", "language_bits", "service_bits", "concept_bits", "network_bits",
               "row_lat", "row_lon", "row_pos", "row_xyz", "row_multi", "cell_start", "name_rank")
     RAGGED = ("specialties", "networks")
 
@@ -182,6 +185,10 @@ class ListingTable:
         self.specialty_set = Bits(self.specialty_bits)
         self.language_set = Bits(self.language_bits)
         self.service_set = Bits(self.service_bits)
+        self.concept_set = Bits(self.concept_bits)
+        self.topic_sets = {"concepts": self.concept_set, "specialties": self.specialty_set}
+        everyone = np.arange(self.size)
+        self.topic_counts = {name: bits.counts(everyone) for name, bits in self.topic_sets.items()}
         self.network_set = Bits(self.network_bits)
         self._pos_of_lid: np.ndarray | None = None
 
@@ -213,6 +220,8 @@ class ListingTable:
             [codebook.encode("languages", d.languages) for d in docs], len(codebook.languages)).words
         arrays["service_bits"] = Bits.from_lists(
             [codebook.encode("services", d.services) for d in docs], len(codebook.services)).words
+        arrays["concept_bits"] = Bits.from_lists(
+            [codebook.encode("concepts", d.concepts) for d in docs], len(codebook.concepts)).words
         return cls(cls._finish(arrays))
 
     @staticmethod
@@ -230,7 +239,7 @@ class ListingTable:
         new_pos = np.empty(n, dtype=np.int32)
         new_pos[listing_order] = np.arange(n, dtype=np.int32)
         for name in ("lids", "kinds", "accepting", "telehealth", "name_keys",
-                     "specialty_bits", "language_bits", "service_bits"):
+                     "specialty_bits", "language_bits", "service_bits", "concept_bits"):
             arrays[name] = arrays[name][listing_order]
         for name in ListingTable.RAGGED:
             ragged = Ragged(arrays[name + "_indptr"], arrays[name + "_values"])
@@ -261,8 +270,8 @@ class ListingTable:
         """One table from several built ones (the reindex builds a table per batch)."""
         arrays: dict[str, np.ndarray] = {}
         offsets = np.cumsum([0] + [t.size for t in tables])
-        for name in ("lids", "kinds", "accepting", "telehealth", "name_keys",
-                     "specialty_bits", "language_bits", "service_bits", "row_lat", "row_lon"):
+        for name in ("lids", "kinds", "accepting", "telehealth", "name_keys", "specialty_bits",
+                     "language_bits", "service_bits", "concept_bits", "row_lat", "row_lon"):
             arrays[name] = np.concatenate([getattr(t, name) for t in tables])
         arrays["row_pos"] = np.concatenate(
             [t.row_pos + off for t, off in zip(tables, offsets, strict=False)]).astype(np.int32)

@@ -20,8 +20,10 @@ from whoosh import fields, index
 from whoosh.analysis import StemmingAnalyzer
 
 from directory.search.documents import ListingDoc
+from directory.search.topics import TopicIndex, TopicMatch
 
-FIELD_WEIGHTS = {"name": 3.0, "topics": 1.5, "place": 1.0}
+FIELD_WEIGHTS = {"name": 3.0, "products": 1.5, "place": 1.0}
+TOPIC_WEIGHT = 1.5
 FUZZY_WEIGHT = 0.6
 MAX_WORDS = 12
 MAX_FUZZY_TERMS = 24
@@ -39,7 +41,7 @@ def schema() -> fields.Schema:
         lid=fields.NUMERIC(int, bits=64, signed=False, stored=True, unique=True, sortable=True),
         digest=fields.STORED(),
         name=fields.TEXT(analyzer=analyzer(), phrase=False),
-        topics=fields.TEXT(analyzer=analyzer(), phrase=False),
+        products=fields.TEXT(analyzer=analyzer(), phrase=False),
         place=fields.TEXT(analyzer=analyzer(), phrase=False),
     )
 
@@ -58,7 +60,7 @@ def whoosh_fields(doc: ListingDoc) -> dict:
         "lid": doc.lid,
         "digest": doc.digest,
         "name": doc.name_text,
-        "topics": doc.topics_text,
+        "products": doc.products_text,
         "place": doc.place_text,
     }
 
@@ -79,10 +81,11 @@ def write_docs(ix: index.Index, docs: Iterable[ListingDoc], removed: Iterable[in
 
 @dataclass(frozen=True)
 class WordGroup:
-    """One word of the user's text and the index terms that can match it, with weights."""
+    """One word of the user's text, the index terms and the topics that can match it."""
 
     word: str
     terms: tuple[tuple[str, str, float], ...]  # (field, term, weight)
+    topics: tuple[TopicMatch, ...] = ()
 
 
 def query_words(text: str) -> list[str]:
@@ -129,8 +132,9 @@ class PostingCache:
 class TextMatcher:
     """Matches user words against a Whoosh searcher; returns listing ids and scores (numpy)."""
 
-    def __init__(self, ix: index.Index, cache: PostingCache | None = None):
+    def __init__(self, ix: index.Index, cache: PostingCache | None = None, topics: TopicIndex | None = None):
         self.ix = ix
+        self.topics = topics
         self.cache = cache or PostingCache()
         self._lock = threading.Lock()
         self._searcher = ix.searcher()
@@ -184,7 +188,8 @@ class TextMatcher:
                     near = sorted(set(reader.terms_within(field, word, maxdist, prefix=1)) - {word})
                     for term in near[:MAX_FUZZY_TERMS]:
                         terms.append((field, term, weight * FUZZY_WEIGHT))
-            result.append(WordGroup(word, tuple(terms)))
+            topics = tuple(self.topics.match(word, fuzzy_distance(word))) if self.topics else ()
+            result.append(WordGroup(word, tuple(terms), topics))
         return result
 
     def _term_lids(self, field: str, term: str) -> np.ndarray:
@@ -213,7 +218,7 @@ class TextMatcher:
         return np.unique(np.concatenate(parts))
 
     def match(self, text: str) -> TextHits | None:
-        """The listings that can match each word of `text`; None when it has no words."""
+        """The listings and topics that can match each word of `text`; None when it has no words."""
         with self._lock:
             groups = self.groups(text)
             if not groups:
@@ -226,42 +231,69 @@ class TextMatcher:
                     lids = self._term_lids(field, term)
                     if len(lids):
                         terms.append((lids, weight * math.log(1 + total_docs / len(lids))))
-                resolved.append(terms)
+                resolved.append(Word(terms, list(group.topics)))
             return TextHits(resolved)
 
 
 @dataclass
+class Word:
+    """What one query word can match: (sorted listing ids, weight) per index term, and topics."""
+
+    terms: list[tuple[np.ndarray, float]]
+    topics: list[TopicMatch]
+
+
+@dataclass
 class TextHits:
-    """Per word of the query, the (sorted listing ids, weight) of each term that can match it.
+    """The words of a query. A listing matches when every word matches through an index term or
+    one of its topics; its score sums, per word, the best weight among what it holds (field
+    weight x inverse document frequency; fuzzy matches count less)."""
 
-    A listing matches when every word matches through at least one term; its score sums, per
-    word, the best weight (field weight x inverse document frequency) among the terms it holds.
-    """
+    words: list[Word]
 
-    groups: list[list[tuple[np.ndarray, float]]]
+    def _topic_weight(self, table, topic: TopicMatch) -> float:
+        df = max(int(table.topic_counts[topic.facet][list(topic.codes)].sum()), 1)
+        weight = TOPIC_WEIGHT * (FUZZY_WEIGHT if topic.fuzzy else 1.0)
+        return weight * math.log(1 + max(table.size, 1) / df)
 
-    def candidates(self) -> np.ndarray:
-        """Sorted ids that match the most selective word: a superset of the matches."""
+    def candidates(self, table) -> np.ndarray:
+        """Positions in `table` matching the most selective word: a superset of the matches."""
         best = None
-        for terms in self.groups:
-            size = sum(len(lids) for lids, _ in terms)
+        for word in self.words:
+            size = sum(len(lids) for lids, _ in word.terms)
+            size += sum(int(table.topic_counts[t.facet][list(t.codes)].sum()) for t in word.topics)
             if best is None or size < best[0]:
-                best = (size, terms)
-        if best is None or not best[1]:
-            return np.empty(0, dtype=np.int64)
-        return np.unique(np.concatenate([lids for lids, _ in best[1]]))
+                best = (size, word)
+        if best is None:
+            return np.empty(0, dtype=np.int32)
+        word = best[1]
+        parts = []
+        if word.terms:
+            pos = table.positions_of(np.unique(np.concatenate([lids for lids, _ in word.terms])))
+            parts.append(pos[pos >= 0])
+        if word.topics:
+            everyone = np.arange(table.size, dtype=np.int32)
+            held = np.zeros(table.size, dtype=bool)
+            for topic in word.topics:
+                held |= table.topic_sets[topic.facet].any_of(everyone, list(topic.codes))
+            parts.append(np.flatnonzero(held).astype(np.int32))
+        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int32)
 
-    def score(self, lids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(matches mask, scores) for these listing ids."""
-        total = np.zeros(len(lids))
-        mask = np.ones(len(lids), dtype=bool)
-        for terms in self.groups:
-            best = np.zeros(len(lids))
-            for term_lids, weight in terms:
+    def score(self, table, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(matches mask, scores) for these positions of `table`."""
+        lids = table.lids[pos]
+        total = np.zeros(len(pos))
+        mask = np.ones(len(pos), dtype=bool)
+        for word in self.words:
+            best = np.zeros(len(pos))
+            for term_lids, weight in word.terms:
                 at = np.searchsorted(term_lids, lids)
                 at[at == len(term_lids)] = 0
-                held = term_lids[at] == lids if len(term_lids) else np.zeros(len(lids), dtype=bool)
+                held = term_lids[at] == lids
                 np.maximum(best, np.where(held, weight, 0.0), out=best)
+            for topic in word.topics:
+                held = table.topic_sets[topic.facet].any_of(pos, list(topic.codes))
+                np.maximum(best, np.where(held, self._topic_weight(table, topic), 0.0), out=best)
             mask &= best > 0
             total += best
         return mask, total

@@ -22,7 +22,8 @@ from directory.search.documents import ListingDoc, load_docs
 from directory.search.engine import SearchResult, combine, evaluate
 from directory.search.query import SearchQuery
 from directory.search.table import Codebook, ListingTable
-from directory.search.text import PostingCache, TextHits, TextMatcher, open_index, write_docs
+from directory.search.text import PostingCache, TextHits, TextMatcher, Word, analyzer, open_index, write_docs
+from directory.search.topics import TopicIndex
 
 SNAPSHOT = "listings.npz"
 TEXT_DIR = "whoosh"
@@ -39,6 +40,7 @@ class WhooshSearcher(Searcher):
         self._lock = threading.RLock()
         self._cache = PostingCache()
         self._snapshot_key: tuple | None = None
+        self.topics = TopicIndex(self.codebook.concepts, self.codebook.specialties, analyzer())
         self._open()
 
     # -- state ---------------------------------------------------------------------------------
@@ -61,7 +63,7 @@ class WhooshSearcher(Searcher):
         if getattr(self, "matcher", None) is not None:
             self.matcher.close()
         self.ix = open_index(self.dir / TEXT_DIR)
-        self.matcher = TextMatcher(self.ix, self._cache)
+        self.matcher = TextMatcher(self.ix, self._cache, self.topics)
 
     def _snapshot_changed(self) -> bool:
         path = self.dir / SNAPSHOT
@@ -108,7 +110,7 @@ class WhooshSearcher(Searcher):
             base, alive, overlay = self.base, self.base_alive, self.overlay
             text = self.matcher.match(query.q) if query.q else None
             if query.q and text is None:
-                text = TextHits([[]])  # text with no searchable word matches nothing
+                text = TextHits([Word([], [])])  # text with no searchable word matches nothing
         parts = [evaluate(base, query, self.codebook, text, alive)]
         if overlay.size:
             parts.append(evaluate(overlay, query, self.codebook, text))
@@ -125,7 +127,7 @@ class WhooshSearcher(Searcher):
         with self._lock:
             self.matcher.close()
             self.ix = open_index(self.dir / TEXT_DIR, create=True)
-            self.matcher = TextMatcher(self.ix, self._cache)
+            self.matcher = TextMatcher(self.ix, self._cache, self.topics)
             (self.dir / SNAPSHOT).unlink(missing_ok=True)
             self._open()
 
