@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 
 from flask import Flask
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from directory.db import get_engine
 from directory.listings import ListingInput, LocationInput, create_listing
-from directory.models import Network
+from directory.models import IndexChange, Network
 from directory.npi import make_npi
 from directory.search import get_searcher
 from directory.search.sync import apply_pending
@@ -52,5 +53,13 @@ class Factory:
         return listing
 
     def sync(self) -> int:
+        """Apply pending index changes; returns how many were pending (opening the searcher for the
+        first time applies them too)."""
+        engine = get_engine(self.app)
+        with Session(engine) as session:
+            pending = session.execute(
+                select(func.count()).select_from(IndexChange).where(IndexChange.applied_at.is_(None))
+            ).scalar_one()
         with self.app.app_context():
-            return apply_pending(get_engine(self.app), get_searcher(self.app))
+            apply_pending(engine, get_searcher(self.app))
+        return pending

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 
 from flask import Flask, current_app
@@ -53,11 +54,23 @@ def init_app(app: Flask) -> None:
     app.extensions["directory.searcher"] = None
 
 
+_opening = threading.Lock()
+
+
 def get_searcher(app: Flask | None = None) -> Searcher:
-    """The app's searcher, opened on first use (so CLI commands that do not search stay fast)."""
+    """The app's searcher, opened on first use (so CLI commands that do not search stay fast).
+
+    Opening applies any index change left pending by a crash between a commit and its index write.
+    """
     app = app or current_app._get_current_object()
     searcher = app.extensions.get("directory.searcher")
     if searcher is None:
-        searcher = BACKENDS[app.config["SEARCH_BACKEND"]](app)
-        app.extensions["directory.searcher"] = searcher
+        with _opening:
+            searcher = app.extensions.get("directory.searcher")
+            if searcher is None:
+                from directory.search.sync import apply_pending
+
+                searcher = BACKENDS[app.config["SEARCH_BACKEND"]](app)
+                apply_pending(app.extensions["directory.engine"], searcher)
+                app.extensions["directory.searcher"] = searcher
     return searcher

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
+from directory import create_app
 from directory.db import get_engine
 from directory.listings import ListingInput, LocationInput, delete_listing, set_active, update_listing
 from directory.search import get_searcher
@@ -388,9 +389,10 @@ def test_crash_before_index_write_loses_nothing(app, client, runner, factory):
 
 
 def test_index_write_without_marking_applied_is_redone_harmlessly(app, client, runner, session, factory):
+    with app.app_context():
+        searcher = get_searcher(app)  # opened first: opening applies whatever is pending
     listing = factory.listing(sync=False, name="Twice Written Infusion")
     with app.app_context():
-        searcher = get_searcher(app)
         with Session(get_engine(app)) as s:
             searcher.update(load_docs(s, [listing.id]))  # written, then the process died
     assert report(app).pending == 1
@@ -466,3 +468,16 @@ def test_renamed_listing_text_is_right_after_a_restart(app, client, session, fac
         assert whoosh_search(fresh, q="privigen") == []
     finally:
         fresh.close()
+
+
+def test_a_new_process_applies_changes_left_pending_by_a_crash(app, factory):
+    listing = factory.listing(sync=False, name="Left Pending Infusion")  # committed, index not written
+    restarted = create_app({key: app.config[key] for key in ("DATABASE_URL", "INDEX_DIR", "SECRET_KEY")})
+    try:
+        response = restarted.test_client().get("/api/v1/search?q=pending")
+        assert [r["id"] for r in response.get_json()["results"]] == [listing.id]
+        with restarted.app_context():
+            assert check_index(get_engine(restarted), get_searcher(restarted)).ok
+    finally:
+        get_searcher(restarted).close()
+        get_engine(restarted).dispose()
