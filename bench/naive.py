@@ -12,10 +12,21 @@ from geopy.distance import great_circle
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from directory import reference
 from directory.geo import bounding_box
 from directory.reference import words
 from directory.search.documents import iter_all_docs
 from directory.search.query import SearchQuery
+
+
+def topics(doc) -> str:
+    """The words of a listing's specialties and concepts, synonyms included (as the engine sees them)."""
+    vocabulary, taxonomy = reference.vocabulary(), reference.taxonomy()
+    parts = [f"{taxonomy[c]['display']} {taxonomy[c]['group']}" for c in doc.specialties if c in taxonomy]
+    for concept_id in doc.concepts:
+        concept = vocabulary.by_id[concept_id]
+        parts.extend((concept.label, *concept.synonyms))
+    return " ".join(parts)
 
 
 def prepare(engine: Engine) -> None:
@@ -31,7 +42,7 @@ def prepare(engine: Engine) -> None:
             session.execute(
                 text("insert into bench_text values (:id, :body)"),
                 [
-                    {"id": d.lid, "body": f"{d.name_text} {d.topics_text} {d.place_text}".lower()}
+                    {"id": d.lid, "body": f"{d.name_text} {topics(d)} {d.products_text} {d.place_text}".lower()}
                     for d in docs
                 ],
             )

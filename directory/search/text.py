@@ -13,11 +13,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from whoosh import fields, index
 from whoosh.analysis import StemmingAnalyzer
+from whoosh.codec.base import Automata
 
 from directory.search.documents import ListingDoc
 from directory.search.topics import TopicIndex, TopicMatch
@@ -94,6 +96,12 @@ def query_words(text: str) -> list[str]:
     for token in analyzer()(text):
         seen.setdefault(token.text, None)
     return list(seen)[:MAX_WORDS]
+
+
+@lru_cache(maxsize=4096)
+def levenshtein_dfa(word: str, maxdist: int):
+    """The automaton of every word within `maxdist` edits of `word` sharing its first letter."""
+    return Automata.levenshtein_dfa(word, maxdist, prefix=1)
 
 
 def fuzzy_distance(word: str) -> int:
@@ -175,21 +183,32 @@ class TextMatcher:
         return lids
 
     def groups(self, text: str) -> list[WordGroup]:
-        """Each analyzed word with its exact and fuzzy terms that exist in the index."""
+        """Each analyzed word with the index terms and topics that match it.
+
+        Words of 5+ letters also match index terms within a few edits (typo tolerance), at a lower
+        weight, unless the word is a topic word (a condition, therapy or specialty, where the
+        vocabulary already lists the spellings that matter): building the edit automaton is the
+        expensive part of a query.
+        """
         reader = self._searcher.reader()
         result = []
         for word in query_words(text):
-            terms: list[tuple[str, str, float]] = []
-            for field, weight in FIELD_WEIGHTS.items():
-                if (field, word) in reader:
-                    terms.append((field, word, weight))
-                maxdist = fuzzy_distance(word)
-                if maxdist:
-                    near = sorted(set(reader.terms_within(field, word, maxdist, prefix=1)) - {word})
-                    for term in near[:MAX_FUZZY_TERMS]:
+            terms = [(field, word, weight) for field, weight in FIELD_WEIGHTS.items() if (field, word) in reader]
+            topics = self.topics.match(word) if self.topics else []
+            maxdist = fuzzy_distance(word)
+            if not topics and maxdist:
+                dfa = levenshtein_dfa(word, maxdist)
+                for field, weight in FIELD_WEIGHTS.items():
+                    near: set[str] = set()
+                    for segreader, _offset in self._leaves():
+                        if segreader.doc_count_all():
+                            near.update(Automata.find_matches(dfa, segreader.cursor(field)))
+                    near.discard(word)
+                    for term in sorted(near)[:MAX_FUZZY_TERMS]:
                         terms.append((field, term, weight * FUZZY_WEIGHT))
-            topics = tuple(self.topics.match(word, fuzzy_distance(word))) if self.topics else ()
-            result.append(WordGroup(word, tuple(terms), topics))
+                if self.topics:
+                    topics = self.topics.match(word, dfa)
+            result.append(WordGroup(word, tuple(terms), tuple(topics)))
         return result
 
     def _term_lids(self, field: str, term: str) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from whoosh import fields
+from whoosh.codec.base import Automata
 from whoosh.filedb.filestore import RamStorage
 
 from directory import reference
@@ -46,19 +47,17 @@ class TopicIndex:
         self.searcher = self.ix.searcher()
         self._stored = [self.searcher.stored_fields(n) for n in range(self.searcher.doc_count_all())]
 
-    def match(self, word: str, maxdist: int) -> list[TopicMatch]:
-        """Topics containing `word` (an analyzed term), exactly or within `maxdist` edits."""
+    def match(self, word: str, dfa=None) -> list[TopicMatch]:
+        """Topics containing `word` (an analyzed term); with a Levenshtein automaton, the topics
+        containing a term it accepts instead (fuzzy)."""
         reader = self.searcher.reader()
-        out = []
-        exact = [word] if ("body", word) in reader else []
-        near = []
-        if maxdist:
-            near = sorted(set(reader.terms_within("body", word, maxdist, prefix=1)) - {word})
-        for terms, fuzzy in ((exact, False), (near, True)):
-            codes: dict[str, set[int]] = {}
-            for term in terms:
-                for docnum in reader.postings("body", term).all_ids():
-                    stored = self._stored[docnum]
-                    codes.setdefault(stored["facet"], set()).add(stored["code"])
-            out.extend(TopicMatch(facet, tuple(sorted(found)), fuzzy) for facet, found in codes.items())
-        return out
+        if dfa is None:
+            terms = [word] if ("body", word) in reader else []
+        else:
+            terms = sorted(set(Automata.find_matches(dfa, reader.cursor("body"))))
+        codes: dict[str, set[int]] = {}
+        for term in terms:
+            for docnum in reader.postings("body", term).all_ids():
+                stored = self._stored[docnum]
+                codes.setdefault(stored["facet"], set()).add(stored["code"])
+        return [TopicMatch(facet, tuple(sorted(found)), dfa is not None) for facet, found in codes.items()]
