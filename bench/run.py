@@ -81,27 +81,34 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def build(data_dir: Path, count: int, seed: int) -> dict:
+def build(data_dir: Path, count: int, seed: int, generate: bool = True) -> dict:
     from directory import create_app, demo
     from directory.cli import init_db
     from directory.db import get_engine
     from directory.search.sync import reindex
 
-    shutil.rmtree(data_dir, ignore_errors=True)
-    data_dir.mkdir(parents=True)
+    if generate:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        data_dir.mkdir(parents=True)
+    else:
+        shutil.rmtree(data_dir / "index", ignore_errors=True)
     app = create_app(settings(data_dir))
+    generated = None
     with app.app_context():
         init_db()
-        started = time.perf_counter()
-        demo.generate(get_engine(), count=count, seed=seed)
-        generated = time.perf_counter() - started
+        if generate:
+            started = time.perf_counter()
+            demo.generate(get_engine(), count=count, seed=seed)
+            generated = time.perf_counter() - started
+        else:
+            generated = json.loads((data_dir / "build.json").read_text()).get("generate_s")
         started = time.perf_counter()
         indexed = reindex(get_engine(), app.config["INDEX_DIR"])
         seconds = time.perf_counter() - started
     size = sum(f.stat().st_size for f in (data_dir / "index").rglob("*") if f.is_file())
     return {
         "listings": indexed,
-        "generate_s": round(generated, 1),
+        "generate_s": round(generated, 1) if generated is not None else None,
         "index_build_s": round(seconds, 1),
         "index_rate_per_s": round(indexed / seconds),
         "index_size_mb": round(size / 2**20, 1),
@@ -178,6 +185,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--dir", type=Path, default=None, help="data folder (default bench/data/<count>)")
     parser.add_argument("--reuse", action="store_true", help="reuse the database and index in --dir")
+    parser.add_argument("--reindex", action="store_true", help="reuse the database in --dir, rebuild the index")
     parser.add_argument("--phase", choices=["all", "serve"], default="all", help=argparse.SUPPRESS)
     args = parser.parse_args()
     data_dir = args.dir or ROOT / "bench" / "data" / str(args.count)
@@ -190,7 +198,7 @@ def main() -> None:
     if args.reuse and (data_dir / "bench.sqlite3").exists():
         report["build"] = json.loads((data_dir / "build.json").read_text())
     else:
-        report["build"] = build(data_dir, args.count, args.seed)
+        report["build"] = build(data_dir, args.count, args.seed, generate=not args.reindex)
         (data_dir / "build.json").write_text(json.dumps(report["build"]))
     served = subprocess.run(
         [sys.executable, "-m", "bench.run", "--phase", "serve", "--dir", str(data_dir),

@@ -26,11 +26,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
 
     from directory import cli, db, search
-    from directory.web import api, errors
+    from directory.web import api, errors, guide, providers, public, security
 
     db.init_app(app)
     search.init_app(app)
     cli.init_app(app)
     errors.init_app(app)
-    app.register_blueprint(api.bp)
+    security.init_app(app)
+    for blueprint in (api.bp, public.bp, providers.bp, guide.bp):
+        app.register_blueprint(blueprint)
     return app

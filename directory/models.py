@@ -207,3 +207,33 @@ class IndexChange(SQLModel, table=True):
     listing_id: int = Field(index=True)
     created_at: datetime = Field(default_factory=utcnow)
     applied_at: datetime | None = Field(default=None, index=True)
+
+
+PROBLEM_CODES = ("wrong_phone", "wrong_address", "not_in_network", "not_accepting", "no_ivig", "closed", "other")
+REPORT_STATUSES = ("open", "resolved", "dismissed")
+
+
+class ProblemReport(SQLModel, table=True):
+    """A member of the public saying a listing is wrong; staff resolve or dismiss it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listing.id", index=True, ondelete="CASCADE")
+    problem: str = Field(max_length=32)
+    details: str
+    contact: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    client_key: str = Field(max_length=64)  # salted SHA-256 of the remote address, never the address
+    status: str = Field(default="open", max_length=16)
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+
+    __table_args__ = (
+        CheckConstraint(
+            "problem in ('wrong_phone', 'wrong_address', 'not_in_network', 'not_accepting', "
+            "'no_ivig', 'closed', 'other')",
+            name="ck_report_problem",
+        ),
+        CheckConstraint("status in ('open', 'resolved', 'dismissed')", name="ck_report_status"),
+        Index("ix_problemreport_client_created", "client_key", "created_at"),
+        Index("ix_problemreport_status", "status"),
+    )

@@ -134,7 +134,7 @@ def check_index(engine: Engine, searcher, progress: Progress | None = None) -> D
         searcher.refresh()
         with searcher.ix.searcher() as whoosh:
             for stored in whoosh.all_stored_fields():
-                indexed[int(stored["lid"])] = stored.get("digest", "")
+                indexed[int(stored["key"])] = stored.get("digest", "")
         table_ids = searcher.listing_ids()
     else:
         table_ids = set()

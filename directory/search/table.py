@@ -17,6 +17,11 @@ from directory.geo import EARTH_RADIUS_MI, bounding_box, great_circle_mi
 from directory.search.documents import ListingDoc
 
 NAME_KEY_BYTES = 48
+FORMAT = 3  # bump when the arrays or the text index change shape: old snapshots need a reindex
+
+
+class SnapshotFormatError(RuntimeError):
+    """The saved table was written by another version of this code."""
 KIND_CODES = {"organization": 0, "practitioner": 1}
 
 
@@ -294,7 +299,7 @@ class ListingTable:
         for name in self.RAGGED:
             ragged = getattr(self, name)
             arrays[name + "_indptr"], arrays[name + "_values"] = ragged.indptr, ragged.values
-        arrays.update({"meta_" + k: np.array(v) for k, v in meta.items()})
+        arrays.update({"meta_" + k: np.array(v) for k, v in {**meta, "format": FORMAT}.items()})
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, **arrays)
         tmp.replace(path)  # atomic: readers see the old or the new snapshot, never half of one
@@ -304,6 +309,11 @@ class ListingTable:
         with np.load(path) as data:
             arrays = {name: data[name] for name in data.files}
         meta = {k[5:]: int(v) for k, v in arrays.items() if k.startswith("meta_")}
+        if meta.get("format") != FORMAT:
+            raise SnapshotFormatError(
+                f"the search index in {path.parent} was built by another version "
+                f"(format {meta.get('format')}, this code reads {FORMAT}): run `flask --app wsgi reindex`"
+            )
         return cls(arrays), meta
 
     def positions_of(self, lids: np.ndarray) -> np.ndarray:

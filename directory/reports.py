@@ -1,0 +1,123 @@
+"""Problem reports from the public ("this phone number is wrong"): validate, rate-limit, store, audit.
+
+The rate limit lives in the database, so it holds across several web workers: at most
+`PER_CLIENT_PER_HOUR` reports from one client (by hashed address) and `PER_LISTING_PER_DAY` reports
+about one listing. Callers pass a session and commit it, like `directory.listings`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, text
+from sqlmodel import Session
+
+from directory.listings import ValidationError
+from directory.models import PROBLEM_CODES, AuditEntry, Listing, ProblemReport, utcnow
+
+# Code -> what the form shows; the order is the order of the options.
+PROBLEMS = {
+    "wrong_phone": "Wrong phone or fax number",
+    "wrong_address": "Wrong address",
+    "not_in_network": "Not in this insurance network",
+    "not_accepting": "Not accepting new patients",
+    "no_ivig": "Does not offer IVIG",
+    "closed": "Closed or moved",
+    "other": "Something else",
+}
+assert tuple(PROBLEMS) == PROBLEM_CODES
+
+DETAILS_MIN, DETAILS_MAX = 5, 2000
+CONTACT_MAX = 254
+PER_CLIENT_PER_HOUR = 5
+PER_LISTING_PER_DAY = 20
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+class RateLimited(Exception):
+    """Too many reports from one client, or about one listing; `message` says what to do."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def client_key(address: str | None, salt: str) -> str:
+    """A salted SHA-256 (HMAC) of the remote address: the same client gets the same key, and the
+    address itself cannot be read back from it."""
+    return hmac.new(salt.encode(), (address or "unknown").encode(), hashlib.sha256).hexdigest()
+
+
+def validate(problem: str | None, details: str | None, contact: str | None) -> dict[str, str]:
+    """Every problem with the form, by field; empty when it can be stored."""
+    errors: dict[str, str] = {}
+    if problem not in PROBLEMS:
+        errors["problem"] = "Choose what is wrong with this listing."
+    details = (details or "").strip()
+    if len(details) < DETAILS_MIN:
+        errors["details"] = f"Tell us what is wrong in at least {DETAILS_MIN} characters."
+    elif len(details) > DETAILS_MAX:
+        errors["details"] = f"Please keep the details under {DETAILS_MAX} characters (you wrote {len(details)})."
+    contact = (contact or "").strip()
+    if contact and (len(contact) > CONTACT_MAX or not _EMAIL.match(contact)):
+        errors["contact"] = "Enter an email address like name@example.com, or leave this empty."
+    return errors
+
+
+def _serialize(session: Session, *keys: str) -> None:
+    """Make concurrent reports with these keys take turns until commit. SQLite already does: the
+    report is inserted before counting, and SQLite lets one writer at a time hold the database."""
+    if session.get_bind().dialect.name == "postgresql":
+        for key in sorted(keys):
+            session.execute(text("select pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
+def _count(session: Session, *where) -> int:
+    return session.execute(select(func.count()).select_from(ProblemReport).where(*where)).scalar_one()
+
+
+def file_report(session: Session, *, listing_id: int, problem: str | None, details: str | None,
+                contact: str | None, client_key: str, now: datetime | None = None) -> ProblemReport:
+    """Store an open report about an active listing, with an audit entry, in the caller's transaction.
+
+    Raises LookupError (no such active listing), ValidationError (field -> message) or RateLimited;
+    on any of them the session holds no new rows.
+    """
+    listing = session.get(Listing, listing_id)
+    if listing is None or not listing.active:
+        raise LookupError(f"no listing {listing_id}")
+    if errors := validate(problem, details, contact):
+        raise ValidationError(errors)
+    now = now or utcnow()
+    _serialize(session, f"report-client:{client_key}", f"report-listing:{listing_id}")
+    report = ProblemReport(listing_id=listing_id, problem=problem, details=details.strip(),
+                           contact=(contact or "").strip() or None, created_at=now, client_key=client_key)
+    session.add(report)
+    session.flush()  # take the write lock first, then count with this report included
+    by_client = _count(session, ProblemReport.client_key == client_key,
+                       ProblemReport.created_at > now - timedelta(hours=1))
+    by_listing = _count(session, ProblemReport.listing_id == listing_id,
+                        ProblemReport.created_at > now - timedelta(days=1))
+    if by_client > PER_CLIENT_PER_HOUR or by_listing > PER_LISTING_PER_DAY:
+        session.delete(report)
+        session.flush()
+        if by_client > PER_CLIENT_PER_HOUR:
+            raise RateLimited(f"You have sent {PER_CLIENT_PER_HOUR} reports in the last hour, our limit. "
+                              "Please try again later.")
+        raise RateLimited("This listing has already been reported many times today and our staff "
+                          "will review it. Please try again tomorrow if the problem remains.")
+    session.add(AuditEntry(actor="public", listing_id=listing_id, action="report", at=now,
+                           changes={"problem": [None, problem]}))
+    session.flush()
+    return report
+
+
+def open_reports(session: Session, listing_id: int | None = None) -> list[ProblemReport]:
+    """Open reports, oldest first (for the staff verification queue)."""
+    query = select(ProblemReport).where(ProblemReport.status == "open")
+    if listing_id is not None:
+        query = query.where(ProblemReport.listing_id == listing_id)
+    return list(session.execute(query.order_by(ProblemReport.created_at, ProblemReport.id)).scalars())

@@ -1,0 +1,124 @@
+"""A listing's own public page (everything we know about one provider) and its problem-report form."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlmodel import Session
+
+from directory import hydrate, reference, reports
+from directory.db import get_engine
+from directory.listings import ValidationError
+from directory.models import Listing
+
+bp = Blueprint("providers", __name__)
+
+DAYS = (("mon", "Monday"), ("tue", "Tuesday"), ("wed", "Wednesday"), ("thu", "Thursday"),
+        ("fri", "Friday"), ("sat", "Saturday"), ("sun", "Sunday"))
+ORG_TYPES = {
+    "infusion_center": "Infusion centre",
+    "home_infusion": "Home-infusion pharmacy",
+    "hospital_infusion": "Hospital outpatient infusion unit",
+    "specialty_pharmacy": "Specialty pharmacy",
+    "practice": "Medical practice",
+}
+GENDERS = {"F": "Female", "M": "Male", "X": "Another gender"}
+METHODS = {"phone": "by phone", "email": "by email", "attestation": "by the provider's attestation",
+           "nppes": "against the NPPES registry", "import": "by data import"}
+EMPTY_FORM = {"problem": "", "details": "", "contact": ""}
+THANKS = "Thank you — your report was sent to our staff."
+
+
+def directions_url(loc: dict) -> str:
+    """Google Maps directions to this address (a plain link the user's browser opens)."""
+    address = f"{loc['address']}, {loc['city']}, {loc['state']} {loc['zip']}"
+    return "https://www.google.com/maps/dir/?" + urlencode({"api": "1", "destination": address})
+
+
+def _active_ids(ids: set[int]) -> set[int]:
+    if not ids:
+        return set()
+    with Session(get_engine()) as session:
+        return set(session.execute(select(Listing.id).where(Listing.id.in_(ids), Listing.active)).scalars())
+
+
+def page_context(listing: dict) -> dict:
+    """Labels for codes (services, languages, specialties, plan types), per-location extras and
+    role details, so the template only lays things out."""
+    services = reference.vocabulary().by_id
+    languages = reference.languages()
+    taxonomy = reference.taxonomy()
+    plan_types = reference.plan_types()
+    locations = {loc["id"]: loc for loc in listing["locations"]}
+    for loc in listing["locations"]:
+        loc["directions"] = directions_url(loc)
+        loc["tel"] = "+1" + "".join(ch for ch in loc["phone"] if ch.isdigit()) if loc["phone"] else None
+        loc["hours_rows"] = [(label, loc["hours"].get(day)) for day, label in DAYS] if loc["hours"] else []
+    for network in listing["networks"]:
+        network["plan_label"] = plan_types.get(network["plan_type"], {}).get("display", network["plan_type"])
+    roles = listing.get("roles", [])
+    linkable = _active_ids({r["organization_id"] for r in roles if r["organization_id"]})
+    for role in roles:
+        role["location"] = locations.get(role["location_id"])
+        role["specialty_label"] = taxonomy.get(role["specialty"], {}).get("display") if role["specialty"] else None
+        role["linked"] = role["organization_id"] in linkable
+    verification = listing["verification"]
+    return {
+        "listing": listing,
+        "service_labels": [services[s].label if s in services else s for s in listing["services"]],
+        "language_names": [languages.get(code, code) for code in listing["languages"]],
+        "org_type": ORG_TYPES.get(listing.get("organization", {}).get("type"), None),
+        "gender": GENDERS.get((listing.get("practitioner") or {}).get("gender")),
+        "method": METHODS.get(verification["method"], verification["method"]),
+        "problems": reports.PROBLEMS,
+        "limits": {"details_min": reports.DETAILS_MIN, "details_max": reports.DETAILS_MAX},
+    }
+
+
+def _load(lid: int) -> dict:
+    with Session(get_engine()) as session:
+        listing = hydrate.detail(session, lid)
+    if listing is None or not listing["active"]:
+        abort(404)
+    return listing
+
+
+def _render(listing: dict, *, form: dict | None = None, errors: dict | None = None,
+            report_message: str | None = None, status: int = 200):
+    context = page_context(listing)
+    context.update(form=form or EMPTY_FORM, errors=errors or {}, report_message=report_message)
+    return render_template("provider.html", **context), status
+
+
+@bp.get("/providers/<int:lid>")
+def provider(lid: int):
+    return _render(_load(lid))
+
+
+@bp.post("/providers/<int:lid>/report")
+def report(lid: int):
+    """Store a problem report; thank the user, or show the form again with what went wrong."""
+    listing = _load(lid)
+    form = {name: request.form.get(name, "") for name in EMPTY_FORM}
+    key = reports.client_key(request.remote_addr, current_app.config["SECRET_KEY"])
+    errors, limited = None, None
+    with Session(get_engine()) as session:  # closed (rolled back unless committed) before rendering
+        try:
+            reports.file_report(session, listing_id=lid, problem=form["problem"], details=form["details"],
+                                contact=form["contact"], client_key=key)
+            session.commit()
+        except LookupError:
+            abort(404)
+        except ValidationError as error:
+            errors = error.errors
+        except reports.RateLimited as error:
+            limited = error.message
+    if errors:
+        return _render(listing, form=form, errors=errors, status=400)
+    if limited:
+        body, status = _render(listing, form=form, report_message=limited, status=429)
+        return body, status, {"Retry-After": "3600"}
+    flash(THANKS, "success")
+    return redirect(url_for("providers.provider", lid=lid), code=303)

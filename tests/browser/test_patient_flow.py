@@ -1,0 +1,89 @@
+"""A patient: ZIP -> filter by network -> open a listing -> report a problem. With and without JS."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import shoot
+
+
+def result_names(page) -> list[str]:
+    return page.locator("article.result-card h3").all_inner_texts()
+
+
+def test_zip_network_listing_report(page, live_data):
+    page.goto("/")
+    page.get_by_label("ZIP code").fill("02115")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#result-count")).to_contain_text("within 25 miles of 02115")
+    assert "Fenway Infusion Center" in result_names(page)
+    assert "Worcester Infusion Suites" not in result_names(page)  # about 40 miles away
+
+    # Type-ahead narrows the long network list, then the search keeps only that network.
+    page.locator("#network-filter").fill("summit")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#result-count")).to_contain_text("2 places")
+    assert sorted(result_names(page)) == ["Alan Turing, MD", "Cambridge Home Infusion"]
+    shoot(page, "patient-filtered")
+
+    page.get_by_role("link", name="Cambridge Home Infusion").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Cambridge Home Infusion")
+    form = page.locator("#report-form")
+    form.get_by_label(re.compile("problem", re.I)).first.select_option(index=1)
+    form.get_by_label(re.compile("details|what is wrong", re.I)).fill("The phone number rings a fax machine.")
+    form.get_by_role("button").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+
+
+def test_map_is_drawn_from_local_files_and_the_list_stays_without_tiles(page, live_data):
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto("/?zip=02115&radius=10")
+    expect(page.locator("#map .leaflet-marker-icon").first).to_be_visible()
+    assert len(page.locator("#map .leaflet-marker-icon").all()) == len(result_names(page)) == 4
+    assert all(url.startswith(page.url.split("/?")[0]) for url in requests), "nothing from outside"
+
+
+def test_without_javascript_the_search_still_works(browser, live_app, live_data):
+    context = browser.new_context(base_url=live_app.config["LIVE_URL"], java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto("/")
+        page.get_by_label("ZIP code").fill("02115")
+        page.get_by_label("Insurance network").select_option(label="Harbor Select PPO")
+        page.get_by_label("Accepting new patients").check()
+        page.get_by_role("button", name="Search").click()
+        expect(page.locator("#result-count")).to_contain_text("2 places")
+        assert sorted(result_names(page)) == ["Fenway Infusion Center", "Grace Hopper, MD"]
+        page.get_by_role("link", name="Fenway Infusion Center").click()
+        expect(page.locator("#report-form")).to_be_visible()
+        shoot(page, "no-javascript")
+    finally:
+        context.close()
+
+
+def test_bad_zip_is_explained_next_to_the_field_and_kept(page, live_data):
+    page.goto("/")
+    page.get_by_label("ZIP code").fill("99999")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#zip-error")).to_contain_text("99999")
+    expect(page.get_by_label("ZIP code")).to_have_value("99999")
+    expect(page.get_by_label("ZIP code")).to_have_attribute("aria-invalid", "true")
+
+
+def test_phone_sized_screen(browser, live_app, live_data):
+    context = browser.new_context(base_url=live_app.config["LIVE_URL"], viewport={"width": 360, "height": 740},
+                                  is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto("/?zip=02115&radius=10")
+        expect(page.locator("#result-count")).to_contain_text("4 places")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, f"the page scrolls sideways on a phone ({width}px)"
+        card = page.locator("article.result-card").first.bounding_box()
+        assert card["width"] <= 360
+        shoot(page, "phone-results")
+    finally:
+        context.close()
