@@ -28,7 +28,8 @@ PROBLEMS = {
     "closed": "Closed or moved",
     "other": "Something else",
 }
-assert tuple(PROBLEMS) == PROBLEM_CODES
+if tuple(PROBLEMS) != PROBLEM_CODES:  # the table's CHECK constraint lists the same codes
+    raise RuntimeError("reports.PROBLEMS and models.PROBLEM_CODES disagree")
 
 DETAILS_MIN, DETAILS_MAX = 5, 2000
 CONTACT_MAX = 254

@@ -69,7 +69,8 @@ def reindex(engine: Engine, index_dir: str | Path, progress: Progress | None = N
     ix = open_index(building, create=True)
     codebook = Codebook.current()
     tables, count = [], 0
-    writer = ix.writer(limitmb=256)
+    # Separate files, not one compound file: Whoosh reads a compound segment's parts into memory.
+    writer = ix.writer(limitmb=256, compound=False)
     try:
         with Session(engine) as session:
             watermark = latest_change(session)

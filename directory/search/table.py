@@ -17,7 +17,7 @@ from directory.geo import EARTH_RADIUS_MI, bounding_box, great_circle_mi
 from directory.search.documents import ListingDoc
 
 NAME_KEY_BYTES = 48
-FORMAT = 3  # bump when the arrays or the text index change shape: old snapshots need a reindex
+FORMAT = 4  # bump when the arrays or the text index change shape: old snapshots need a reindex
 
 
 class SnapshotFormatError(RuntimeError):
@@ -179,21 +179,24 @@ class ListingTable:
 
     FIELDS = ("lids", "kinds", "accepting", "telehealth", "name_keys", "network_codes",
               "specialty_bits", "language_bits", "service_bits", "concept_bits", "network_bits",
-              "row_lat", "row_lon", "row_pos", "row_xyz", "row_multi", "cell_start", "name_rank")
+              "row_lat", "row_lon", "row_pos", "row_xyz", "row_multi", "cell_start", "name_rank",
+              "concept_counts", "specialty_counts")
+    # Lists of codes per listing: needed to build and merge tables, not to search (bit sets do
+    # that), so a saved snapshot leaves them out.
     RAGGED = ("specialties", "networks")
 
     def __init__(self, arrays: dict[str, np.ndarray]):
         for name in self.FIELDS:
             setattr(self, name, arrays[name])
         for name in self.RAGGED:
-            setattr(self, name, Ragged(arrays[name + "_indptr"], arrays[name + "_values"]))
+            built = name + "_indptr" in arrays
+            setattr(self, name, Ragged(arrays[name + "_indptr"], arrays[name + "_values"]) if built else None)
         self.specialty_set = Bits(self.specialty_bits)
         self.language_set = Bits(self.language_bits)
         self.service_set = Bits(self.service_bits)
         self.concept_set = Bits(self.concept_bits)
         self.topic_sets = {"concepts": self.concept_set, "specialties": self.specialty_set}
-        everyone = np.arange(self.size)
-        self.topic_counts = {name: bits.counts(everyone) for name, bits in self.topic_sets.items()}
+        self.topic_counts = {"concepts": self.concept_counts, "specialties": self.specialty_counts}
         self.network_set = Bits(self.network_bits)
         self._pos_of_lid: np.ndarray | None = None
 
@@ -265,6 +268,9 @@ class ListingTable:
         owners = np.repeat(np.arange(n), np.diff(indptr))
         arrays["network_codes"] = codes
         arrays["network_bits"] = Bits.from_flat(owners, dense, n, len(codes)).words
+        everyone = np.arange(n)
+        arrays["concept_counts"] = Bits(arrays["concept_bits"]).counts(everyone)
+        arrays["specialty_counts"] = Bits(arrays["specialty_bits"]).counts(everyone)
         by_name = np.lexsort((arrays["lids"], arrays["name_keys"]))
         arrays["name_rank"] = np.empty(n, dtype=np.int32)
         arrays["name_rank"][by_name] = np.arange(n, dtype=np.int32)
@@ -296,9 +302,6 @@ class ListingTable:
 
     def save(self, path: Path, **meta: int) -> None:
         arrays = {name: getattr(self, name) for name in self.FIELDS}
-        for name in self.RAGGED:
-            ragged = getattr(self, name)
-            arrays[name + "_indptr"], arrays[name + "_values"] = ragged.indptr, ragged.values
         arrays.update({"meta_" + k: np.array(v) for k, v in {**meta, "format": FORMAT}.items()})
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, **arrays)

@@ -73,7 +73,7 @@ def whoosh_fields(doc: ListingDoc) -> dict:
 
 def write_docs(ix: index.Index, docs: Iterable[ListingDoc], removed: Iterable[int] = ()) -> None:
     """Replace these documents and delete the removed listing ids, in one Whoosh commit."""
-    writer = ix.writer(timeout=60.0)
+    writer = ix.writer(timeout=60.0, compound=False)
     try:
         for lid in removed:
             writer.delete_by_term("key", str(lid))

@@ -211,7 +211,7 @@ def test_sixth_report_in_an_hour_is_rate_limited(client, factory, session):
     for _ in range(reports.PER_CLIENT_PER_HOUR):
         assert post_report(client, listing.id, token).status_code == 303
     response = post_report(client, listing.id, token)
-    assert response.status_code == 429
+    assert response.status_code == 429 and response.headers["Retry-After"] == "3600"
     assert "5 reports in the last hour" in response.get_data(as_text=True)
     assert count(session, ProblemReport) == reports.PER_CLIENT_PER_HOUR
 
