@@ -54,7 +54,6 @@ def page_context(listing: dict) -> dict:
     locations = {loc["id"]: loc for loc in listing["locations"]}
     for loc in listing["locations"]:
         loc["directions"] = directions_url(loc)
-        loc["tel"] = "+1" + "".join(ch for ch in loc["phone"] if ch.isdigit()) if loc["phone"] else None
         loc["hours_rows"] = [(label, loc["hours"].get(day)) for day, label in DAYS] if loc["hours"] else []
     for network in listing["networks"]:
         network["plan_label"] = plan_types.get(network["plan_type"], {}).get("display", network["plan_type"])

@@ -158,3 +158,10 @@ def test_referral_list_is_printable(client, boston):
         assert text in html
     with client.get("/static/css/site.css") as stylesheet:
         assert "@media print" in stylesheet.get_data(as_text=True)
+
+
+def test_unknown_pages_get_the_site_404_page(client):
+    response = client.get("/providers/987654")
+    assert response.status_code == 404
+    assert "We could not find that page or listing" in response.get_data(as_text=True)
+    assert client.get("/no-such-page").status_code == 404
