@@ -16,7 +16,7 @@ from directory.models import IndexChange, utcnow
 from directory.search import Searcher
 from directory.search.documents import iter_all_docs, load_docs
 from directory.search.table import Codebook, ListingTable
-from directory.search.text import open_index, whoosh_fields
+from directory.search.text import open_index, stored_digests, whoosh_fields
 from directory.search.whoosh_backend import SNAPSHOT, TEXT_DIR
 
 Progress = Callable[[int], None]
@@ -134,8 +134,7 @@ def check_index(engine: Engine, searcher, progress: Progress | None = None) -> D
     if isinstance(searcher, WhooshSearcher):
         searcher.refresh()
         with searcher.ix.searcher() as whoosh:
-            for stored in whoosh.all_stored_fields():
-                indexed[int(stored["key"])] = stored.get("digest", "")
+            indexed = stored_digests(whoosh.reader())
         table_ids = searcher.listing_ids()
     else:
         table_ids = set()

@@ -17,7 +17,7 @@ from directory.geo import EARTH_RADIUS_MI, bounding_box, great_circle_mi
 from directory.search.documents import ListingDoc
 
 NAME_KEY_BYTES = 48
-FORMAT = 4  # bump when the arrays or the text index change shape: old snapshots need a reindex
+FORMAT = 5  # bump when the arrays or the text index change shape: old snapshots need a reindex
 
 
 class SnapshotFormatError(RuntimeError):

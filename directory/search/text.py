@@ -40,9 +40,9 @@ def analyzer():
 
 def schema() -> fields.Schema:
     return fields.Schema(
-        # `key` is the unique key updates replace by; `lid` only a column, read as one array to map
-        # doc numbers to listing ids (a NUMERIC field would index 16 range terms per document).
-        key=fields.ID(unique=True, stored=True),
+        # The listing id is only a column, read as one array to map doc numbers to listings and to
+        # find the documents an update replaces. As an indexed key it would put a million terms in
+        # the term table every lookup searches (and a NUMERIC field 16 range terms per document).
         lid=fields.COLUMN(columns.NumericColumn("q")),
         digest=fields.STORED(),
         name=fields.TEXT(analyzer=analyzer(), phrase=False),
@@ -62,7 +62,6 @@ def open_index(directory: str | Path, create: bool = False) -> index.Index:
 
 def whoosh_fields(doc: ListingDoc) -> dict:
     return {
-        "key": str(doc.lid),
         "lid": doc.lid,
         "digest": doc.digest,
         "name": doc.name_text,
@@ -73,12 +72,19 @@ def whoosh_fields(doc: ListingDoc) -> dict:
 
 def write_docs(ix: index.Index, docs: Iterable[ListingDoc], removed: Iterable[int] = ()) -> None:
     """Replace these documents and delete the removed listing ids, in one Whoosh commit."""
+    docs = list(docs)
     writer = ix.writer(timeout=60.0, compound=False)
     try:
-        for lid in removed:
-            writer.delete_by_term("key", str(lid))
+        replaced = np.fromiter({*removed, *(d.lid for d in docs)}, dtype=np.int64)
+        reader = writer.reader()
+        try:
+            stale = docnums_of(reader, replaced)
+        finally:
+            reader.close()
+        for docnum in stale:
+            writer.delete_document(docnum)
         for doc in docs:
-            writer.update_document(**whoosh_fields(doc))
+            writer.add_document(**whoosh_fields(doc))
     except BaseException:
         writer.cancel()
         raise
@@ -113,6 +119,38 @@ def fuzzy_distance(word: str) -> int:
     if len(word) < 5:
         return 0
     return 1 if len(word) < 8 else 2
+
+
+def leaves(reader) -> list:
+    """(segment reader, first doc number) of each segment of a reader."""
+    return reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
+
+
+def docnums_of(reader, lids: np.ndarray) -> list[int]:
+    """Index-wide doc numbers of the live documents of these listing ids."""
+    found = []
+    for segreader, offset in leaves(reader):
+        count = segreader.doc_count_all()
+        if not count or not len(lids):
+            continue
+        column = read_lid_column(segreader.column_reader("lid", translate=False), count)
+        for docnum in np.flatnonzero(np.isin(column, lids)).tolist():
+            if not segreader.is_deleted(docnum):
+                found.append(offset + docnum)
+    return found
+
+
+def stored_digests(reader) -> dict[int, str]:
+    """Listing id -> digest of every live document (for the drift check)."""
+    digests = {}
+    for segreader, _offset in leaves(reader):
+        count = segreader.doc_count_all()
+        if not count:
+            continue
+        column = read_lid_column(segreader.column_reader("lid", translate=False), count)
+        for docnum, stored in segreader.iter_docs():
+            digests[int(column[docnum])] = stored.get("digest", "")
+    return digests
 
 
 def read_lid_column(column, count: int) -> np.ndarray:
@@ -182,8 +220,7 @@ class TextMatcher:
         self._searcher.close()
 
     def _leaves(self):
-        reader = self._searcher.reader()
-        return reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
+        return leaves(self._searcher.reader())
 
     def _lid_map(self, segreader) -> np.ndarray:
         """Doc number -> listing id for one segment, -1 where the document is deleted."""
