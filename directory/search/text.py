@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -121,6 +122,23 @@ def fuzzy_distance(word: str) -> int:
     return 1 if len(word) < 8 else 2
 
 
+class LexiconCursor:
+    """The cursor interface Whoosh's automaton walk needs (text, find), over a sorted list.
+
+    UTF-8 byte order, Whoosh's term order, is code point order, which is Python's str order.
+    """
+
+    def __init__(self, terms: list[str]):
+        self.terms = terms
+        self.at = 0
+
+    def text(self) -> str | None:
+        return self.terms[self.at] if self.at < len(self.terms) else None
+
+    def find(self, term: str) -> None:
+        self.at = bisect_left(self.terms, term)
+
+
 def leaves(reader) -> list:
     """(segment reader, first doc number) of each segment of a reader."""
     return reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
@@ -205,6 +223,7 @@ class TextMatcher:
         self._lock = threading.Lock()
         self._searcher = ix.searcher()
         self._lid_maps: dict[str, np.ndarray] = {}
+        self._lexicons: dict[tuple[str, str], tuple[list[str], frozenset[str]]] = {}
 
     def refresh(self) -> None:
         """Reopen the searcher when another writer committed (cheap when nothing changed)."""
@@ -215,12 +234,31 @@ class TextMatcher:
                 # documents would go on matching their old text (and it fails on empty readers).
                 self._searcher.close()
                 self._searcher = self.ix.searcher()
+                live = {seg.segment().segment_id() for seg, _ in self._leaves() if seg.segment() is not None}
+                self._lexicons = {k: v for k, v in self._lexicons.items() if k[0] in live}
 
     def close(self) -> None:
         self._searcher.close()
 
     def _leaves(self):
         return leaves(self._searcher.reader())
+
+    def _lexicon(self, segreader, field: str) -> tuple[list[str], frozenset[str]]:
+        """A segment's terms of one field, in memory (names and places: a few thousand words).
+
+        Walking Whoosh's on-disk term table costs a seek and a read per step of every binary
+        search, which made typo-tolerant lookups the slowest part of a query.
+        """
+        segment = segreader.segment()
+        if segment is None:  # an empty index
+            return [], frozenset()
+        key = (segment.segment_id(), field)
+        found = self._lexicons.get(key)
+        if found is None:
+            words = [term.decode("utf-8") for term in segreader.lexicon(field)] if field in segreader.schema else []
+            found = (words, frozenset(words))
+            self._lexicons[key] = found
+        return found
 
     def _lid_map(self, segreader) -> np.ndarray:
         """Doc number -> listing id for one segment, -1 where the document is deleted."""
@@ -246,10 +284,10 @@ class TextMatcher:
         vocabulary already lists the spellings that matter): building the edit automaton is the
         expensive part of a query.
         """
-        reader = self._searcher.reader()
         result = []
         for word in query_words(text):
-            terms = [(field, word, weight) for field, weight in FIELD_WEIGHTS.items() if (field, word) in reader]
+            terms = [(field, word, weight) for field, weight in FIELD_WEIGHTS.items()
+                     if any(word in self._lexicon(seg, field)[1] for seg, _ in self._leaves())]
             topics = self.topics.match(word) if self.topics else []
             maxdist = fuzzy_distance(word)
             if not topics and maxdist:
@@ -258,7 +296,8 @@ class TextMatcher:
                     near: set[str] = set()
                     for segreader, _offset in self._leaves():
                         if segreader.doc_count_all():
-                            near.update(Automata.find_matches(dfa, segreader.cursor(field)))
+                            cursor = LexiconCursor(self._lexicon(segreader, field)[0])
+                            near.update(Automata.find_matches(dfa, cursor))
                     near.discard(word)
                     for term in sorted(near)[:MAX_FUZZY_TERMS]:
                         terms.append((field, term, weight * FUZZY_WEIGHT))
