@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import csv
-import io
 
 from playwright.sync_api import expect
+
+
+def read_csv(path) -> list[dict]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def test_specialty_and_network_then_csv(page, live_data):
     page.goto("/")
     page.get_by_label("ZIP code").fill("02115")
     page.locator("#specialty-filter").fill("207RR0500X")
-    page.get_by_label("Insurance network").select_option(label="Harbor Select PPO")
+    page.get_by_label("Insurance network", exact=True).select_option(label="Harbor Select PPO")
     page.get_by_label("Within").select_option("50")
     page.get_by_role("button", name="Search").click()
     expect(page.locator("#result-count")).to_contain_text("1 place")
@@ -22,7 +26,7 @@ def test_specialty_and_network_then_csv(page, live_data):
 
     with page.expect_download() as download:
         page.locator("#export-csv").click()
-    rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    rows = read_csv(download.value.path())
     assert [int(r["id"]) for r in rows] == shown
     assert rows[0]["npi"] == live_data["listings"]["rheum"].npi
 
@@ -32,7 +36,7 @@ def test_csv_holds_every_page(page, live_data):
     expect(page.locator("#result-count")).to_contain_text("5 places")
     with page.expect_download() as download:
         page.locator("#export-csv").click()
-    rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    rows = read_csv(download.value.path())
     names = [r["name"] for r in rows]
     assert len(rows) == 5 and names == sorted(names)
 
