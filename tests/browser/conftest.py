@@ -62,6 +62,9 @@ def live_app(tmp_path_factory):
     yield app
     server.shutdown()
     thread.join(timeout=10)
+    searcher = app.extensions.get("directory.searcher")
+    if searcher is not None:
+        searcher.close()
     get_engine(app).dispose()
 
 
