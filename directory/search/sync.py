@@ -15,8 +15,9 @@ from sqlmodel import Session
 from directory.models import IndexChange, utcnow
 from directory.search import Searcher
 from directory.search.documents import iter_all_docs, load_docs
+from directory.search.segments import stored_digests
 from directory.search.table import Codebook, ListingTable
-from directory.search.text import open_index, stored_digests, whoosh_fields
+from directory.search.text import open_index, whoosh_fields
 from directory.search.whoosh_backend import SNAPSHOT, TEXT_DIR
 
 Progress = Callable[[int], None]

@@ -21,8 +21,9 @@ from directory.search import Searcher
 from directory.search.documents import ListingDoc, load_docs
 from directory.search.engine import SearchResult, combine, evaluate
 from directory.search.query import SearchQuery
+from directory.search.segments import PostingCache
 from directory.search.table import Codebook, ListingTable
-from directory.search.text import PostingCache, TextHits, TextMatcher, Word, analyzer, open_index, write_docs
+from directory.search.text import TextHits, TextMatcher, Word, analyzer, open_index, write_docs
 from directory.search.topics import TopicIndex
 
 SNAPSHOT = "listings.npz"
