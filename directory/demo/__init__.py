@@ -1,0 +1,83 @@
+"""Fictional demo data: payers, networks, organizations and practitioners, deterministic per seed.
+
+`generate(engine, count=..., seed=...)` deletes every demo row (listings and networks flagged
+`is_demo`, with their children) and writes `count` new listings in batches with Core bulk inserts.
+Primary keys are assigned here (after the current maximum of each table), so rows link to each other
+without round trips, and the same seed and count give identical rows, ids included, in a fresh
+database. Memory stays bounded: only a batch of rows and a small state per area are kept.
+
+Everything is made up: payer and place names come from seed_data/demo/, phone numbers use the
+fictional 555-01xx range, websites are under example.org, NPIs are check-digit-valid serials.
+Locations sit exactly on their ZIP centroid (geo_source 'zip_centroid').
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import date
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
+
+from directory.demo.generator import _Generator
+from directory.demo.networks import _networks
+from directory.demo.store import _fix_npis, _next_id, delete_demo
+from directory.demo.vocabulary import IVIG_PRODUCTS, NPI_OVERFLOW_START, Area, Batch, areas
+from directory.models import Listing, Location, Network, Role
+
+__all__ = ["IVIG_PRODUCTS", "Area", "areas", "delete_demo", "generate"]
+
+
+def generate(
+    engine: Engine,
+    *,
+    count: int = 3000,
+    seed: int = 42,
+    progress: Callable[[int], object] | None = None,
+    batch_size: int = 2000,
+    today: date | None = None,
+) -> int:
+    """Replace all demo data (rows with is_demo true: listings and networks) with `count` fictional
+    listings; return count.
+
+    Deterministic: the same seed, count and `today` give identical rows (ids included) in a fresh
+    database, whatever the batch size. `progress(n)` is called after each committed batch with the
+    number of listings that batch wrote. Verification dates fall within the 200 days before `today`.
+    """
+    if count < 0:
+        raise ValueError("count must be zero or more")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    today = today or date.today()
+    rng = random.Random(seed)
+    areas()  # load the gazetteer before opening a write transaction
+    with engine.connect() as conn:
+        delete_demo(conn)
+        taken = {(payer, name) for payer, name in conn.execute(select(Network.payer, Network.name))}
+        networks = _networks(rng, _next_id(conn, Network.id), taken)
+        if networks:
+            conn.execute(insert(Network.__table__), networks)
+        conn.commit()
+        start = {
+            "listing": _next_id(conn, Listing.id),
+            "location": _next_id(conn, Location.id),
+            "role": _next_id(conn, Role.id),
+        }
+        generator = _Generator(rng, today, start, networks)
+        overflow = [NPI_OVERFLOW_START]
+        written = 0
+        while written < count:
+            size = min(batch_size, count - written)
+            batch = Batch()
+            for _ in range(size):
+                generator.listing(batch)
+            _fix_npis(conn, batch, overflow)
+            for table, rows in batch.tables():
+                if rows:
+                    conn.execute(insert(table), rows)
+            conn.commit()
+            written += size
+            if progress is not None:
+                progress(size)
+    return count

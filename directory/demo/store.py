@@ -1,0 +1,64 @@
+"""Database work for the demo data: delete demo rows, next free ids, and NPI collision fixes."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.engine import Connection
+
+from directory.demo.vocabulary import Batch
+from directory.models import (
+    Listing,
+    ListingSpecialty,
+    Location,
+    Network,
+    Organization,
+    Participation,
+    Practitioner,
+    Role,
+)
+from directory.npi import make_npi
+
+
+def delete_demo(conn: Connection) -> None:
+    """Delete every demo listing and demo network with the rows that point at them (FK-safe order)."""
+    demo_ids = select(Listing.id).where(Listing.is_demo.is_(True)).scalar_subquery()
+    demo_networks = select(Network.id).where(Network.is_demo.is_(True)).scalar_subquery()
+    demo_locations = select(Location.id).where(Location.listing_id.in_(demo_ids)).scalar_subquery()
+    conn.execute(
+        delete(Participation).where(
+            or_(Participation.listing_id.in_(demo_ids), Participation.network_id.in_(demo_networks))
+        )
+    )
+    conn.execute(
+        delete(Role).where(
+            or_(
+                Role.practitioner_id.in_(demo_ids),
+                Role.organization_id.in_(demo_ids),
+                Role.location_id.in_(demo_locations),
+            )
+        )
+    )
+    for table in (Location, ListingSpecialty, Organization, Practitioner):
+        conn.execute(delete(table).where(table.listing_id.in_(demo_ids)))
+    conn.execute(delete(Listing).where(Listing.is_demo.is_(True)))
+    conn.execute(delete(Network).where(Network.is_demo.is_(True)))
+
+
+def _next_id(conn: Connection, column) -> int:
+    return (conn.execute(select(func.max(column))).scalar() or 0) + 1
+
+
+def _fix_npis(conn: Connection, batch: Batch, overflow: list[int]) -> None:
+    """Give a fresh NPI to any generated listing whose NPI a non-demo listing already has."""
+    while True:
+        npis = [row["npi"] for row in batch.listings]
+        taken: set[str] = set()
+        for i in range(0, len(npis), 900):  # stay under SQLite's bound-parameter limit
+            chunk = npis[i : i + 900]
+            taken.update(conn.execute(select(Listing.npi).where(Listing.npi.in_(chunk))).scalars())
+        if not taken:
+            return
+        for row in batch.listings:
+            if row["npi"] in taken:
+                row["npi"] = make_npi(overflow[0], individual=row["kind"] == "practitioner")
+                overflow[0] += 1
