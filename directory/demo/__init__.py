@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from directory.demo.generator import _Generator
 from directory.demo.networks import _networks
-from directory.demo.store import _fix_npis, _next_id, delete_demo
+from directory.demo.store import _fix_npis, _next_id, delete_demo, sync_sequences
 from directory.demo.vocabulary import IVIG_PRODUCTS, NPI_OVERFLOW_START, Area, Batch, areas
 from directory.models import Listing, Location, Network, Role
 
@@ -80,4 +80,5 @@ def generate(
             written += size
             if progress is not None:
                 progress(size)
+        sync_sequences(conn)
     return count

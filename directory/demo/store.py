@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.engine import Connection
 
 from directory.demo.vocabulary import Batch
@@ -62,3 +62,16 @@ def _fix_npis(conn: Connection, batch: Batch, overflow: list[int]) -> None:
             if row["npi"] in taken:
                 row["npi"] = make_npi(overflow[0], individual=row["kind"] == "practitioner")
                 overflow[0] += 1
+
+
+def sync_sequences(conn: Connection) -> None:
+    """After inserting explicit ids, move PostgreSQL's id sequences past them (SQLite needs nothing:
+    its next id is always max + 1). Without this the next ordinary insert collides with demo rows."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in ("listing", "location", "role", "network"):
+        conn.execute(text(
+            f"select setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"coalesce((select max(id) from {table}), 0) + 1, false)"
+        ))
+    conn.commit()

@@ -1,0 +1,129 @@
+"""The same schema, migrations, write path and search on PostgreSQL (a throw-away database per test).
+
+Needs a PostgreSQL server: TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test,
+trust auth) names one whose user may create databases. Without it these tests are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import date
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
+
+from directory import create_app, demo
+from directory.cli import init_db
+from directory.db import get_engine
+from directory.search import get_searcher
+from directory.search.sync import check_index, reindex
+from tests.factories import Factory
+
+ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_url():
+    try:
+        admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            name = f"ivig_test_{uuid.uuid4().hex[:12]}"
+            conn.execute(text(f'create database "{name}"'))
+    except (OperationalError, ModuleNotFoundError) as error:
+        pytest.skip(f"no PostgreSQL at TEST_POSTGRES_URL={ADMIN_URL} ({type(error).__name__}); "
+                    "start one or set TEST_POSTGRES_URL to a server whose user may create databases")
+    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'drop database if exists "{name}" with (force)'))
+    admin.dispose()
+
+
+def make_app(database_url: str, index_dir) -> object:
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "INDEX_DIR": str(index_dir),
+                      "SECRET_KEY": "pg-tests"})
+    with app.app_context():
+        init_db()
+    return app
+
+
+def close(app) -> None:
+    searcher = app.extensions.get("directory.searcher")
+    if searcher is not None:
+        searcher.close()
+    get_engine(app).dispose()
+
+
+def test_migrations_build_the_schema_with_its_constraints(pg_url, tmp_path):
+    app = make_app(pg_url, tmp_path / "index")
+    try:
+        with get_engine(app).connect() as conn:
+            tables = set(conn.execute(text(
+                "select table_name from information_schema.tables where table_schema = 'public'"
+            )).scalars())
+            assert {"listing", "organization", "practitioner", "location", "role", "participation",
+                    "network", "specialty", "listingspecialty", "staffuser", "auditentry",
+                    "indexchange", "problemreport", "alembic_version"} <= tables
+            assert conn.execute(text("select version_num from alembic_version")).scalar_one() == "0002"
+            with pytest.raises(IntegrityError):
+                conn.execute(text("insert into listing (kind, npi, name, active, accepting_new_patients, "
+                                  "telehealth, languages, services, source, is_demo, version, created_at, "
+                                  "updated_at) values ('hospital', '1234567893', 'x', true, false, false, "
+                                  "'[]', '[]', 'staff', false, 1, now(), now())"))
+    finally:
+        close(app)
+
+
+def test_write_path_and_search_on_postgres(pg_url, tmp_path):
+    app = make_app(pg_url, tmp_path / "index")
+    try:
+        with Session(get_engine(app), expire_on_commit=False) as session:
+            factory = Factory(app, session)
+            network = factory.network()
+            listing = factory.listing(name="Fenway Infusion Center", zip="02115", networks=[network.id])
+        body = app.test_client().get(f"/api/v1/search?zip=02115&radius=5&network={network.id}").get_json()
+        assert [r["id"] for r in body["results"]] == [listing.id]
+        with app.app_context():
+            assert check_index(get_engine(app), get_searcher(app)).ok
+    finally:
+        close(app)
+
+
+def test_demo_data_then_ordinary_writes(pg_url, tmp_path):
+    """Demo rows carry explicit ids; the id sequences must move past them."""
+    app = make_app(pg_url, tmp_path / "index")
+    try:
+        with app.app_context():
+            demo.generate(get_engine(app), count=300, seed=3, today=date(2026, 1, 1))
+            reindex(get_engine(app), app.config["INDEX_DIR"])
+        with Session(get_engine(app), expire_on_commit=False) as session:
+            listing = Factory(app, session).listing(name="After The Demo Infusion", zip="10016")
+        assert listing.id > 300
+        found = app.test_client().get("/api/v1/search?q=after+demo&zip=10016&radius=5").get_json()
+        assert listing.id in [r["id"] for r in found["results"]]
+    finally:
+        close(app)
+
+
+def test_same_results_as_sqlite_for_the_same_data(pg_url, tmp_path):
+    apps = [make_app(pg_url, tmp_path / "pg-index"),
+            make_app(f"sqlite:///{tmp_path / 'same.sqlite3'}", tmp_path / "sqlite-index")]
+    try:
+        for app in apps:
+            with app.app_context():
+                demo.generate(get_engine(app), count=400, seed=5, today=date(2026, 1, 1))
+                reindex(get_engine(app), app.config["INDEX_DIR"])
+        for url in ("/api/v1/search?zip=10016&radius=50&per_page=100",
+                    "/api/v1/search?zip=60611&radius=100&specialty=207RR0500X&accepting=true",
+                    "/api/v1/search?q=myositis+ivig&zip=02115&radius=200",
+                    "/api/v1/search?q=infusion&sort=name&per_page=50"):
+            pg, lite = (app.test_client().get(url).get_json() for app in apps)
+            assert pg["total"] == lite["total"] > 0, url
+            assert [r["id"] for r in pg["results"]] == [r["id"] for r in lite["results"]], url
+            assert pg["facets"] == lite["facets"], url
+    finally:
+        for app in apps:
+            close(app)
