@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from abc import ABC, abstractmethod
 
@@ -30,6 +31,11 @@ class Searcher(ABC):
     @abstractmethod
     def clear(self) -> None:
         """Remove every document."""
+
+    def writing(self) -> contextlib.AbstractContextManager:
+        """Held while pending changes are read, turned into documents and written, so that two
+        processes never write an older document over a newer one (no-op by default)."""
+        return contextlib.nullcontext()
 
     def refresh(self) -> None:  # noqa: B027  (optional for backends)
         """Pick up changes committed by other processes (no-op by default)."""

@@ -32,7 +32,7 @@ def apply_pending(engine: Engine, searcher: Searcher, batch_size: int = 2000) ->
     """Write every pending change to the index, then mark it applied; returns how many."""
     applied = 0
     while True:
-        with Session(engine) as session:
+        with searcher.writing(), Session(engine) as session:
             rows = session.execute(
                 select(IndexChange.seq, IndexChange.listing_id)
                 .where(IndexChange.applied_at.is_(None))

@@ -8,6 +8,8 @@ worker is visible to every worker at its next search.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import threading
 from pathlib import Path
 
@@ -39,6 +41,7 @@ class WhooshSearcher(Searcher):
         self.engine = engine
         self.codebook = Codebook.current()
         self._lock = threading.RLock()
+        self._write_lock = threading.Lock()
         self._cache = PostingCache()
         self._snapshot_key: tuple | None = None
         self.topics = TopicIndex(self.codebook.concepts, self.codebook.specialties, analyzer())
@@ -116,6 +119,16 @@ class WhooshSearcher(Searcher):
         if overlay.size:
             parts.append(evaluate(overlay, query, self.codebook, text))
         return combine(parts, query)
+
+    @contextlib.contextmanager
+    def writing(self):
+        """An exclusive lock across processes (flock on a file beside the index) and threads."""
+        with self._write_lock, open(self.dir / "apply.lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def update(self, docs: dict[int, ListingDoc | None]) -> None:
         live = [d for d in docs.values() if d is not None]
