@@ -8,6 +8,7 @@ small in-memory Whoosh index of the topic texts (same analyzer: stems, synonyms,
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from whoosh import fields
@@ -33,7 +34,9 @@ class TopicIndex:
         schema = fields.Schema(
             facet=fields.STORED(), code=fields.STORED(), body=fields.TEXT(analyzer=analyzer, phrase=False)
         )
-        self.ix = RamStorage().create_index(schema)
+        # A unique name: Whoosh keeps a writer's temporary files in <tmp>/<indexname>.tmp, and
+        # processes starting together would otherwise share (and delete) one folder.
+        self.ix = RamStorage().create_index(schema, indexname=f"topics-{uuid.uuid4().hex}")
         vocabulary, taxonomy = reference.vocabulary(), reference.taxonomy()
         writer = self.ix.writer()
         for code, concept_id in enumerate(concepts):
