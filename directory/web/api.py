@@ -95,6 +95,7 @@ def zip_lookup(zip_code: str):
 def healthz():
     with Session(get_engine()) as session:
         session.execute(text("select 1"))
+    get_searcher()  # an index that cannot be opened answers 503 (see errors.py)
     return jsonify({"status": "ok", "search_backend": current_app.config["SEARCH_BACKEND"]})
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from directory.search.query import QueryError
+from directory.search.table import SnapshotFormatError
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None):
@@ -21,6 +22,15 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(QueryError)
     def _query_error(error: QueryError):
         return error_response(400, error.code, error.message, error.field)
+
+    @app.errorhandler(SnapshotFormatError)
+    def _index_needs_rebuild(error: SnapshotFormatError):
+        # An operator's job, not the user's: say so plainly, with 503 so load balancers notice.
+        app.logger.error("%s", error)
+        if _wants_json():
+            return error_response(503, "index_unavailable", "search is being rebuilt; try again soon")
+        return render_template("error.html", error=ServiceUnavailable(
+            "Search is being rebuilt. Please try again in a few minutes.")), 503
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

@@ -220,6 +220,7 @@ def openapi_document() -> dict:
     """The OpenAPI 3.1 document served at /api/v1/openapi.json. Do not mutate the result."""
     bad = {"400": ok("Error", "A parameter is invalid; `field` names it.")}
     missing = {"404": ok("Error", "Not found.")}
+    rebuilding = {"503": ok("Error", "The search index cannot be opened (e.g. it is being rebuilt).")}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -231,7 +232,7 @@ def openapi_document() -> dict:
         },
         "paths": {
             "/api/v1/search": get("search", "Search listings", {
-                "200": ok("SearchResponse", "One page of results within the radius."), **bad,
+                "200": ok("SearchResponse", "One page of results within the radius."), **bad, **rebuilding,
             }, search_parameters()),
             "/api/v1/providers/{id}": get("getProvider", "One listing with every location and role", {
                 "200": ok("ProviderDetail", "The listing."), **missing,
@@ -245,7 +246,8 @@ def openapi_document() -> dict:
             "/api/v1/zip/{zip}": get("lookupZip", "Centroid of a ZIP code", {
                 "200": ok("ZipPlace", "The ZIP's city, state and centroid."), **missing,
             }, [param("zip", t("string"), "5-digit ZIP or ZIP+4; anything else is 404.", "path")]),
-            "/healthz": get("health", "Liveness and database check", {"200": ok("Health", "Healthy.")}),
+            "/healthz": get("health", "Database and search index check",
+                            {"200": ok("Health", "Healthy."), **rebuilding}),
             "/api/v1/openapi.json": get("openapi", "This document", {
                 "200": {"description": "OpenAPI 3.1 document.",
                         "content": {"application/json": {"schema": {"type": "object"}}}},

@@ -165,3 +165,25 @@ def test_unknown_pages_get_the_site_404_page(client):
     assert response.status_code == 404
     assert "We could not find that page or listing" in response.get_data(as_text=True)
     assert client.get("/no-such-page").status_code == 404
+
+
+def test_an_index_from_another_version_gives_503_not_500(app, client, factory):
+    import numpy as np
+
+    factory.listing()
+    from directory.cli import reindex
+
+    with app.app_context():
+        reindex()
+    snapshot = f"{app.config['INDEX_DIR']}/listings.npz"
+    with np.load(snapshot) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["meta_format"] = np.array(1)
+    np.savez(snapshot, **arrays)
+    fresh = app.test_client()
+    app.extensions["directory.searcher"].close()
+    app.extensions["directory.searcher"] = None
+    assert fresh.get("/api/v1/search?zip=02115").status_code == 503
+    assert fresh.get("/healthz").get_json()["error"]["code"] == "index_unavailable"
+    page = fresh.get("/?zip=02115")
+    assert page.status_code == 503 and "being rebuilt" in page.get_data(as_text=True)
