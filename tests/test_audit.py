@@ -1,0 +1,130 @@
+"""The audit trail: filtering, CSV export, and entries that cannot be edited or deleted."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import delete, select, update
+from sqlmodel import Session
+
+from directory.audit import AuditImmutable, entries, export_csv
+from directory.db import get_engine
+from directory.models import AuditEntry
+from directory.verification import verify_listing
+
+
+def at(day: int, hour: int = 12) -> datetime:
+    return datetime(2026, 3, day, hour, tzinfo=UTC)
+
+
+@pytest.fixture
+def trail(session):
+    """Four entries on known days, by two actors about two listings."""
+    rows = [
+        AuditEntry(at=at(1), actor="alice", listing_id=1, action="create", changes={"name": [None, "A"]}),
+        AuditEntry(at=at(2), actor="bob", listing_id=2, action="update",
+                   changes={"name": ["B", "Bee"], "telehealth": [False, True]}),
+        AuditEntry(at=at(3), actor="alice", listing_id=2, action="verify.no_change",
+                   changes={"last_verified": [None, "2026-03-03"]}),
+        AuditEntry(at=at(4), actor="bob", listing_id=1, action="verify.changed", changes={}),
+    ]
+    session.add_all(rows)
+    session.commit()
+    return rows
+
+
+def test_entries_are_newest_first(trail, session):
+    assert [e.at.day for e in entries(session)] == [4, 3, 2, 1]
+    assert [e.at.day for e in entries(session, limit=2, offset=1)] == [3, 2]
+
+
+def test_entries_filter_by_listing_actor_and_action(trail, session):
+    assert [e.at.day for e in entries(session, listing_id=1)] == [4, 1]
+    assert [e.at.day for e in entries(session, actor="alice")] == [3, 1]
+    assert [e.at.day for e in entries(session, action="verify")] == [4, 3]
+    assert [e.at.day for e in entries(session, action="verify.changed")] == [4]
+    assert [e.at.day for e in entries(session, action="verif")] == []
+    assert [e.at.day for e in entries(session, actor="bob", listing_id=2)] == [2]
+
+
+def test_entries_filter_by_time(trail, session):
+    assert [e.at.day for e in entries(session, since=at(2), until=at(4))] == [3, 2]
+    assert [e.at.day for e in entries(session, since=date(2026, 3, 3))] == [4, 3]
+    assert [e.at.day for e in entries(session, until=date(2026, 3, 2))] == [1]
+    assert [e.at.day for e in entries(session, since=datetime(2026, 3, 2, 12, 0))] == [4, 3, 2]  # naive = UTC
+
+
+def test_csv_has_one_row_per_changed_field(trail, session):
+    stream = io.StringIO()
+    assert export_csv(session, stream) == 5
+    rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert list(rows[0]) == ["at", "actor", "action", "listing_id", "field", "before", "after"]
+    assert [(r["action"], r["field"], r["before"], r["after"]) for r in rows] == [
+        ("verify.changed", "", "", ""),
+        ("verify.no_change", "last_verified", "", "2026-03-03"),
+        ("update", "name", "B", "Bee"),
+        ("update", "telehealth", "false", "true"),
+        ("create", "name", "", "A"),
+    ]
+    assert rows[2]["at"] == "2026-03-02T12:00:00+00:00" and rows[2]["actor"] == "bob"
+    assert rows[2]["listing_id"] == "2"
+
+
+def test_csv_takes_the_same_filters(trail, session):
+    stream = io.StringIO()
+    assert export_csv(session, stream, actor="bob", action="update") == 2
+    rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert {r["field"] for r in rows} == {"name", "telehealth"}
+
+
+def test_a_real_verification_exports(factory, session):
+    listing = factory.listing(sync=False)
+    verify_listing(session, listing.id, by="alice", method="phone", changed=False, on=date(2026, 3, 5))
+    session.commit()
+    stream = io.StringIO()
+    export_csv(session, stream, listing_id=listing.id, action="verify")
+    rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert {r["field"]: r["after"] for r in rows} == {
+        "last_verified": "2026-03-05", "verified_by": "alice", "verification_method": "phone",
+    }
+
+
+def test_editing_an_entry_raises_and_leaves_it_unchanged(app, trail, session):
+    entry = entries(session, actor="alice", limit=1)[0]
+    entry.actor = "mallory"
+    entry.changes = {}
+    with pytest.raises(AuditImmutable):
+        session.commit()
+    session.rollback()
+    with Session(get_engine(app)) as fresh:
+        row = fresh.get(AuditEntry, entry.id)
+        assert row.actor == "alice" and row.changes == {"last_verified": [None, "2026-03-03"]}
+
+
+def test_deleting_an_entry_raises_and_leaves_it(app, trail, session):
+    entry = entries(session, limit=1)[0]
+    session.delete(entry)
+    with pytest.raises(AuditImmutable):
+        session.commit()
+    session.rollback()
+    with Session(get_engine(app)) as fresh:
+        assert fresh.get(AuditEntry, entry.id) is not None
+
+
+def test_bulk_update_and_delete_through_the_orm_raise(app, trail, session):
+    with pytest.raises(AuditImmutable):
+        session.execute(update(AuditEntry).values(actor="mallory"))
+    with pytest.raises(AuditImmutable):
+        session.execute(delete(AuditEntry).where(AuditEntry.actor == "bob"))
+    session.rollback()
+    with Session(get_engine(app)) as fresh:
+        assert sorted(fresh.execute(select(AuditEntry.actor)).scalars()) == ["alice", "alice", "bob", "bob"]
+
+
+def test_adding_entries_still_works(trail, session):
+    session.add(AuditEntry(actor="carol", listing_id=3, action="create"))
+    session.commit()
+    assert entries(session, actor="carol")[0].listing_id == 3
