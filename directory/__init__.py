@@ -25,14 +25,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     app.json.sort_keys = False
 
-    from directory import cli, db, search
+    from directory import cli, db, search, verification_cli
     from directory.web import api, errors, guide, providers, public, security
+    from directory.web.staff import auth as staff_auth
+    from directory.web.staff import cli as staff_cli
+    from directory.web.staff import views as staff_views
 
     db.init_app(app)
     search.init_app(app)
     cli.init_app(app)
+    verification_cli.init_app(app)
     errors.init_app(app)
     security.init_app(app)
-    for blueprint in (api.bp, public.bp, providers.bp, guide.bp):
+    staff_auth.init_app(app)
+    staff_cli.init_app(app)
+    for blueprint in (api.bp, public.bp, providers.bp, guide.bp, staff_views.bp):
         app.register_blueprint(blueprint)
     return app

@@ -237,3 +237,18 @@ class ProblemReport(SQLModel, table=True):
         Index("ix_problemreport_client_created", "client_key", "created_at"),
         Index("ix_problemreport_status", "status"),
     )
+
+
+class LoginAttempt(SQLModel, table=True):
+    """One staff sign-in attempt; recent failures throttle that email and that client."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254)
+    client_key: str = Field(max_length=64)  # salted SHA-256 of the remote address, never the address
+    succeeded: bool = False
+    at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        Index("ix_loginattempt_email_at", "email", "at"),
+        Index("ix_loginattempt_client_at", "client_key", "at"),
+    )

@@ -1,0 +1,128 @@
+"""Staff accounts: create, sign in (with throttling), deactivate and reactivate.
+
+Passwords are stored only as werkzeug scrypt hashes and never written to the audit log. Sign-in
+failures are kept in the database, so the throttle holds across several web workers: after
+`MAX_FAILURES` failures within `THROTTLE_WINDOW` for one email, or from one client (by hashed
+address), further attempts are refused until the window has passed.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from directory.listings import ValidationError
+from directory.models import STAFF_ROLES, AuditEntry, LoginAttempt, StaffUser, utcnow
+
+PASSWORD_MIN = 12
+EMAIL_MAX = 254
+MAX_FAILURES = 5
+THROTTLE_WINDOW = timedelta(minutes=15)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+# Checked when the email is unknown, so a wrong email takes as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+
+
+class LoginFailed(Exception):
+    """Wrong email or password, or a deactivated account (the user is not told which)."""
+
+
+class LoginThrottled(Exception):
+    """Too many recent failures for this email or client; `message` says what to do."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def normalize_email(email: str | None) -> str:
+    return (email or "").strip().lower()
+
+
+def _actor_fields(actor: StaffUser | str) -> dict:
+    if isinstance(actor, StaffUser):
+        return {"actor": actor.email, "staff_id": actor.id}
+    return {"actor": actor}
+
+
+def create_staff(session: Session, *, email: str, role: str, password: str, actor: StaffUser | str) -> StaffUser:
+    """Add a staff account with a hashed password and its audit entry; the caller commits.
+
+    Raises `ValidationError` (field -> message) for a malformed or taken email, an unknown role or a
+    password shorter than `PASSWORD_MIN` characters.
+    """
+    email = normalize_email(email)
+    errors: dict[str, str] = {}
+    if len(email) > EMAIL_MAX or not _EMAIL.match(email):
+        errors["email"] = "Enter an email address like name@example.org."
+    elif session.execute(select(StaffUser.id).where(StaffUser.email == email)).first():
+        errors["email"] = "There is already an account with this email."
+    if role not in STAFF_ROLES:
+        errors["role"] = f"Choose one of: {', '.join(STAFF_ROLES)}."
+    if len(password or "") < PASSWORD_MIN:
+        errors["password"] = f"Use at least {PASSWORD_MIN} characters."
+    if errors:
+        raise ValidationError(errors)
+    staff = StaffUser(email=email, role=role, password_hash=generate_password_hash(password, method="scrypt"))
+    session.add(staff)
+    session.flush()
+    session.add(AuditEntry(action="staff.create", changes={"email": [None, email], "role": [None, role],
+                                                           "staff_user_id": [None, staff.id]},
+                           **_actor_fields(actor)))
+    session.flush()
+    return staff
+
+
+def set_staff_active(session: Session, *, staff_id: int, active: bool, actor: StaffUser | str) -> StaffUser:
+    """Deactivate (they can no longer sign in, and signed-in sessions end) or reactivate an account;
+    the caller commits. Raises `LookupError` for an unknown id and `ValidationError` when an admin
+    tries to deactivate their own account."""
+    staff = session.get(StaffUser, staff_id)
+    if staff is None:
+        raise LookupError(f"no staff account {staff_id}")
+    if not active and isinstance(actor, StaffUser) and actor.id == staff.id:
+        raise ValidationError({"active": "You cannot deactivate your own account."})
+    if staff.active != active:
+        staff.active = active
+        session.add(AuditEntry(action="staff.reactivate" if active else "staff.deactivate",
+                               changes={"active": [not active, active], "email": [staff.email, staff.email]},
+                               **_actor_fields(actor)))
+        session.flush()
+    return staff
+
+
+def recent_failures(session: Session, email: str, client_key: str, now: datetime) -> int:
+    """Failed attempts within the throttle window for this email or from this client."""
+    return session.execute(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.succeeded.is_(False),
+            LoginAttempt.at > now - THROTTLE_WINDOW,
+            or_(LoginAttempt.email == email, LoginAttempt.client_key == client_key),
+        )
+    ).scalar_one()
+
+
+def authenticate(session: Session, email: str, password: str, client_key: str,
+                 now: datetime | None = None) -> StaffUser:
+    """The active account with this email and password.
+
+    Raises `LoginThrottled` (checked before the password) or `LoginFailed`. Commits the attempt
+    itself, because a failure must be stored even though the call raises.
+    """
+    now = now or utcnow()
+    email = normalize_email(email)
+    if recent_failures(session, email, client_key, now) >= MAX_FAILURES:
+        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+        raise LoginThrottled(f"Too many failed sign-in attempts. Please wait {minutes} minutes and try again.")
+    staff = session.execute(select(StaffUser).where(StaffUser.email == email)).scalar_one_or_none()
+    password_ok = check_password_hash(staff.password_hash if staff else _DUMMY_HASH, password or "")
+    succeeded = bool(staff and staff.active and password_ok)
+    session.add(LoginAttempt(email=email[:EMAIL_MAX], client_key=client_key, succeeded=succeeded, at=now))
+    session.commit()
+    if not succeeded:
+        raise LoginFailed("wrong email or password")
+    return staff

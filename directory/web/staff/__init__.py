@@ -1,0 +1,1 @@
+"""Staff pages: sign-in, accounts and roles, behind Flask-Login."""
