@@ -26,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
 
     from directory import cli, db, search, verification_cli
+    from directory.importers import cli as importers_cli
     from directory.web import api, errors, guide, providers, public, security
     from directory.web.staff import auth as staff_auth
     from directory.web.staff import cli as staff_cli
@@ -35,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     search.init_app(app)
     cli.init_app(app)
     verification_cli.init_app(app)
+    importers_cli.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     staff_auth.init_app(app)

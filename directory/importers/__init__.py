@@ -1,0 +1,1 @@
+"""Bulk imports (our CSV template, CMS NPPES, payer networks) through the one listing write path."""

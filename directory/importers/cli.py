@@ -1,0 +1,131 @@
+"""Click commands for imports and exports; each only opens files and calls the plain functions."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Callable
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+from sqlmodel import Session
+from tqdm import tqdm
+
+from directory.db import get_engine
+from directory.importers.upsert import ImportReport
+
+SHOWN_REJECTIONS = 50
+
+
+def print_report(report: ImportReport) -> None:
+    click.echo(report.summary())
+    for line, key, reason in report.rejections[:SHOWN_REJECTIONS]:
+        click.echo(f"line {line}: {key or '-'}: {reason}", err=True)
+    if report.rejected > SHOWN_REJECTIONS:
+        click.echo(f"... and {report.rejected - SHOWN_REJECTIONS} more rejections", err=True)
+
+
+class _CountedBytes(io.RawIOBase):
+    """A binary file that advances a progress bar by the bytes read from it."""
+
+    def __init__(self, raw, bar: tqdm):
+        self.raw, self.bar = raw, bar
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self.raw.readinto(buffer)
+        self.bar.update(count or 0)
+        return count
+
+
+def run_import(importer: Callable[..., ImportReport], path: str, dry_run: bool, progress: bool = False) -> None:
+    """Run an importer on a file, bring the search index up to date, exit 1 on any rejection."""
+    from directory.search import get_searcher
+    from directory.search.sync import apply_pending
+
+    engine = get_engine()
+    with open(path, "rb") as raw:
+        bar = tqdm(total=os.path.getsize(path), unit="B", unit_scale=True, desc="import",
+                   disable=None if progress else True)
+        with bar:
+            counted = io.BufferedReader(_CountedBytes(raw, bar), buffer_size=1 << 20)
+            stream = io.TextIOWrapper(counted, encoding="utf-8", errors="replace", newline="")
+            with Session(engine) as session:
+                try:
+                    report = importer(session, stream, actor="cli", dry_run=dry_run)
+                except ValueError as error:  # an unreadable file, before any row is written
+                    click.echo(f"error: {error}", err=True)
+                    sys.exit(1)
+    if not dry_run:
+        apply_pending(engine, get_searcher())
+    print_report(report)
+    if report.rejected:
+        sys.exit(1)
+
+
+@click.command("import-csv")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@with_appcontext
+def import_csv_command(path: str, dry_run: bool) -> None:
+    """Upsert listings from our CSV template (one row per listing-location)."""
+    from directory.importers.template import import_template
+
+    run_import(import_template, path, dry_run)
+
+
+@click.command("import-nppes")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@with_appcontext
+def import_nppes_command(path: str, dry_run: bool) -> None:
+    """Upsert IVIG-relevant providers from a CMS NPPES npidata_pfile CSV."""
+    from directory.importers.nppes import import_nppes
+
+    run_import(import_nppes, path, dry_run, progress=True)
+
+
+@click.command("import-networks")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@with_appcontext
+def import_networks_command(path: str, dry_run: bool) -> None:
+    """Upsert payer networks from a CSV with columns payer, name, plan_type."""
+    from directory.importers.networks import import_networks
+
+    run_import(import_networks, path, dry_run)
+
+
+def _export(kind: str, path: str) -> None:
+    from directory import exports
+
+    write = exports.export_csv if kind == "csv" else exports.export_jsonl
+    with Session(get_engine()) as session, open(path, "w", encoding="utf-8", newline="") as stream:
+        count = write(session, stream)
+    click.echo(f"exported {count} listings to {path}")
+
+
+@click.command("export-csv")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def export_csv_command(path: str) -> None:
+    """Write every listing as our CSV template (re-importable with import-csv)."""
+    _export("csv", path)
+
+
+@click.command("export-jsonl")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def export_jsonl_command(path: str) -> None:
+    """Write every listing as one JSON object per line."""
+    _export("jsonl", path)
+
+
+def init_app(app: Flask) -> None:
+    for command in (import_csv_command, import_nppes_command, import_networks_command,
+                    export_csv_command, export_jsonl_command):
+        app.cli.add_command(command)

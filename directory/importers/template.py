@@ -1,0 +1,187 @@
+"""Our own CSV template: one row per listing-location; rows sharing an NPI are one listing.
+
+Columns (`TEMPLATE_HEADER`; order does not matter, names do):
+
+- npi: 10 digits with a valid check digit (required)
+- kind: organization | practitioner (required)
+- name: the listing's display name (required)
+- first_name, last_name, credentials: practitioners only (first and last name required for them)
+- org_type: organizations only: infusion_center, home_infusion, hospital_infusion, specialty_pharmacy,
+  practice (default infusion_center)
+- specialties: NUCC taxonomy codes separated by ";", the first is the primary one (required)
+- networks: network ids (see `import-networks`) separated by ";"
+- accepting_new_patients, telehealth: yes/no (also true/false, y/n, 1/0; empty means no)
+- languages: language codes from seed_data/languages.csv separated by ";" (empty means en)
+- services: service ids from seed_data/vocabulary.json separated by ";"
+- address, city, state, zip: the location; zip is required (5 digits or ZIP+4), city and state
+  default to the ZIP's
+- phone, fax: 10-digit US numbers, any common punctuation
+- website: the listing's web address
+- location_name, wheelchair_accessible, ivig_products: optional extras (products separated by ";")
+- active: optional yes/no; "no" hides the listing from search (set_active), empty leaves it as it is
+
+Listing-level columns must agree on all rows of an NPI (else the listing is rejected). A listing is
+written only when it differs from what is stored; opening hours, which the template does not carry,
+are kept for locations whose address and ZIP are unchanged. Optional columns missing from the file
+keep their stored values.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import asdict, replace
+from typing import TextIO
+
+from sqlmodel import Session
+
+from directory.geo import ZipError, normalize_zip
+from directory.importers.upsert import Candidate, ImportReport, apply_batches
+from directory.listings import ListingInput, LocationInput
+
+TEMPLATE_HEADER = (
+    "npi", "kind", "name", "first_name", "last_name", "credentials", "org_type", "specialties", "networks",
+    "accepting_new_patients", "telehealth", "languages", "services", "address", "city", "state", "zip",
+    "phone", "fax", "website", "location_name", "wheelchair_accessible", "ivig_products", "active",
+)
+REQUIRED = ("npi", "kind", "name", "specialties", "address", "zip")
+TRUE, FALSE = {"yes", "y", "true", "t", "1"}, {"no", "n", "false", "f", "0", ""}
+
+
+class RowError(ValueError):
+    """A template row that cannot be read (before any database check)."""
+
+
+def split_list(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(";") if part.strip()]
+
+
+def parse_bool(row: dict, column: str) -> bool:
+    value = (row.get(column) or "").strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise RowError(f"{column}: {value!r} is not yes or no")
+
+
+def _text(row: dict, column: str) -> str:
+    return (row.get(column) or "").strip()
+
+
+def parse_active(row: dict) -> bool | None:
+    return parse_bool(row, "active") if _text(row, "active") else None
+
+
+def parse_row(row: dict) -> tuple[str, ListingInput]:
+    """The listing (with this row's one location) described by a template row."""
+    if missing := [c for c in REQUIRED if not _text(row, c)]:
+        raise RowError("; ".join(f"{c}: required" for c in missing))
+    try:
+        networks = [int(n) for n in split_list(row.get("networks"))]
+    except ValueError as error:
+        raise RowError("networks: network ids are whole numbers") from error
+    specialties = split_list(row.get("specialties"))
+    kind = _text(row, "kind").lower()
+    location = LocationInput(
+        address=_text(row, "address"), zip=_text(row, "zip"), city=_text(row, "city"),
+        state=_text(row, "state").upper(), name=_text(row, "location_name") or None,
+        phone=_text(row, "phone") or None, fax=_text(row, "fax") or None,
+        wheelchair_accessible=parse_bool(row, "wheelchair_accessible"),
+    )
+    practitioner = kind == "practitioner"
+    data = ListingInput(
+        kind=kind, npi=_text(row, "npi"), name=_text(row, "name"), specialties=specialties,
+        primary_specialty=specialties[0] if specialties else None, locations=[location], networks=networks,
+        accepting_new_patients=parse_bool(row, "accepting_new_patients"), telehealth=parse_bool(row, "telehealth"),
+        languages=split_list(row.get("languages")) or ["en"], services=split_list(row.get("services")),
+        website=_text(row, "website") or None,
+        first_name=(_text(row, "first_name") or None) if practitioner else None,
+        last_name=(_text(row, "last_name") or None) if practitioner else None,
+        credentials=(_text(row, "credentials") or None) if practitioner else None,
+        org_type=_text(row, "org_type") or "infusion_center", ivig_products=split_list(row.get("ivig_products")),
+        source="import",
+    )
+    return data.npi, data
+
+
+def _listing_differences(first: ListingInput, other: ListingInput) -> list[str]:
+    """Listing-level fields on which two rows of one NPI disagree."""
+    return [name for name, value in asdict(first).items()
+            if name != "locations" and value != getattr(other, name)]
+
+
+def read_candidates(stream: TextIO, report: ImportReport) -> tuple[list[Candidate], set[str]]:
+    """Group rows by NPI (first appearance order); unreadable rows go straight to the report.
+
+    A listing with one unreadable row is rejected whole, so that no location is silently dropped.
+    """
+    reader = csv.DictReader(stream)
+    columns = set(reader.fieldnames or ())
+    if missing := [c for c in REQUIRED if c not in columns]:
+        report.reject(1, "", f"header: missing column {', '.join(missing)}")
+        return [], columns
+    groups: dict[str, Candidate] = {}
+    broken: set[str] = set()
+    line = 1
+    for row in reader:
+        start, line = line + 1, reader.line_num
+        npi = _text(row, "npi")
+        try:
+            _, data = parse_row(row)
+            active = parse_active(row)
+        except RowError as error:
+            report.reject(start, npi, str(error))
+            broken.add(npi)
+            continue
+        if npi in groups:
+            first = groups[npi]
+            if differs := _listing_differences(first.data, data) + (["active"] if active != first.active else []):
+                report.reject(start, npi, f"{differs[0]}: differs from line {first.lines[0]} for the same NPI")
+                broken.add(npi)
+                continue
+            first.data.locations.extend(data.locations)
+            first.lines.append(start)
+        else:
+            groups[npi] = Candidate(npi=npi, lines=[start], data=data, active=active)
+    for npi in broken & groups.keys():
+        report.reject(groups.pop(npi).lines[0], npi, "listing skipped: another of its rows was rejected")
+    return list(groups.values()), columns
+
+
+def _location_key(loc: LocationInput) -> tuple[str, str]:
+    try:
+        zip5 = normalize_zip(loc.zip)
+    except ZipError:
+        zip5 = loc.zip
+    return loc.address.strip().lower(), zip5
+
+
+def template_merge(columns: Iterable[str]):
+    """Merge for template rows: the file wins, except for what the template does not carry."""
+    present = set(columns)
+
+    def merge(current: ListingInput, incoming: ListingInput) -> ListingInput:
+        kept = {_location_key(loc): loc for loc in current.locations}
+        locations = []
+        for loc in incoming.locations:
+            old = kept.get(_location_key(loc))
+            changes = {"hours": dict(old.hours) if old else {}}
+            if old and "location_name" not in present:
+                changes["name"] = old.name
+            if old and "wheelchair_accessible" not in present:
+                changes["wheelchair_accessible"] = old.wheelchair_accessible
+            locations.append(replace(loc, **changes))
+        products = incoming.ivig_products if "ivig_products" in present else current.ivig_products
+        return replace(incoming, locations=locations, ivig_products=products, source=current.source)
+
+    return merge
+
+
+def import_template(session: Session, stream: TextIO, *, actor: str, dry_run: bool = False,
+                    batch_size: int = 500) -> ImportReport:
+    """Upsert the listings in a template CSV by NPI; see the module docstring for the columns."""
+    report = ImportReport()
+    candidates, columns = read_candidates(stream, report)
+    return apply_batches(session, candidates, report, actor=actor, dry_run=dry_run, batch_size=batch_size,
+                         merge=template_merge(columns))

@@ -1,0 +1,215 @@
+"""Upsert listings by NPI in all-or-nothing batches, skipping listings that would not change.
+
+Each importer turns its rows into `Candidate`s; `apply_batches` writes them through
+`create_listing` / `update_listing` / `set_active`, so every write is audited and queued for the
+search index in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from itertools import islice
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from directory.geo import ZipError, lookup_zip
+from directory.listings import (
+    ListingInput,
+    LocationInput,
+    create_listing,
+    format_phone,
+    set_active,
+    update_listing,
+    validate,
+)
+from directory.models import Listing, ListingSpecialty, Location, Organization, Participation, Practitioner
+
+Merge = Callable[[ListingInput, ListingInput], ListingInput]
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, in a dry run, would do); rejections are (line, key, reason)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+    skipped: int = 0
+    rejections: list[tuple[int, str, str]] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejections)
+
+    def reject(self, line: int, key: str, reason: str) -> None:
+        self.rejections.append((line, key, reason))
+
+    def summary(self) -> str:
+        prefix = "dry run, nothing written: would have " if self.dry_run else ""
+        return (f"{prefix}created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
+                f"deactivated {self.deactivated}, skipped {self.skipped}, rejected {self.rejected}")
+
+
+@dataclass
+class Candidate:
+    """One listing read from a file: its data (None when it is only to be deactivated)."""
+
+    npi: str
+    lines: list[int]
+    data: ListingInput | None = None
+    deactivate: bool = False
+    active: bool | None = None  # set: the listing is shown (True) or hidden (False) after the write
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def snapshot(session: Session, listing: Listing) -> ListingInput:
+    """The stored listing as the input that would recreate it (primary specialty first)."""
+    lid = listing.id
+    specialties = session.execute(select(ListingSpecialty).where(ListingSpecialty.listing_id == lid)).scalars().all()
+    primary = next((s.code for s in specialties if s.is_primary), None)
+    codes = ([primary] if primary else []) + sorted(s.code for s in specialties if s.code != primary)
+    networks = session.execute(
+        select(Participation.network_id).where(Participation.listing_id == lid)
+    ).scalars().all()
+    locations = session.execute(
+        select(Location).where(Location.listing_id == lid).order_by(Location.id)
+    ).scalars().all()
+    data = ListingInput(
+        kind=listing.kind, npi=listing.npi, name=listing.name, specialties=codes, primary_specialty=primary,
+        locations=[
+            LocationInput(address=loc.address, zip=loc.zip, city=loc.city, state=loc.state, name=loc.name,
+                          phone=loc.phone, fax=loc.fax, hours=dict(loc.hours or {}),
+                          wheelchair_accessible=loc.wheelchair_accessible)
+            for loc in locations
+        ],
+        networks=sorted(networks), accepting_new_patients=listing.accepting_new_patients,
+        telehealth=listing.telehealth, languages=list(listing.languages), services=list(listing.services),
+        website=listing.website, source=listing.source,
+    )
+    if listing.kind == "organization":
+        org = session.get(Organization, lid)
+        if org is not None:
+            data.org_type, data.ivig_products = org.org_type, list(org.ivig_products)
+    else:
+        prac = session.get(Practitioner, lid)
+        if prac is not None:
+            data.first_name, data.last_name, data.credentials = prac.first_name, prac.last_name, prac.credentials
+    return data
+
+
+def comparable(data: ListingInput) -> dict:
+    """The values `create_listing` would store for `data`, for deciding whether an update is needed."""
+    locations = []
+    for loc in data.locations:
+        try:
+            place = lookup_zip(loc.zip)
+            city, state, zip5 = loc.city.strip() or place.city, (loc.state.strip() or place.state).upper(), place.zip
+        except ZipError:
+            city, state, zip5 = loc.city, loc.state, loc.zip
+        try:
+            phone, fax = format_phone(loc.phone), format_phone(loc.fax)
+        except ValueError:
+            phone, fax = loc.phone, loc.fax
+        locations.append((loc.address.strip(), city, state, zip5, loc.name, phone, fax,
+                          sorted(loc.hours.items()), loc.wheelchair_accessible))
+    values = {
+        "kind": data.kind, "npi": data.npi, "name": data.name.strip(),
+        "accepting_new_patients": data.accepting_new_patients, "telehealth": data.telehealth,
+        "languages": list(dict.fromkeys(data.languages)), "services": list(dict.fromkeys(data.services)),
+        "website": data.website or None, "specialties": sorted(set(data.specialties)),
+        "primary": data.primary_specialty or (data.specialties[0] if data.specialties else None),
+        "networks": sorted(set(data.networks)), "locations": locations,
+    }
+    if data.kind == "organization":
+        values.update(org_type=data.org_type, ivig_products=list(data.ivig_products))
+    else:
+        values.update(first_name=data.first_name, last_name=data.last_name, credentials=data.credentials or None)
+    return values
+
+
+def _error_line(candidate: Candidate, errors: dict[str, str]) -> int:
+    for key in errors:
+        parts = key.split(".")
+        if parts[0] == "locations" and len(parts) > 1 and int(parts[1]) < len(candidate.lines):
+            return candidate.lines[int(parts[1])]
+    return candidate.lines[0]
+
+
+def _apply_one(session: Session, candidate: Candidate, actor: str, merge: Merge, counts: dict,
+               report: ImportReport) -> bool:
+    """Write one candidate; False (and a rejection) when its data cannot be accepted."""
+    listing = session.execute(select(Listing).where(Listing.npi == candidate.npi)).scalar_one_or_none()
+    if candidate.deactivate:
+        if listing is not None and listing.active:
+            set_active(session, listing.id, False, actor)
+            counts["deactivated"] += 1
+        else:
+            counts["skipped" if listing is None else "unchanged"] += 1
+        return True
+    if listing is None:
+        wanted = candidate.data
+    else:
+        current = snapshot(session, listing)
+        if candidate.data.kind != current.kind:
+            report.reject(candidate.lines[0], candidate.npi, f"kind: this NPI is already listed as {current.kind}")
+            return False
+        wanted = merge(current, candidate.data)
+    if errors := validate(session, wanted):
+        reason = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        report.reject(_error_line(candidate, errors), candidate.npi, reason)
+        return False
+    if listing is None:
+        listing = create_listing(session, wanted, actor)
+        counts["created"] += 1
+        if candidate.active is False:
+            set_active(session, listing.id, False, actor)
+        return True
+    changed = comparable(wanted) != comparable(current)
+    if changed:
+        update_listing(session, listing.id, wanted, actor)
+    if candidate.active is not None and candidate.active != listing.active:
+        set_active(session, listing.id, candidate.active, actor)
+        changed = True
+    counts["updated" if changed else "unchanged"] += 1
+    return True
+
+
+def keep_incoming(current: ListingInput, incoming: ListingInput) -> ListingInput:
+    """Default merge: the file is authoritative, except `source`, which stays as first recorded."""
+    return replace(incoming, source=current.source)
+
+
+def apply_batches(session: Session, candidates: Iterable[Candidate], report: ImportReport, *, actor: str,
+                  dry_run: bool, batch_size: int, merge: Merge = keep_incoming) -> ImportReport:
+    """Write candidates `batch_size` at a time; a batch that fails to write is rolled back whole."""
+    report.dry_run = dry_run
+    for number, batch in enumerate(batched(candidates, batch_size), start=1):
+        counts = dict.fromkeys(("created", "updated", "unchanged", "deactivated", "skipped"), 0)
+        written: list[Candidate] = []
+        try:
+            for candidate in batch:
+                written.append(candidate)
+                if not _apply_one(session, candidate, actor, merge, counts, report):
+                    written.pop()
+            session.flush()
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
+        except Exception as error:  # any failed write undoes the whole batch; the file goes on
+            session.rollback()
+            for candidate in written:
+                report.reject(candidate.lines[0], candidate.npi, f"batch {number} rolled back: {error}")
+            continue
+        for key, value in counts.items():
+            setattr(report, key, getattr(report, key) + value)
+    return report

@@ -1,0 +1,133 @@
+"""Importing our CSV template: upsert by NPI, line-numbered rejections, dry run, batches."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from directory.db import get_engine
+from directory.importers import upsert
+from directory.importers.template import TEMPLATE_HEADER, import_template
+from directory.models import AuditEntry, IndexChange, Listing, ListingSpecialty, Location
+from directory.search import get_searcher
+from directory.search.sync import apply_pending, check_index
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "template_listings.csv"
+
+
+def count(session, table) -> int:
+    return session.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def run(session, text: str | None = None, **options):
+    with open(FIXTURE, encoding="utf-8", newline="") as handle:
+        stream = io.StringIO(text) if text is not None else handle
+        return import_template(session, stream, actor="test", **options)
+
+
+def by_npi(session, npi: str) -> Listing:
+    return session.execute(select(Listing).where(Listing.npi == npi)).scalar_one()
+
+
+def test_header_documents_required_columns():
+    for column in ("npi", "kind", "name", "first_name", "last_name", "credentials", "org_type", "specialties",
+                   "networks", "accepting_new_patients", "telehealth", "languages", "services", "address",
+                   "city", "state", "zip", "phone", "fax", "website"):
+        assert column in TEMPLATE_HEADER
+
+
+def test_import_creates_listings_and_rejects_bad_rows_with_line_numbers(session):
+    report = run(session)
+    assert (report.created, report.updated, report.unchanged) == (3, 0, 0)
+    reasons = {line: (npi, reason) for line, npi, reason in report.rejections}
+    assert sorted(reasons) == [5, 6, 7, 8, 9]
+    assert reasons[5][0] == "2000700016" and "check digit" in reasons[5][1]
+    assert reasons[6][0] == "2000700023" and "99999" in reasons[6][1]
+    assert reasons[7][1] == "name: required"
+    assert reasons[8][0] == "1000700025" and "phone" in reasons[8][1]
+    assert "accepting_new_patients" in reasons[9][1]
+    assert report.rejected == 5
+
+    fenway = by_npi(session, "2000700015")
+    assert fenway.source == "import" and fenway.languages == ["en", "es"] and fenway.accepting_new_patients
+    places = session.execute(select(Location).where(Location.listing_id == fenway.id).order_by(Location.id))
+    assert [(p.city, p.state, p.zip, p.phone) for p in places.scalars()] == [
+        ("Boston", "MA", "02115", "(617) 555-0100"), ("New York", "NY", "10001", "(212) 555-0100")]
+    primary = session.execute(select(ListingSpecialty.code).where(
+        ListingSpecialty.listing_id == fenway.id, ListingSpecialty.is_primary)).scalar_one()
+    assert primary == "261QI0500X"
+    ada = by_npi(session, "1000700017")
+    place = session.execute(select(Location).where(Location.listing_id == ada.id)).scalar_one()
+    assert (place.zip, place.phone) == ("02115", "(617) 555-0199")  # ZIP+4 and dotted phone accepted
+
+
+def test_reimport_unchanged_does_not_bump_version_or_audit(session):
+    run(session)
+    audits = count(session, AuditEntry)
+    versions = {x.npi: x.version for x in session.execute(select(Listing)).scalars()}
+    report = run(session)
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 3)
+    assert count(session, AuditEntry) == audits
+    session.expire_all()
+    assert {x.npi: x.version for x in session.execute(select(Listing)).scalars()} == versions
+
+
+def test_changed_row_updates_through_the_write_path(session):
+    run(session)
+    text = FIXTURE.read_text().replace("Back Bay Home Infusion Two", "Back Bay Home Infusion 2")
+    report = run(session, text)
+    assert (report.created, report.updated, report.unchanged) == (0, 1, 2)
+    session.expire_all()
+    listing = by_npi(session, "2000700056")
+    assert (listing.name, listing.version) == ("Back Bay Home Infusion 2", 2)
+    audit = session.execute(select(AuditEntry).where(AuditEntry.listing_id == listing.id,
+                                                     AuditEntry.action == "update")).scalar_one()
+    assert audit.changes["name"] == ["Back Bay Home Infusion Two", "Back Bay Home Infusion 2"]
+
+
+def test_dry_run_reports_and_writes_nothing(session):
+    report = run(session, dry_run=True)
+    assert report.dry_run and (report.created, report.rejected) == (3, 5)
+    assert count(session, Listing) == count(session, AuditEntry) == count(session, IndexChange) == 0
+
+
+def test_failed_batch_rolls_back_whole_and_the_rest_goes_on(session, monkeypatch):
+    real = upsert.create_listing
+
+    def failing(session, data, actor):
+        if data.npi == "1000700017":
+            raise RuntimeError("disk full")
+        return real(session, data, actor)
+
+    monkeypatch.setattr(upsert, "create_listing", failing)
+    report = run(session, batch_size=2)
+    # Batch 1 holds 2000700015 (written, then undone) and 1000700017 (failed); batch 2 is written.
+    assert report.created == 1
+    rolled = [(line, npi) for line, npi, reason in report.rejections if "batch 1 rolled back: disk full" in reason]
+    assert rolled == [(2, "2000700015"), (4, "1000700017")]
+    assert list(session.execute(select(Listing.npi)).scalars()) == ["2000700056"]
+
+
+def test_missing_header_column_is_reported(session):
+    report = run(session, "npi,kind,name\n2000700015,organization,X\n")
+    assert report.rejections == [(1, "", "header: missing column specialties, address, zip")]
+    assert count(session, Listing) == 0
+
+
+def test_index_matches_database_after_import(app, session):
+    run(session)
+    engine = get_engine(app)
+    apply_pending(engine, get_searcher(app))
+    assert check_index(engine, get_searcher(app)).ok
+
+
+def test_rows_of_one_npi_must_agree_on_listing_fields(session):
+    text = FIXTURE.read_text().replace("Fenway Infusion Center,,,,infusion_center,261QI0500X;261QM2500X,,yes,no,en;es,"
+                                       "ivig;infusion_center,350", "Fenway Infusion,,,,infusion_center,"
+                                       "261QI0500X;261QM2500X,,yes,no,en;es,ivig;infusion_center,350")
+    report = run(session, text)
+    assert (3, "2000700015", "name: differs from line 2 for the same NPI") in report.rejections
+    assert (2, "2000700015", "listing skipped: another of its rows was rejected") in report.rejections
+    assert session.execute(select(Listing).where(Listing.npi == "2000700015")).first() is None
