@@ -75,6 +75,7 @@ class Listing(SQLModel, table=True):
         CheckConstraint("kind in ('organization', 'practitioner')", name="ck_listing_kind"),
         CheckConstraint("length(npi) = 10", name="ck_listing_npi_len"),
         CheckConstraint("version >= 1", name="ck_listing_version"),
+        Index("ix_listing_last_verified", "last_verified", "id"),  # the verification queue's order
         CheckConstraint(
             "verification_method is null or verification_method in "
             "('phone', 'email', 'attestation', 'nppes', 'import')",
@@ -236,6 +237,7 @@ class ProblemReport(SQLModel, table=True):
         CheckConstraint("status in ('open', 'resolved', 'dismissed')", name="ck_report_status"),
         Index("ix_problemreport_client_created", "client_key", "created_at"),
         Index("ix_problemreport_status", "status"),
+        Index("ix_problemreport_listing_status", "listing_id", "status"),
     )
 
 

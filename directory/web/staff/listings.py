@@ -2,6 +2,306 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+import re
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import event, func, or_, select, update
+from sqlmodel import Session
+
+from directory import reference
+from directory.db import get_engine
+from directory.listings import (
+    ListingInput,
+    LocationInput,
+    StaleVersion,
+    ValidationError,
+    create_listing,
+    set_active,
+    update_listing,
+)
+from directory.models import (
+    KINDS,
+    AuditEntry,
+    Listing,
+    ListingSpecialty,
+    Location,
+    Organization,
+    Participation,
+    Practitioner,
+)
+from directory.search import get_searcher
+from directory.search.sync import apply_pending
+from directory.web.choices import form_choices
+from directory.web.providers import ORG_TYPES
+from directory.web.staff.auth import role_required
 
 bp = Blueprint("staff_listings", __name__, url_prefix="/staff/listings")
+
+PER_PAGE = 50
+EDITORS = ("editor",)  # admins pass every role check
+LOCATION_FIELDS = ("address", "zip", "city", "state", "phone", "fax")
+STALE_MESSAGE = ("Someone else saved this listing since you opened it; reload to see their change. "
+                 "Nothing was saved.")
+_LOCATION_KEY = re.compile(r"^locations\.(\d+)\.(\w+)$")
+
+
+def _staff_session() -> Session:
+    """A session whose new audit entries name the signed-in account (set before they are inserted)."""
+    db = Session(get_engine(), expire_on_commit=False)
+    staff_id = current_user.id
+
+    @event.listens_for(db, "before_flush")
+    def _credit(session, _context, _instances) -> None:
+        for obj in session.new:
+            if isinstance(obj, AuditEntry) and obj.staff_id is None:
+                obj.staff_id = staff_id
+
+    return db
+
+
+def _commit_and_index(db: Session) -> None:
+    """Commit, then bring public search up to date before the response."""
+    db.commit()
+    apply_pending(get_engine(), get_searcher())
+
+
+# --- the list ------------------------------------------------------------------------------------
+
+@bp.get("/")
+@role_required(*EDITORS)
+def index():
+    """Every listing, active or not, filtered by name (contains) or NPI (exact)."""
+    q = request.args.get("q", "").strip()
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    query = select(Listing)
+    if q:
+        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(or_(func.lower(Listing.name).like(f"%{escaped}%", escape="\\"), Listing.npi == q))
+    with Session(get_engine()) as db:
+        total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = db.execute(query.order_by(Listing.name, Listing.id)
+                          .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars().all()
+    pages = max(1, -(-total // PER_PAGE))
+    return render_template("staff/listings/index.html", listings=rows, q=q, page=page, pages=pages,
+                           total=total)
+
+
+# --- the form ------------------------------------------------------------------------------------
+
+def _empty_location() -> dict:
+    return {"id": "", **{name: "" for name in LOCATION_FIELDS}}
+
+
+def _blank_form(kind: str) -> dict:
+    return {"kind": kind, "name": "", "npi": "", "first_name": "", "last_name": "", "credentials": "",
+            "org_type": "infusion_center", "ivig_products": "", "specialties": [], "primary_specialty": "",
+            "networks": [], "accepting_new_patients": False, "telehealth": False, "languages": ["en"],
+            "services": [], "website": "", "version": "", "locations": [_empty_location()]}
+
+
+def _form_from_listing(db: Session, listing: Listing) -> dict:
+    form = _blank_form(listing.kind)
+    specialties = db.execute(select(ListingSpecialty).where(ListingSpecialty.listing_id == listing.id)
+                             .order_by(ListingSpecialty.is_primary.desc(), ListingSpecialty.code)).scalars().all()
+    form.update(
+        name=listing.name, npi=listing.npi, website=listing.website or "", version=str(listing.version),
+        accepting_new_patients=listing.accepting_new_patients, telehealth=listing.telehealth,
+        languages=list(listing.languages), services=list(listing.services),
+        specialties=[s.code for s in specialties],
+        primary_specialty=next((s.code for s in specialties if s.is_primary), ""),
+        networks=[str(n) for n in db.execute(select(Participation.network_id)
+                                             .where(Participation.listing_id == listing.id)).scalars()],
+    )
+    if listing.kind == "organization":
+        org = db.get(Organization, listing.id)
+        if org is not None:
+            form.update(org_type=org.org_type, ivig_products=", ".join(org.ivig_products))
+    else:
+        prac = db.get(Practitioner, listing.id)
+        if prac is not None:
+            form.update(first_name=prac.first_name, last_name=prac.last_name, credentials=prac.credentials or "")
+    locations = db.execute(select(Location).where(Location.listing_id == listing.id)
+                           .order_by(Location.id)).scalars().all()
+    form["locations"] = [{"id": str(loc.id), **{name: getattr(loc, name) or "" for name in LOCATION_FIELDS}}
+                         for loc in locations] + [_empty_location()]
+    return form
+
+
+def _form_from_request(kind: str) -> dict:
+    values = request.form
+    form = _blank_form(kind)
+    for name in ("name", "npi", "first_name", "last_name", "credentials", "org_type", "ivig_products",
+                 "primary_specialty", "website", "version"):
+        form[name] = values.get(name, "").strip()
+    for name in ("specialties", "networks", "languages", "services"):
+        form[name] = [v for v in values.getlist(name) if v]
+    for name in ("accepting_new_patients", "telehealth"):
+        form[name] = values.get(name) == "1"
+    rows: dict[int, dict] = {}
+    for key in values:
+        if match := _LOCATION_KEY.match(key):
+            index, name = int(match.group(1)), match.group(2)
+            if name in (*LOCATION_FIELDS, "id") and index < 100:
+                rows.setdefault(index, _empty_location())[name] = values.get(key, "").strip()
+    form["locations"] = [rows[i] for i in sorted(rows)] or [_empty_location()]
+    return form
+
+
+def _listing_input(db: Session, form: dict, listing_id: int | None) -> tuple[ListingInput, list[int], dict]:
+    """The service-layer input for `form`, the form row of each location kept, and form-only errors."""
+    errors: dict[str, str] = {}
+    networks: list[int] = []
+    for raw in form["networks"]:
+        if raw.isdigit():
+            networks.append(int(raw))
+        else:
+            errors["networks"] = f"unknown network id {raw}"
+    if form["kind"] == "organization" and form["org_type"] not in ORG_TYPES:
+        errors["org_type"] = "choose one of the organization types"
+    existing: dict[int, Location] = {}
+    if listing_id is not None:
+        existing = {loc.id: loc for loc in db.execute(select(Location).where(Location.listing_id == listing_id))
+                    .scalars()}
+    locations, kept = [], []
+    for row_index, row in enumerate(form["locations"]):
+        if not any(row[name] for name in LOCATION_FIELDS):
+            continue  # an untouched row
+        old = existing.get(int(row["id"])) if row["id"].isdigit() else None
+        locations.append(LocationInput(
+            address=row["address"], zip=row["zip"], city=row["city"], state=row["state"],
+            phone=row["phone"] or None, fax=row["fax"] or None,
+            # Fields this form does not show are kept as they were.
+            name=old.name if old else None, hours=dict(old.hours) if old else {},
+            wheelchair_accessible=old.wheelchair_accessible if old else False,
+        ))
+        kept.append(row_index)
+    organization = form["kind"] == "organization"
+    data = ListingInput(
+        kind=form["kind"], npi=form["npi"], name=form["name"], specialties=list(form["specialties"]),
+        locations=locations, primary_specialty=form["primary_specialty"] or None, networks=networks,
+        accepting_new_patients=form["accepting_new_patients"], telehealth=form["telehealth"],
+        languages=list(form["languages"]), services=list(form["services"]), website=form["website"] or None,
+        first_name=None if organization else form["first_name"] or None,
+        last_name=None if organization else form["last_name"] or None,
+        credentials=None if organization else form["credentials"] or None,
+        org_type=form["org_type"] if organization else "infusion_center",
+        ivig_products=[p.strip() for p in form["ivig_products"].split(",") if p.strip()] if organization else [],
+    )
+    return data, kept, errors
+
+
+def _form_errors(errors: dict[str, str], kept: list[int]) -> dict[str, str]:
+    """Service errors keyed by form field: location indexes point at the form's rows."""
+    shown = {}
+    for key, message in errors.items():
+        if match := _LOCATION_KEY.match(key):
+            index = int(match.group(1))
+            row = kept[index] if index < len(kept) else index
+            key = f"locations.{row}.{match.group(2)}"
+        shown[key] = message
+    return shown
+
+
+def _form_page(form: dict, listing: Listing | None = None, errors: dict | None = None,
+               message: str | None = None, status: int = 200):
+    body = render_template("staff/listings/form.html", form=form, listing=listing, errors=errors or {},
+                           message=message, choices=form_choices(), taxonomy=reference.taxonomy(),
+                           org_types=ORG_TYPES, location_fields=LOCATION_FIELDS)
+    return body, status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(*EDITORS)
+def new():
+    kind = request.values.get("kind", "organization")
+    if kind not in KINDS:
+        abort(404)
+    if request.method == "GET":
+        return _form_page(_blank_form(kind))
+    form = _form_from_request(kind)
+    with _staff_session() as db:
+        data, kept, errors = _listing_input(db, form, None)
+        try:
+            if errors:
+                raise ValidationError(errors)
+            listing = create_listing(db, data, actor=current_user.email)
+            listing_id, name = listing.id, listing.name
+            _commit_and_index(db)
+        except ValidationError as error:
+            db.rollback()
+            return _form_page(form, errors=_form_errors(error.errors, kept), status=400)
+    flash(f"{name} was created and is in public search.", "success")
+    return redirect(url_for("staff_listings.edit", listing_id=listing_id), code=303)
+
+
+@bp.route("/<int:listing_id>/edit", methods=["GET", "POST"])
+@role_required(*EDITORS)
+def edit(listing_id: int):
+    with _staff_session() as db:
+        listing = db.get(Listing, listing_id)
+        if listing is None:
+            abort(404)
+        if request.method == "GET":
+            return _form_page(_form_from_listing(db, listing), listing)
+        form = _form_from_request(listing.kind)
+        version = int(form["version"]) if form["version"].isdigit() else None
+        if version is None:
+            return _form_page(form, listing, message="The form was missing its version; reload the page.",
+                              status=400)
+        data, kept, errors = _listing_input(db, form, listing_id)
+        try:
+            if listing.version != version or not _claim(db, listing_id, version):
+                raise StaleVersion(STALE_MESSAGE)
+            if errors:
+                raise ValidationError(errors)
+            update_listing(db, listing_id, data, actor=current_user.email, expected_version=version)
+            _commit_and_index(db)
+        except StaleVersion:
+            db.rollback()
+            return _form_page(form, db.get(Listing, listing_id), message=STALE_MESSAGE, status=409)
+        except ValidationError as error:
+            db.rollback()
+            return _form_page(form, db.get(Listing, listing_id), errors=_form_errors(error.errors, kept),
+                              status=400)
+        name = listing.name
+    flash(f"Saved {name}; public search shows the change.", "success")
+    return redirect(url_for("staff_listings.edit", listing_id=listing_id), code=303)
+
+
+def _claim(db: Session, listing_id: int, version: int) -> bool:
+    """Lock the row if it is still at `version` (a no-op UPDATE), so that of two editors saving the same
+    version at the same moment, the second waits and then finds the version changed."""
+    claimed = db.execute(update(Listing).where(Listing.id == listing_id, Listing.version == version)
+                         .values(version=Listing.version).execution_options(synchronize_session=False))
+    return claimed.rowcount == 1
+
+
+def _set_active(listing_id: int, active: bool):
+    with _staff_session() as db:
+        try:
+            listing = set_active(db, listing_id, active, actor=current_user.email)
+        except LookupError:
+            abort(404)
+        name = listing.name
+        _commit_and_index(db)
+    if active:
+        flash(f"{name} was restored and is back in public search.", "success")
+    else:
+        flash(f"{name} was deactivated and no longer appears in public search.", "success")
+    return redirect(url_for("staff_listings.edit", listing_id=listing_id), code=303)
+
+
+@bp.post("/<int:listing_id>/deactivate")
+@role_required(*EDITORS)
+def deactivate(listing_id: int):
+    return _set_active(listing_id, False)
+
+
+@bp.post("/<int:listing_id>/restore")
+@role_required(*EDITORS)
+def restore(listing_id: int):
+    return _set_active(listing_id, True)
