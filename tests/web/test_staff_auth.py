@@ -399,3 +399,26 @@ def test_staff_pages_have_labels_and_are_valid_html5(app, client, session, tmp_p
                             capture_output=True, text=True, timeout=120)
     messages = json.loads(result.stderr or '{"messages": []}')["messages"]
     assert [f"{m['url']}: {m['message']}" for m in messages] == []
+
+
+def test_dashboard_shows_the_verification_counts(app, client, factory, session):
+    from datetime import date, timedelta
+
+    from directory.accounts import create_staff
+    from directory.models import Listing
+
+    fresh, old = factory.listing(name="Fresh Infusion"), factory.listing(name="Old Infusion", zip="02116")
+    factory.listing(name="Never Infusion", zip="02134")
+    session.get(Listing, fresh.id).last_verified = date.today() - timedelta(days=10)
+    session.get(Listing, old.id).last_verified = date.today() - timedelta(days=120)
+    create_staff(session, email="counts@example.org", role="verifier", password="x" * 14, actor="test")
+    session.commit()
+    page = client.get("/staff/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    client.post("/staff/login", data={"email": "counts@example.org", "password": "x" * 14, "csrf_token": token})
+    html = client.get("/staff/").get_data(as_text=True)
+    counts = dict(re.findall(r"<dt>([^<]+)</dt><dd>(\d+)</dd>", html))
+    assert counts["Active listings"] == "3"
+    assert counts["Verified within 90 days"] == "1"
+    assert counts["Overdue (more than 90 days)"] == "1"
+    assert counts["Never verified"] == "1"

@@ -9,7 +9,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 from sqlmodel import Session
 
-from directory import accounts, reports
+from directory import accounts, reports, verification
 from directory.db import get_engine
 from directory.listings import ValidationError
 from directory.models import STAFF_ROLES, StaffUser
@@ -84,7 +84,9 @@ def logout():
 @bp.get("/")
 @role_required(*STAFF_ROLES)
 def dashboard():
-    return render_template("staff/dashboard.html", role_label=ROLE_LABELS[current_user.role])
+    with Session(get_engine()) as db:
+        counts = verification.dashboard_counts(db)
+    return render_template("staff/dashboard.html", role_label=ROLE_LABELS[current_user.role], counts=counts)
 
 
 def _accounts_page(form: dict | None = None, errors: dict | None = None, status: int = 200):
