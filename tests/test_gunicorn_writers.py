@@ -49,31 +49,43 @@ def gunicorn(app, tmp_path):
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(base + "/healthz", timeout=2).read()
+            with urllib.request.urlopen(base + "/healthz", timeout=10) as response:
+                response.read()
             break
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused while booting, or slow to answer
             time.sleep(0.2)
     else:
         server.kill()
         server.wait(timeout=20)
-        pytest.fail("gunicorn did not start: " + server.stderr.read().decode()[-2000:])
+        message = server.stderr.read().decode()[-2000:]
+        server.stderr.close()
+        pytest.fail("gunicorn did not start: " + message)
     yield base
     server.terminate()
     server.wait(timeout=20)
     server.stderr.close()
 
 
+def fetch(opener, url: str, body: bytes | None = None) -> tuple[int, str]:
+    try:
+        with opener.open(url, body, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read().decode()
+
+
 def signed_in(base: str, email: str):
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    page = opener.open(base + "/staff/login").read().decode()
+    page = fetch(opener, base + "/staff/login")[1]
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     body = urllib.parse.urlencode({"email": email, "password": PASSWORD, "csrf_token": token}).encode()
-    opener.open(base + "/staff/login", body).read()
+    fetch(opener, base + "/staff/login", body)
     # Signing in starts a new session, and with it a new form token.
-    page = opener.open(base + "/staff/verification").read().decode()
+    page = fetch(opener, base + "/staff/verification")[1]
     return opener, re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
@@ -88,10 +100,7 @@ def test_concurrent_staff_writes_under_gunicorn(app, session, factory, gunicorn)
         opener, token = signed_in(gunicorn, "v@example.org")
         body = urllib.parse.urlencode({"csrf_token": token, "method": "phone", "changed": "0",
                                        "version": versions[lid]}).encode()
-        try:
-            return opener.open(f"{gunicorn}/staff/verification/{lid}", body).status
-        except urllib.error.HTTPError as error:
-            return error.code
+        return fetch(opener, f"{gunicorn}/staff/verification/{lid}", body)[0]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(verify, versions))
