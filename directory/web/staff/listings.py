@@ -10,7 +10,6 @@ from sqlalchemy import event, func, or_, select, update
 from sqlmodel import Session
 
 from directory import reference
-from directory import roles as role_service
 from directory.db import get_engine
 from directory.listings import (
     ListingInput,
@@ -30,7 +29,6 @@ from directory.models import (
     Organization,
     Participation,
     Practitioner,
-    Role,
 )
 from directory.search import get_searcher
 from directory.search.sync import apply_pending
@@ -309,95 +307,5 @@ def restore(listing_id: int):
     return _set_active(listing_id, True)
 
 
-# --- roles: where a practitioner practises (FHIR PractitionerRole) ------------------------------
-
-ROLE_CHOICES_MAX = 200
-
-
-def _role_page(db: Session, listing: Listing, form: dict | None = None, errors: dict | None = None,
-               status: int = 200):
-
-    org = Listing.__table__.alias("org")
-    roles = db.execute(
-        select(Role, Location, org.c.name)
-        .join(Location, Location.id == Role.location_id)
-        .outerjoin(org, org.c.id == Role.organization_id)
-        .where(Role.practitioner_id == listing.id)
-        .order_by(org.c.name, Role.id)
-    ).all()
-    states = sorted(set(db.execute(select(Location.state).where(Location.listing_id == listing.id)).scalars()))
-    choices = db.execute(
-        select(Location, Listing.name)
-        .join(Listing, Listing.id == Location.listing_id)
-        .where(Listing.kind == "organization", Location.state.in_(states))
-        .order_by(Listing.name, Location.city, Location.id)
-        .limit(ROLE_CHOICES_MAX)
-    ).all()
-    specialties = db.execute(select(ListingSpecialty.code).where(ListingSpecialty.listing_id == listing.id)
-                             .order_by(ListingSpecialty.is_primary.desc(), ListingSpecialty.code)).scalars().all()
-    form = form or {"location_choice": "", "location_id": "", "specialty_code": "",
-                    "accepting_new_patients": False, "telehealth": False}
-    body = render_template("staff/listings/roles.html", listing=listing, roles=roles, choices=choices,
-                           states=states, specialties=specialties, taxonomy=reference.taxonomy(),
-                           form=form, errors=errors or {}, choices_max=ROLE_CHOICES_MAX)
-    return body, status
-
-
-def _practitioner_or_404(db: Session, listing_id: int) -> Listing:
-    listing = db.get(Listing, listing_id)
-    if listing is None or listing.kind != "practitioner":
-        abort(404)
-    return listing
-
-
-@bp.get("/<int:listing_id>/roles")
-@role_required(*EDITORS)
-def roles(listing_id: int):
-    with _staff_session() as db:
-        listing = _practitioner_or_404(db, listing_id)
-        return _role_page(db, listing)
-
-
-@bp.post("/<int:listing_id>/roles")
-@role_required(*EDITORS)
-def add_role(listing_id: int):
-
-    values = request.form
-    form = {name: values.get(name, "").strip() for name in ("location_choice", "location_id", "specialty_code")}
-    for name in ("accepting_new_patients", "telehealth"):
-        form[name] = values.get(name) == "1"
-    raw = form["location_id"] or form["location_choice"]
-    with _staff_session() as db:
-        listing = _practitioner_or_404(db, listing_id)
-        name = listing.name
-        try:
-            if not raw:
-                raise ValidationError({"location_id": "choose an organization location or enter its id"})
-            if not raw.isdigit():
-                raise ValidationError({"location_id": "a location id is a whole number"})
-            role_service.add_role(db, practitioner_id=listing_id, location_id=int(raw),
-                             specialty_code=form["specialty_code"] or None,
-                             accepting_new_patients=form["accepting_new_patients"], telehealth=form["telehealth"],
-                             actor=current_user.email)
-            _commit_and_index(db)
-        except ValidationError as error:
-            db.rollback()
-            return _role_page(db, _practitioner_or_404(db, listing_id), form, error.errors, status=400)
-    flash(f"Added a role for {name}; public search shows it.", "success")
-    return redirect(url_for("staff_listings.roles", listing_id=listing_id), code=303)
-
-
-@bp.post("/<int:listing_id>/roles/<int:role_id>/remove")
-@role_required(*EDITORS)
-def remove_role(listing_id: int, role_id: int):
-
-    with _staff_session() as db:
-        listing = _practitioner_or_404(db, listing_id)
-        role = db.get(Role, role_id)
-        if role is None or role.practitioner_id != listing_id:
-            abort(404)
-        name = listing.name
-        role_service.remove_role(db, role_id, actor=current_user.email)
-        _commit_and_index(db)
-    flash(f"Removed a role from {name}; public search shows the change.", "success")
-    return redirect(url_for("staff_listings.roles", listing_id=listing_id), code=303)
+# The role pages live in their own module and register on this blueprint.
+from directory.web.staff import roles as _role_pages  # noqa: E402, F401
