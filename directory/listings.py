@@ -188,6 +188,27 @@ def _listing_values(data: ListingInput) -> dict:
     }
 
 
+def _children(session: Session, listing_id: int) -> dict:
+    """A listing's specialties, networks and locations as plain values, for the audit trail."""
+    specialties = session.execute(
+        select(ListingSpecialty.code, ListingSpecialty.is_primary)
+        .where(ListingSpecialty.listing_id == listing_id).order_by(ListingSpecialty.code)
+    ).all()
+    networks = session.execute(
+        select(Participation.network_id).where(Participation.listing_id == listing_id)
+        .order_by(Participation.network_id)
+    ).scalars().all()
+    locations = session.execute(
+        select(Location.address, Location.city, Location.state, Location.zip, Location.phone, Location.fax)
+        .where(Location.listing_id == listing_id).order_by(Location.id)
+    ).all()
+    return {
+        "specialties": [f"{code}{' (primary)' if primary else ''}" for code, primary in specialties],
+        "networks": list(networks),
+        "locations": [", ".join(part or "" for part in row) for row in locations],
+    }
+
+
 def create_listing(session: Session, data: ListingInput, actor: str) -> Listing:
     """Add a listing with its places, specialties and networks; audit and queue the index change."""
     if errors := validate(session, data):
@@ -223,13 +244,15 @@ def update_listing(session: Session, listing_id: int, data: ListingInput, actor:
     ).first()
     if clash:
         raise ValidationError({"npi": f"a listing with NPI {data.npi} already exists"})
-    before = {k: getattr(listing, k) for k in _listing_values(data)}
+    before = {k: getattr(listing, k) for k in _listing_values(data)} | _children(session, listing_id)
     for key, value in _listing_values(data).items():
         setattr(listing, key, value)
     listing.version += 1
     listing.updated_at = utcnow()
     _write_children(session, listing, data)
-    changes = {k: [before[k], v] for k, v in _listing_values(data).items() if before[k] != v}
+    session.flush()
+    after = _listing_values(data) | _children(session, listing_id)
+    changes = {k: [before[k], v] for k, v in after.items() if before[k] != v}
     session.add(AuditEntry(actor=actor, listing_id=listing_id, action="update", changes=changes))
     record_change(session, listing_id)
     session.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import sqlmodel
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -481,3 +482,22 @@ def test_a_new_process_applies_changes_left_pending_by_a_crash(app, factory):
     finally:
         get_searcher(restarted).close()
         get_engine(restarted).dispose()
+
+
+def test_update_audit_records_each_changed_field_including_places_and_specialties(app, session, factory):
+    from directory.models import AuditEntry
+
+    listing = factory.listing(name="Audit Me Infusion", zip="02115")
+    data = listing_input(listing, name="Audited Infusion", zips=["02116"], specialties=["261QI0500X", "3336H0001X"])
+    update_listing(session, listing.id, data, actor="auditor", expected_version=listing.version)
+    session.commit()
+    entry = session.exec(
+        sqlmodel.select(AuditEntry).where(AuditEntry.listing_id == listing.id, AuditEntry.action == "update")
+    ).one()
+    assert entry.actor == "auditor"
+    assert entry.changes["name"] == ["Audit Me Infusion", "Audited Infusion"]
+    assert entry.changes["specialties"] == [["261QI0500X (primary)"], ["261QI0500X (primary)", "3336H0001X"]]
+    before, after = entry.changes["locations"]
+    assert "02115" in before[0] and "(617) 555-0100" in before[0]
+    assert "02116" in after[0] and "(617) 555-0100" not in after[0]
+    assert "networks" not in entry.changes  # unchanged fields are not recorded
