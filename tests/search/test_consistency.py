@@ -9,78 +9,13 @@ import sqlmodel
 from sqlalchemy import text
 from sqlmodel import Session
 
-from directory import create_app
 from directory.db import get_engine
-from directory.listings import ListingInput, LocationInput, delete_listing, set_active, update_listing
+from directory.listings import delete_listing, set_active, update_listing
 from directory.search import get_searcher
 from directory.search.documents import load_docs
-from directory.search.query import Place, SearchQuery
 from directory.search.sync import apply_pending, check_index
 from directory.search.whoosh_backend import WhooshSearcher
-
-# -- helpers ---------------------------------------------------------------------------------------
-
-
-def search(client, **params) -> list[int]:
-    response = client.get("/api/v1/search", query_string={"per_page": 100, **params})
-    assert response.status_code == 200, response.get_json()
-    body = response.get_json()
-    assert body["total"] == len(body["results"])
-    return [r["id"] for r in body["results"]]
-
-
-def report(app):
-    with app.app_context():
-        return check_index(get_engine(app), get_searcher(app))
-
-
-def cli(app, runner, *args):
-    """Run a `flask` command as the real CLI does: with the app context pushed.
-
-    (`FlaskCliRunner.invoke` alone does not push one for these commands; see
-    test_cli_runner_without_app_context.)
-    """
-    with app.app_context():
-        return runner.invoke(args=list(args))
-
-
-def assert_consistent(app, runner):
-    drift = report(app)
-    assert drift.ok, drift
-    result = cli(app, runner, "check-index")
-    assert result.exit_code == 0, result.output
-    assert "index matches the database" in result.output
-
-
-def listing_input(listing, *, name: str, zips: list[str], specialties: list[str], **extra) -> ListingInput:
-    return ListingInput(
-        kind=listing.kind,
-        npi=listing.npi,
-        name=name,
-        specialties=specialties,
-        locations=[LocationInput(address=f"{i + 1} Main St", zip=z) for i, z in enumerate(zips)],
-        first_name=extra.pop("first_name", "Ada" if listing.kind == "practitioner" else None),
-        last_name=extra.pop("last_name", "Lovelace" if listing.kind == "practitioner" else None),
-        **extra,
-    )
-
-
-def whoosh_search(searcher: WhooshSearcher, q: str = "", place: Place | None = None) -> list[int]:
-    query = SearchQuery(q=q, place=place, sort="distance" if place else "relevance", per_page=100)
-    return [hit.lid for hit in searcher.search(query).hits]
-
-
-@pytest.fixture
-def worker(app):
-    """A second searcher on the same index folder and database: another worker process."""
-    searcher = WhooshSearcher(app.config["INDEX_DIR"], get_engine(app))
-    yield searcher
-    searcher.close()
-
-
-
-BOSTON = Place(42.3429, -71.1003, 10.0)
-HONOLULU = Place(21.3179, -157.8521, 10.0)
+from tests.search.helpers import BOSTON, assert_consistent, cli, listing_input, report, search, whoosh_search
 
 # -- the write path keeps search in step -----------------------------------------------------------
 
@@ -295,75 +230,6 @@ def test_reindex_keeps_later_changes(app, client, runner, session, factory):
     assert_consistent(app, runner)
 
 
-# -- several workers -------------------------------------------------------------------------------
-
-
-def test_second_worker_sees_changes(app, client, runner, session, factory, worker):
-    assert whoosh_search(worker, place=BOSTON) == []
-    listing = factory.listing(name="Fenway Infusion Center", zip="02115")
-    assert whoosh_search(worker, place=BOSTON) == [listing.id]
-    assert whoosh_search(worker, q="fenway") == [listing.id]
-
-    update_listing(session, listing.id,
-                   listing_input(listing, name="Waikiki Infusion", zips=["96815"],
-                                 specialties=["261QI0500X"]),
-                   actor="test")
-    session.commit()
-    factory.sync()
-    assert whoosh_search(worker, place=BOSTON) == []
-    assert whoosh_search(worker, q="waikiki") == [listing.id]
-    assert whoosh_search(worker, place=HONOLULU) == [listing.id]
-
-    set_active(session, listing.id, False, actor="test")
-    session.commit()
-    factory.sync()
-    assert whoosh_search(worker, q="waikiki") == []
-    assert whoosh_search(worker, place=HONOLULU) == []
-
-    set_active(session, listing.id, True, actor="test")
-    session.commit()
-    factory.sync()
-    assert whoosh_search(worker, q="waikiki") == [listing.id]
-
-    delete_listing(session, listing.id, actor="test")
-    session.commit()
-    factory.sync()
-    assert whoosh_search(worker, q="waikiki") == []
-    assert whoosh_search(worker, place=HONOLULU) == []
-    with app.app_context():
-        assert check_index(get_engine(app), worker).ok
-
-
-def test_changes_applied_by_second_worker_are_seen_by_the_first(app, client, factory, worker):
-    first = factory.listing(name="Fenway Infusion Center")
-    assert search(client, q="fenway") == [first.id]  # the app's searcher is open and warm
-    second = factory.listing(sync=False, name="Longwood Infusion")
-    assert apply_pending(get_engine(app), worker) == 1
-    assert search(client, q="longwood") == [second.id]
-    assert set(whoosh_search(worker, q="infusion")) == {first.id, second.id}
-
-
-def test_second_worker_follows_a_reindex(app, client, runner, session, factory, worker):
-    a = factory.listing(name="Alpha Infusion")
-    assert whoosh_search(worker, q="alpha") == [a.id]
-    assert cli(app, runner, "reindex").exit_code == 0
-    b = factory.listing(name="Bravo Infusion")
-    assert whoosh_search(worker, q="alpha") == [a.id]
-    assert whoosh_search(worker, q="bravo") == [b.id]
-    assert set(whoosh_search(worker, place=BOSTON)) == {a.id, b.id}
-    assert cli(app, runner, "reindex").exit_code == 0
-    assert set(whoosh_search(worker, q="infusion")) == {a.id, b.id}
-    with app.app_context():
-        assert check_index(get_engine(app), worker).ok
-
-
-def test_worker_opened_before_any_index_exists(app, client, factory, worker):
-    # `worker` created the (empty) index folder; the app's searcher opens afterwards.
-    listing = factory.listing(name="Fenway Infusion Center")
-    assert whoosh_search(worker, q="fenway") == [listing.id]
-    assert search(client, q="fenway") == [listing.id]
-
-
 # -- a crash between the database commit and the index write ---------------------------------------
 
 
@@ -407,81 +273,6 @@ def test_cli_runner_without_app_context(runner, command):
     result = runner.invoke(args=[command])
     assert result.exception is None, repr(result.exception)
     assert result.exit_code == 0
-
-
-# -- stale text after an update (Whoosh reader reuse) ----------------------------------------------
-
-
-
-def test_renamed_listing_stops_matching_its_old_text(app, client, runner, session, factory):
-    fenway = factory.listing(name="Fenway Infusion Center", zip="02115")
-    factory.listing(kind="practitioner", name="Dr. Ada Lovelace", zip="02116")
-    assert search(client, q="fenway") == [fenway.id]  # the app's searcher is open and warm
-    update_listing(
-        session, fenway.id,
-        listing_input(fenway, name="Harbor Light Clinic", zips=["96813"], specialties=["261QM1300X"]),
-        actor="test",
-    )
-    session.commit()
-    factory.sync()
-    assert_consistent(app, runner)
-    assert search(client, q="harbor light") == [fenway.id]
-    assert search(client, q="fenway") == []
-    assert search(client, q="privigen") == []  # the old specialty's vocabulary
-    assert search(client, q="boston", kind="organization") == []
-
-
-def test_second_worker_stops_matching_old_text(app, session, factory, worker):
-    listing = factory.listing(name="Fenway Infusion Center", zip="02115")
-    assert whoosh_search(worker, q="fenway") == [listing.id]
-    update_listing(session, listing.id,
-                   listing_input(listing, name="Waikiki Infusion", zips=["96815"],
-                                 specialties=["261QI0500X"]),
-                   actor="test")
-    session.commit()
-    factory.sync()
-    assert whoosh_search(worker, q="waikiki") == [listing.id]
-    assert whoosh_search(worker, q="fenway") == []
-
-
-def test_document_removed_from_text_index_stops_matching(app, client, factory):
-    listing = factory.listing(name="Fenway Infusion Center")
-    assert search(client, q="fenway") == [listing.id]
-    with app.app_context():
-        get_searcher(app).update({listing.id: None})
-    assert search(client, q="fenway") == []
-
-
-def test_renamed_listing_text_is_right_after_a_restart(app, client, session, factory):
-    """The same change seen through a freshly opened searcher is right (so the index is)."""
-    fenway = factory.listing(name="Fenway Infusion Center", zip="02115")
-    update_listing(
-        session, fenway.id,
-        listing_input(fenway, name="Harbor Light Clinic", zips=["96813"], specialties=["261QM1300X"]),
-        actor="test",
-    )
-    session.commit()
-    factory.sync()
-    fresh = WhooshSearcher(app.config["INDEX_DIR"], get_engine(app))
-    try:
-        assert whoosh_search(fresh, q="harbor light") == [fenway.id]
-        assert whoosh_search(fresh, q="fenway") == []
-        assert whoosh_search(fresh, q="privigen") == []
-    finally:
-        fresh.close()
-
-
-def test_a_new_process_applies_changes_left_pending_by_a_crash(app, factory):
-    listing = factory.listing(sync=False, name="Left Pending Infusion")  # committed, index not written
-    restarted = create_app({key: app.config[key] for key in ("DATABASE_URL", "INDEX_DIR", "SECRET_KEY")})
-    try:
-        response = restarted.test_client().get("/api/v1/search?q=pending")
-        assert [r["id"] for r in response.get_json()["results"]] == [listing.id]
-        with restarted.app_context():
-            assert check_index(get_engine(restarted), get_searcher(restarted)).ok
-    finally:
-        get_searcher(restarted).close()
-        get_engine(restarted).dispose()
 
 
 def test_update_audit_records_each_changed_field_including_places_and_specialties(app, session, factory):
