@@ -52,13 +52,15 @@ def reindex() -> int:
 
     from directory.models import Listing
     from directory.search.documents import iter_all_docs  # noqa: F401  (fail early on import errors)
-    from directory.search.sync import reindex as rebuild
+    from directory.search import rebuild_index
 
     with Session(get_engine()) as session:
         total = session.execute(select(func.count()).select_from(Listing)).scalar_one()
     with tqdm(total=total, unit="listings", desc="reindex", disable=None) as bar:
-        count = rebuild(get_engine(), current_app.config["INDEX_DIR"], progress=bar.update)
-    click.echo(f"indexed {count} listings into {current_app.config['INDEX_DIR']}")
+        count = rebuild_index(current_app._get_current_object(), progress=bar.update)
+    where = ("PostgreSQL (SEARCH_BACKEND=postgres)" if current_app.config["SEARCH_BACKEND"] == "postgres"
+             else current_app.config["INDEX_DIR"])
+    click.echo(f"indexed {count} listings into {where}")
     return count
 
 

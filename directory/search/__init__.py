@@ -43,6 +43,15 @@ class Searcher(ABC):
     def close(self) -> None:  # noqa: B027
         """Release files and connections."""
 
+    @abstractmethod
+    def indexed_digests(self) -> dict[int, str]:
+        """Listing id -> digest of the document the index holds (for check-index)."""
+
+    def table_ids(self) -> set[int] | None:
+        """Listing ids of a second structure that must agree with the documents (None: no such
+        structure)."""
+        return None
+
 
 def _whoosh(app: Flask) -> Searcher:
     from directory.search.whoosh_backend import WhooshSearcher
@@ -50,13 +59,39 @@ def _whoosh(app: Flask) -> Searcher:
     return WhooshSearcher(app.config["INDEX_DIR"], app.extensions["directory.engine"])
 
 
-BACKENDS = {"whoosh": _whoosh}
+def _postgres(app: Flask) -> Searcher:
+    from directory.search.pg_backend import PostgresSearcher
+
+    return PostgresSearcher(app.extensions["directory.engine"])
+
+
+BACKENDS = {"whoosh": _whoosh, "postgres": _postgres}
+
+
+def rebuild_index(app: Flask, progress=None) -> int:
+    """Rebuild the configured backend's index from the database; returns listings indexed."""
+    from directory.search.sync import reindex
+
+    engine = app.extensions["directory.engine"]
+    if app.config["SEARCH_BACKEND"] == "postgres":
+        from directory.search.pg_backend import rebuild
+
+        count = rebuild(engine, progress=progress)
+    else:
+        count = reindex(engine, app.config["INDEX_DIR"], progress=progress)
+    searcher = app.extensions.get("directory.searcher")
+    if searcher is not None:
+        searcher.refresh()
+    return count
 
 
 def init_app(app: Flask) -> None:
     backend = app.config["SEARCH_BACKEND"]
     if backend not in BACKENDS:
         raise RuntimeError(f"SEARCH_BACKEND must be one of {sorted(BACKENDS)}, not {backend!r}")
+    if backend == "postgres" and not app.config["DATABASE_URL"].startswith("postgresql"):
+        raise RuntimeError("SEARCH_BACKEND=postgres needs a PostgreSQL DATABASE_URL "
+                           "(postgresql+psycopg://user@host:5432/dbname)")
     app.extensions["directory.searcher"] = None
 
 

@@ -15,7 +15,6 @@ from sqlmodel import Session
 from directory.models import IndexChange, utcnow
 from directory.search import Searcher
 from directory.search.documents import iter_all_docs, load_docs
-from directory.search.segments import stored_digests
 from directory.search.table import Codebook, ListingTable
 from directory.search.text import open_index, whoosh_fields
 from directory.search.whoosh_backend import SNAPSHOT, TEXT_DIR
@@ -128,17 +127,9 @@ class DriftReport:
 
 def check_index(engine: Engine, searcher, progress: Progress | None = None) -> DriftReport:
     """Compare every active listing's document with the text index and the listing table."""
-    from directory.search.whoosh_backend import WhooshSearcher
-
     report = DriftReport()
-    indexed: dict[int, str] = {}
-    if isinstance(searcher, WhooshSearcher):
-        searcher.refresh()
-        with searcher.ix.searcher() as whoosh:
-            indexed = stored_digests(whoosh.reader())
-        table_ids = searcher.listing_ids()
-    else:
-        table_ids = set()
+    indexed = searcher.indexed_digests()
+    table_ids = searcher.table_ids()
     report.indexed = len(indexed)
     seen: set[int] = set()
     with Session(engine) as session:
@@ -157,7 +148,7 @@ def check_index(engine: Engine, searcher, progress: Progress | None = None) -> D
                 progress(len(docs))
     report.database = len(seen)
     report.extra = sorted(set(indexed) - seen)
-    if isinstance(searcher, WhooshSearcher):
+    if table_ids is not None:
         report.table_missing = sorted(seen - table_ids)
         report.table_extra = sorted(table_ids - seen)
     return report

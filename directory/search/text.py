@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -126,6 +126,48 @@ def fuzzy_distance(word: str) -> int:
     return 1 if len(word) < 8 else 2
 
 
+def plan_words(
+    text: str,
+    topics: TopicIndex | None,
+    exact: Callable[[str, str], bool],
+    near: Callable[[str, str, int], set[str]],
+) -> list[WordGroup]:
+    """Each analyzed word of `text` with the index terms and topics that can match it.
+
+    The rule both backends share: a word matches the fields holding it as a term (`exact(field,
+    word)`), and the topics (conditions, therapies, specialties) whose text holds it. Words of 5+
+    letters that are not topic words also match index terms within a few edits sharing the first
+    letter (`near(field, word, maxdist)`), at a lower weight, first MAX_FUZZY_TERMS of them in
+    code point order per field; topic words are left alone because the vocabulary already lists
+    the spellings that matter, and building the edit automaton is the expensive part of a query.
+    """
+    result = []
+    for word in query_words(text):
+        terms = [(field, word, weight) for field, weight in FIELD_WEIGHTS.items() if exact(field, word)]
+        matched = topics.match(word) if topics else []
+        maxdist = fuzzy_distance(word)
+        if not matched and maxdist:
+            for field, weight in FIELD_WEIGHTS.items():
+                found = near(field, word, maxdist)
+                found.discard(word)
+                for term in sorted(found)[:MAX_FUZZY_TERMS]:
+                    terms.append((field, term, weight * FUZZY_WEIGHT))
+            if topics:
+                matched = topics.match(word, levenshtein_dfa(word, maxdist))
+        result.append(WordGroup(word, tuple(terms), tuple(matched)))
+    return result
+
+
+def term_weight(weight: float, total_docs: int, df: int) -> float:
+    """Field weight x inverse document frequency (the same float arithmetic in every backend)."""
+    return weight * math.log(1 + max(total_docs, 1) / df)
+
+
+def topic_weight(topic: TopicMatch, total_docs: int, df: int) -> float:
+    """A topic's weight: like a term's, over the listings holding any of its codes."""
+    return term_weight(TOPIC_WEIGHT * (FUZZY_WEIGHT if topic.fuzzy else 1.0), total_docs, max(df, 1))
+
+
 class TextMatcher:
     """Matches user words against a Whoosh searcher; returns listing ids and scores (numpy)."""
 
@@ -190,34 +232,20 @@ class TextMatcher:
         return lids
 
     def groups(self, text: str) -> list[WordGroup]:
-        """Each analyzed word with the index terms and topics that match it.
+        """Each analyzed word with the index terms and topics that match it (see `plan_words`)."""
 
-        Words of 5+ letters also match index terms within a few edits (typo tolerance), at a lower
-        weight, unless the word is a topic word (a condition, therapy or specialty, where the
-        vocabulary already lists the spellings that matter): building the edit automaton is the
-        expensive part of a query.
-        """
-        result = []
-        for word in query_words(text):
-            terms = [(field, word, weight) for field, weight in FIELD_WEIGHTS.items()
-                     if any(word in self._lexicon(seg, field)[1] for seg, _ in self._leaves())]
-            topics = self.topics.match(word) if self.topics else []
-            maxdist = fuzzy_distance(word)
-            if not topics and maxdist:
-                dfa = levenshtein_dfa(word, maxdist)
-                for field, weight in FIELD_WEIGHTS.items():
-                    near: set[str] = set()
-                    for segreader, _offset in self._leaves():
-                        if segreader.doc_count_all():
-                            cursor = LexiconCursor(self._lexicon(segreader, field)[0])
-                            near.update(Automata.find_matches(dfa, cursor))
-                    near.discard(word)
-                    for term in sorted(near)[:MAX_FUZZY_TERMS]:
-                        terms.append((field, term, weight * FUZZY_WEIGHT))
-                if self.topics:
-                    topics = self.topics.match(word, dfa)
-            result.append(WordGroup(word, tuple(terms), tuple(topics)))
-        return result
+        def exact(field: str, word: str) -> bool:
+            return any(word in self._lexicon(seg, field)[1] for seg, _ in self._leaves())
+
+        def near(field: str, word: str, maxdist: int) -> set[str]:
+            dfa = levenshtein_dfa(word, maxdist)
+            found: set[str] = set()
+            for segreader, _offset in self._leaves():
+                if segreader.doc_count_all():
+                    found.update(Automata.find_matches(dfa, LexiconCursor(self._lexicon(segreader, field)[0])))
+            return found
+
+        return plan_words(text, self.topics, exact, near)
 
     def _term_lids(self, field: str, term: str) -> np.ndarray:
         """Sorted unique listing ids whose `field` holds `term`, across all segments."""
@@ -244,21 +272,26 @@ class TextMatcher:
             return lids if np.all(lids[1:] > lids[:-1]) else np.unique(lids)
         return np.unique(np.concatenate(parts))
 
-    def match(self, text: str) -> TextHits | None:
-        """The listings and topics that can match each word of `text`; None when it has no words."""
+    def match(self, text: str, topic_df: Callable[[TopicMatch], int]) -> TextHits | None:
+        """The listings and topics that can match each word of `text`; None when it has no words.
+
+        `topic_df(topic)` counts the live listings holding any of a topic's codes.
+        """
         with self._lock:
             groups = self.groups(text)
             if not groups:
                 return None
-            total_docs = max(self._searcher.doc_count(), 1)
+            total_docs = self._searcher.doc_count()
             resolved = []
             for group in groups:
                 terms = []
                 for field, term, weight in group.terms:
                     lids = self._term_lids(field, term)
                     if len(lids):
-                        terms.append((lids, weight * math.log(1 + total_docs / len(lids))))
-                resolved.append(Word(terms, list(group.topics)))
+                        terms.append((lids, term_weight(weight, total_docs, len(lids))))
+                topics = list(group.topics)
+                weights = [topic_weight(t, total_docs, topic_df(t)) for t in topics]
+                resolved.append(Word(terms, topics, weights))
             return TextHits(resolved)
 
 
@@ -268,20 +301,16 @@ class Word:
 
     terms: list[tuple[np.ndarray, float]]
     topics: list[TopicMatch]
+    topic_weights: list[float]
 
 
 @dataclass
 class TextHits:
     """The words of a query. A listing matches when every word matches through an index term or
     one of its topics; its score sums, per word, the best weight among what it holds (field
-    weight x inverse document frequency; fuzzy matches count less)."""
+    weight x inverse document frequency over all live listings; fuzzy matches count less)."""
 
     words: list[Word]
-
-    def _topic_weight(self, table, topic: TopicMatch) -> float:
-        df = max(int(table.topic_counts[topic.facet][list(topic.codes)].sum()), 1)
-        weight = TOPIC_WEIGHT * (FUZZY_WEIGHT if topic.fuzzy else 1.0)
-        return weight * math.log(1 + max(table.size, 1) / df)
 
     def candidates(self, table) -> np.ndarray:
         """Positions in `table` matching the most selective word: a superset of the matches."""
@@ -318,9 +347,9 @@ class TextHits:
                 at[at == len(term_lids)] = 0
                 held = term_lids[at] == lids
                 np.maximum(best, np.where(held, weight, 0.0), out=best)
-            for topic in word.topics:
+            for topic, weight in zip(word.topics, word.topic_weights, strict=True):
                 held = table.topic_sets[topic.facet].any_of(pos, list(topic.codes))
-                np.maximum(best, np.where(held, self._topic_weight(table, topic), 0.0), out=best)
+                np.maximum(best, np.where(held, weight, 0.0), out=best)
             mask &= best > 0
             total += best
         return mask, total

@@ -23,10 +23,10 @@ from directory.search import Searcher
 from directory.search.documents import ListingDoc, load_docs
 from directory.search.engine import SearchResult, combine, evaluate
 from directory.search.query import SearchQuery
-from directory.search.segments import PostingCache
+from directory.search.segments import PostingCache, stored_digests
 from directory.search.table import Codebook, ListingTable
 from directory.search.text import TextHits, TextMatcher, Word, analyzer, open_index, write_docs
-from directory.search.topics import TopicIndex
+from directory.search.topics import TopicIndex, TopicMatch
 
 SNAPSHOT = "listings.npz"
 TEXT_DIR = "whoosh"
@@ -100,11 +100,30 @@ class WhooshSearcher(Searcher):
         changed = np.fromiter(self.overlay_docs, dtype=np.int64, count=len(self.overlay_docs))
         self.base_alive = ~np.isin(self.base.lids, changed)
 
+    def _topic_df(self, topic: TopicMatch) -> int:
+        """Live listings holding any of the topic's codes, over the snapshot and the overlay (so a
+        listing scores the same whichever table holds it)."""
+        codes = list(topic.codes)
+        held = self.base.topic_counts[topic.facet][codes].sum()
+        if self.base_alive is not None:
+            dead = np.flatnonzero(~self.base_alive).astype(np.int32)
+            held -= self.base.topic_sets[topic.facet].counts(dead)[codes].sum()
+        return int(held + self.overlay.topic_counts[topic.facet][codes].sum())
+
     def listing_ids(self) -> set[int]:
         """Every listing id this searcher would return (for check-index)."""
         with self._lock:
             base = self.base.lids if self.base_alive is None else self.base.lids[self.base_alive]
             return set(base.tolist()) | set(self.overlay.lids.tolist())
+
+    def indexed_digests(self) -> dict[int, str]:
+        self.refresh()
+        with self.ix.searcher() as whoosh:
+            return stored_digests(whoosh.reader())
+
+    def table_ids(self) -> set[int]:
+        self.refresh()
+        return self.listing_ids()
 
     # -- Searcher ------------------------------------------------------------------------------
 
@@ -112,9 +131,9 @@ class WhooshSearcher(Searcher):
         self.refresh()
         with self._lock:
             base, alive, overlay = self.base, self.base_alive, self.overlay
-            text = self.matcher.match(query.q) if query.q else None
+            text = self.matcher.match(query.q, self._topic_df) if query.q else None
             if query.q and text is None:
-                text = TextHits([Word([], [])])  # text with no searchable word matches nothing
+                text = TextHits([Word([], [], [])])  # text with no searchable word matches nothing
         parts = [evaluate(base, query, self.codebook, text, alive)]
         if overlay.size:
             parts.append(evaluate(overlay, query, self.codebook, text))
