@@ -51,8 +51,8 @@ def reindex() -> int:
     from sqlmodel import Session
 
     from directory.models import Listing
-    from directory.search.documents import iter_all_docs  # noqa: F401  (fail early on import errors)
     from directory.search import rebuild_index
+    from directory.search.documents import iter_all_docs  # noqa: F401  (fail early on import errors)
 
     with Session(get_engine()) as session:
         total = session.execute(select(func.count()).select_from(Listing)).scalar_one()

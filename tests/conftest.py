@@ -8,7 +8,16 @@ from sqlmodel import Session
 from directory import create_app
 from directory.cli import init_db
 from directory.db import get_engine
+from tests.backends import start_postgres
 from tests.factories import Factory
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """Throw-away PostgreSQL databases for this test run (skips the test when there is no server)."""
+    server = start_postgres()
+    yield server
+    server.close()
 
 
 @pytest.fixture

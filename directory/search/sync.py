@@ -96,16 +96,21 @@ def reindex(engine: Engine, index_dir: str | Path, progress: Progress | None = N
     building.rename(live)
     table.save(root / SNAPSHOT, watermark=watermark, built_at=int(time.time() * 1000))
     shutil.rmtree(old, ignore_errors=True)
+    settle_changes(engine, watermark)
+    return count
+
+
+def settle_changes(engine: Engine, watermark: int) -> None:
+    """After a rebuild that read the database at `watermark`: changes up to it are in the new
+    index; later ones may have gone to the old index only, so they are pending again."""
     with Session(engine) as session:
         session.execute(
             update(IndexChange).where(IndexChange.seq <= watermark).values(applied_at=utcnow())
         )
-        # Changes made during the build may have been applied to the old index: redo them.
         session.execute(
             update(IndexChange).where(IndexChange.seq > watermark).values(applied_at=None)
         )
         session.commit()
-    return count
 
 
 @dataclass

@@ -1,16 +1,31 @@
-"""Fixtures for the search tests."""
+"""Fixtures for the search tests: most run once per backend (Whoosh and PostgreSQL) and must pass
+unchanged on both; a test marked `@pytest.mark.backends("whoosh")` runs on the ones it names."""
 
 from __future__ import annotations
 
 import pytest
 
-from directory.db import get_engine
-from directory.search.whoosh_backend import WhooshSearcher
+from directory.search import BACKENDS as OPENERS
+from tests.backends import BACKENDS, close_app, make_app
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("backend", marker.args if marker else BACKENDS, scope="module")
+
+
+@pytest.fixture
+def app(backend, tmp_path, request):
+    server = request.getfixturevalue("postgres_server") if backend == "postgres" else None
+    app = make_app(backend, tmp_path, server)
+    yield app
+    close_app(app)
 
 
 @pytest.fixture
 def worker(app):
-    """A second searcher on the same index folder and database: another worker process."""
-    searcher = WhooshSearcher(app.config["INDEX_DIR"], get_engine(app))
+    """A second searcher on the same index and database: another worker process."""
+    searcher = OPENERS[app.config["SEARCH_BACKEND"]](app)
     yield searcher
     searcher.close()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from directory.db import get_engine
 from directory.listings import ListingInput, LocationInput
-from directory.search import get_searcher
+from directory.search import Searcher, get_searcher
 from directory.search.query import Place, SearchQuery
 from directory.search.sync import check_index
-from directory.search.whoosh_backend import WhooshSearcher
 
 # -- helpers ---------------------------------------------------------------------------------------
 
@@ -56,7 +55,7 @@ def listing_input(listing, *, name: str, zips: list[str], specialties: list[str]
     )
 
 
-def whoosh_search(searcher: WhooshSearcher, q: str = "", place: Place | None = None) -> list[int]:
+def direct_search(searcher: Searcher, q: str = "", place: Place | None = None) -> list[int]:
     query = SearchQuery(q=q, place=place, sort="distance" if place else "relevance", per_page=100)
     return [hit.lid for hit in searcher.search(query).hits]
 

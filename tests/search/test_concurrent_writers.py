@@ -50,7 +50,7 @@ def _worker(settings: dict, number: int, results) -> None:
 
 
 def test_concurrent_writers_lose_nothing(app, client):
-    settings = {key: app.config[key] for key in ("DATABASE_URL", "INDEX_DIR", "SECRET_KEY")}
+    settings = {key: app.config[key] for key in ("DATABASE_URL", "INDEX_DIR", "SECRET_KEY", "SEARCH_BACKEND")}
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     workers = [context.Process(target=_worker, args=(settings, n, results)) for n in range(WRITERS)]

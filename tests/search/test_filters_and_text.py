@@ -8,13 +8,12 @@ from collections import Counter
 import pytest
 from sqlmodel import Session
 
-from directory import create_app
-from directory.cli import init_db
 from directory.db import get_engine
 from directory.geo import lookup_zip
-from directory.search.sync import reindex
+from directory.search import rebuild_index
 from directory.search.table import name_key
 from directory.search.text import fuzzy_distance
+from tests.backends import close_app, make_app
 from tests.factories import Factory
 
 ORG_CODES = ["261QI0500X", "3336H0001X", "251F00000X", "282N00000X", "261QM1300X"]
@@ -79,18 +78,9 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("filters")
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp / 'test.sqlite3'}",
-            "INDEX_DIR": str(tmp / "index"),
-            "SECRET_KEY": "test-secret",
-        }
-    )
-    with app.app_context():
-        init_db()
+def world(backend, tmp_path_factory, request):
+    server = request.getfixturevalue("postgres_server") if backend == "postgres" else None
+    app = make_app(backend, tmp_path_factory.mktemp("filters"), server)
     session = Session(get_engine(app), expire_on_commit=False)
     factory = Factory(app, session)
     w = World(app, app.test_client())
@@ -121,14 +111,11 @@ def world(tmp_path_factory):
         if i == 59:
             # The first two thirds go into the snapshot; the rest stay in the overlay.
             factory.sync()
-            reindex(get_engine(app), app.config["INDEX_DIR"])
+            rebuild_index(app)
     factory.sync()
     yield w
     session.close()
-    searcher = app.extensions.get("directory.searcher")
-    if searcher is not None:
-        searcher.close()
-    get_engine(app).dispose()
+    close_app(app)
 
 
 def name_order(results: list[dict]) -> list[tuple]:

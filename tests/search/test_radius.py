@@ -17,8 +17,6 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlmodel import Session
 
-from directory import create_app
-from directory.cli import init_db
 from directory.db import get_engine
 from directory.geo import lookup_zip
 from directory.listings import (
@@ -29,8 +27,10 @@ from directory.listings import (
     update_listing,
 )
 from directory.models import Listing, Location
-from directory.search.sync import check_index, reindex
+from directory.search import rebuild_index
+from directory.search.sync import check_index
 from directory.search.table import name_key
+from tests.backends import close_app, make_app
 from tests.factories import Factory
 
 FIXED_ZIPS = [
@@ -139,18 +139,9 @@ def _data(factory_serial: int, zips: list[str], name: str, kind: str, npi: str |
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("radius")
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp / 'test.sqlite3'}",
-            "INDEX_DIR": str(tmp / "index"),
-            "SECRET_KEY": "test-secret",
-        }
-    )
-    with app.app_context():
-        init_db()
+def world(backend, tmp_path_factory, request):
+    server = request.getfixturevalue("postgres_server") if backend == "postgres" else None
+    app = make_app(backend, tmp_path_factory.mktemp("radius"), server)
     session = Session(get_engine(app), expire_on_commit=False)
     factory = Factory(app, session)
     w = World(app, session, factory)
@@ -169,7 +160,7 @@ def world(tmp_path_factory):
     made.append(make(101, name="twin infusion", zips=["02115"]))
     made.append(make(102, name="TWIN INFUSION", zips=["02115"]))
     factory.sync()
-    reindex(w.engine, app.config["INDEX_DIR"])  # the snapshot holds these
+    rebuild_index(app)  # the snapshot holds these
 
     # The overlay: new listings, and changes to snapshot listings.
     for i in range(103, 150):
@@ -194,10 +185,7 @@ def world(tmp_path_factory):
         assert check_index(w.engine, get_searcher(app)).ok
     yield w
     session.close()
-    searcher = app.extensions.get("directory.searcher")
-    if searcher is not None:
-        searcher.close()
-    get_engine(app).dispose()
+    close_app(app)
 
 
 def assert_matches_brute_force(world: World, lat: float, lon: float, radius: float, **params):

@@ -5,19 +5,19 @@ from __future__ import annotations
 from directory import create_app
 from directory.db import get_engine
 from directory.listings import delete_listing, set_active, update_listing
+from directory.search import BACKENDS as OPENERS
 from directory.search import get_searcher
 from directory.search.sync import apply_pending, check_index
-from directory.search.whoosh_backend import WhooshSearcher
-from tests.search.helpers import BOSTON, HONOLULU, assert_consistent, cli, listing_input, search, whoosh_search
+from tests.search.helpers import BOSTON, HONOLULU, assert_consistent, cli, direct_search, listing_input, search
 
 # -- several workers -------------------------------------------------------------------------------
 
 
 def test_second_worker_sees_changes(app, client, runner, session, factory, worker):
-    assert whoosh_search(worker, place=BOSTON) == []
+    assert direct_search(worker, place=BOSTON) == []
     listing = factory.listing(name="Fenway Infusion Center", zip="02115")
-    assert whoosh_search(worker, place=BOSTON) == [listing.id]
-    assert whoosh_search(worker, q="fenway") == [listing.id]
+    assert direct_search(worker, place=BOSTON) == [listing.id]
+    assert direct_search(worker, q="fenway") == [listing.id]
 
     update_listing(session, listing.id,
                    listing_input(listing, name="Waikiki Infusion", zips=["96815"],
@@ -25,26 +25,26 @@ def test_second_worker_sees_changes(app, client, runner, session, factory, worke
                    actor="test")
     session.commit()
     factory.sync()
-    assert whoosh_search(worker, place=BOSTON) == []
-    assert whoosh_search(worker, q="waikiki") == [listing.id]
-    assert whoosh_search(worker, place=HONOLULU) == [listing.id]
+    assert direct_search(worker, place=BOSTON) == []
+    assert direct_search(worker, q="waikiki") == [listing.id]
+    assert direct_search(worker, place=HONOLULU) == [listing.id]
 
     set_active(session, listing.id, False, actor="test")
     session.commit()
     factory.sync()
-    assert whoosh_search(worker, q="waikiki") == []
-    assert whoosh_search(worker, place=HONOLULU) == []
+    assert direct_search(worker, q="waikiki") == []
+    assert direct_search(worker, place=HONOLULU) == []
 
     set_active(session, listing.id, True, actor="test")
     session.commit()
     factory.sync()
-    assert whoosh_search(worker, q="waikiki") == [listing.id]
+    assert direct_search(worker, q="waikiki") == [listing.id]
 
     delete_listing(session, listing.id, actor="test")
     session.commit()
     factory.sync()
-    assert whoosh_search(worker, q="waikiki") == []
-    assert whoosh_search(worker, place=HONOLULU) == []
+    assert direct_search(worker, q="waikiki") == []
+    assert direct_search(worker, place=HONOLULU) == []
     with app.app_context():
         assert check_index(get_engine(app), worker).ok
 
@@ -55,19 +55,19 @@ def test_changes_applied_by_second_worker_are_seen_by_the_first(app, client, fac
     second = factory.listing(sync=False, name="Longwood Infusion")
     assert apply_pending(get_engine(app), worker) == 1
     assert search(client, q="longwood") == [second.id]
-    assert set(whoosh_search(worker, q="infusion")) == {first.id, second.id}
+    assert set(direct_search(worker, q="infusion")) == {first.id, second.id}
 
 
 def test_second_worker_follows_a_reindex(app, client, runner, session, factory, worker):
     a = factory.listing(name="Alpha Infusion")
-    assert whoosh_search(worker, q="alpha") == [a.id]
+    assert direct_search(worker, q="alpha") == [a.id]
     assert cli(app, runner, "reindex").exit_code == 0
     b = factory.listing(name="Bravo Infusion")
-    assert whoosh_search(worker, q="alpha") == [a.id]
-    assert whoosh_search(worker, q="bravo") == [b.id]
-    assert set(whoosh_search(worker, place=BOSTON)) == {a.id, b.id}
+    assert direct_search(worker, q="alpha") == [a.id]
+    assert direct_search(worker, q="bravo") == [b.id]
+    assert set(direct_search(worker, place=BOSTON)) == {a.id, b.id}
     assert cli(app, runner, "reindex").exit_code == 0
-    assert set(whoosh_search(worker, q="infusion")) == {a.id, b.id}
+    assert set(direct_search(worker, q="infusion")) == {a.id, b.id}
     with app.app_context():
         assert check_index(get_engine(app), worker).ok
 
@@ -75,7 +75,7 @@ def test_second_worker_follows_a_reindex(app, client, runner, session, factory, 
 def test_worker_opened_before_any_index_exists(app, client, factory, worker):
     # `worker` created the (empty) index folder; the app's searcher opens afterwards.
     listing = factory.listing(name="Fenway Infusion Center")
-    assert whoosh_search(worker, q="fenway") == [listing.id]
+    assert direct_search(worker, q="fenway") == [listing.id]
     assert search(client, q="fenway") == [listing.id]
 
 
@@ -103,15 +103,15 @@ def test_renamed_listing_stops_matching_its_old_text(app, client, runner, sessio
 
 def test_second_worker_stops_matching_old_text(app, session, factory, worker):
     listing = factory.listing(name="Fenway Infusion Center", zip="02115")
-    assert whoosh_search(worker, q="fenway") == [listing.id]
+    assert direct_search(worker, q="fenway") == [listing.id]
     update_listing(session, listing.id,
                    listing_input(listing, name="Waikiki Infusion", zips=["96815"],
                                  specialties=["261QI0500X"]),
                    actor="test")
     session.commit()
     factory.sync()
-    assert whoosh_search(worker, q="waikiki") == [listing.id]
-    assert whoosh_search(worker, q="fenway") == []
+    assert direct_search(worker, q="waikiki") == [listing.id]
+    assert direct_search(worker, q="fenway") == []
 
 
 def test_document_removed_from_text_index_stops_matching(app, client, factory):
@@ -132,18 +132,19 @@ def test_renamed_listing_text_is_right_after_a_restart(app, client, session, fac
     )
     session.commit()
     factory.sync()
-    fresh = WhooshSearcher(app.config["INDEX_DIR"], get_engine(app))
+    fresh = OPENERS[app.config["SEARCH_BACKEND"]](app)
     try:
-        assert whoosh_search(fresh, q="harbor light") == [fenway.id]
-        assert whoosh_search(fresh, q="fenway") == []
-        assert whoosh_search(fresh, q="privigen") == []
+        assert direct_search(fresh, q="harbor light") == [fenway.id]
+        assert direct_search(fresh, q="fenway") == []
+        assert direct_search(fresh, q="privigen") == []
     finally:
         fresh.close()
 
 
 def test_a_new_process_applies_changes_left_pending_by_a_crash(app, factory):
     listing = factory.listing(sync=False, name="Left Pending Infusion")  # committed, index not written
-    restarted = create_app({key: app.config[key] for key in ("DATABASE_URL", "INDEX_DIR", "SECRET_KEY")})
+    keys = ("DATABASE_URL", "INDEX_DIR", "SECRET_KEY", "SEARCH_BACKEND")
+    restarted = create_app({key: app.config[key] for key in keys})
     try:
         response = restarted.test_client().get("/api/v1/search?q=pending")
         assert [r["id"] for r in response.get_json()["results"]] == [listing.id]
