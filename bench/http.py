@@ -1,0 +1,399 @@
+"""HTTP benchmark: throughput and latency of /api/v1/search under gunicorn, beside /healthz.
+
+    python -m bench.run --count 20000 --dir /tmp/httpbench      # build a data folder first
+    python -m bench.http --dir /tmp/httpbench --duration 20      # SQLite + Whoosh index
+    python -m bench.http --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_100000 \\
+        --index-dir bench/data/100000/index                     # PostgreSQL + Whoosh index
+    python -m bench.http --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_100000 \
+        --backend postgres                                      # PostgreSQL search backend
+
+Starts `gunicorn wsgi:app` (DIRECTORY_ENV=production) on a free loopback port, times its start
+(spawn until /healthz answers 200, and until the first search answers 200), sends every search
+URL of the benchmark mix once to warm the workers and check each answers 200, then loads it with
+wrk from a second process: once on /healthz (the ceiling the framework allows) and once on the
+search mix (bench/wrk/paths.lua cycles through the URLs; --per-kind adds one run per kind).
+Afterwards it reads VmRSS/VmHWM of the master and of each worker. Gunicorn's default (sync)
+workers close the connection after every response, so each request includes a TCP connect;
+wrk, gunicorn and the app share this machine's CPUs. Results go to
+bench/results/http-<label>.json and a markdown table on standard output.
+
+Bar: search throughput >= 40% of /healthz throughput; RSS <= 400 MB per worker.
+Needs wrk (`apt-get install wrk`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from bench.run import MIX, queries, settings
+from directory.search.query import SearchQuery
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "bench" / "wrk" / "paths.lua"
+RESULTS = ROOT / "bench" / "results"
+BAR_RATIO = 0.40
+BAR_RSS_MB = 400
+
+
+# --- the request list ------------------------------------------------------------------------
+
+
+def search_path(query: SearchQuery) -> str:
+    """The /api/v1/search URL (path and query string) that asks for `query`."""
+    params: list[tuple[str, str]] = []
+    if query.q:
+        params.append(("q", query.q))
+    if query.place:
+        if query.place.zip:
+            params.append(("zip", query.place.zip))
+        else:
+            params += [("lat", f"{query.place.lat:.6f}"), ("lon", f"{query.place.lon:.6f}")]
+        params.append(("radius", f"{query.place.radius_mi:g}"))
+    params += [("specialty", code) for code in query.specialties]
+    params += [("network", str(n)) for n in query.networks]
+    if query.kind:
+        params.append(("kind", query.kind))
+    if query.accepting:
+        params.append(("accepting", "true"))
+    if query.telehealth:
+        params.append(("telehealth", "true"))
+    params += [("language", code) for code in query.languages]
+    params += [("service", code) for code in query.services]
+    params.append(("sort", query.sort))
+    if query.page != 1:
+        params.append(("page", str(query.page)))
+    if query.per_page != 20:
+        params.append(("per_page", str(query.per_page)))
+    return "/api/v1/search?" + urlencode(params)
+
+
+def network_ids(database_url: str) -> list[int]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text("select id from network order by id")).scalars())
+    finally:
+        engine.dispose()
+
+
+def search_paths(database_url: str, per_kind: int) -> dict[str, list[str]]:
+    networks = network_ids(database_url)
+    if not networks:
+        sys.exit(f"no networks in {database_url}: is this a bench database?")
+    return {kind: [search_path(q) for q in queries(kind, per_kind, networks)] for kind in MIX}
+
+
+def interleave(lists: list[list[str]]) -> list[str]:
+    """Round-robin over the lists, so that any stretch of the result holds every kind."""
+    out = []
+    for i in range(max(len(items) for items in lists)):
+        out += [items[i] for items in lists if i < len(items)]
+    return out
+
+
+# --- gunicorn --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get_status(url: str, timeout: float = 30) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def children(pid: int) -> list[int]:
+    """Process ids whose parent is `pid` (gunicorn's workers, for the master)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The name field may hold spaces and parentheses; the parent pid follows the last ')'.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return {key: round(int(fields[key].split()[0]) / 1024, 1) for key in ("VmRSS", "VmHWM")}
+
+
+class Server:
+    """`gunicorn wsgi:app` on a loopback port, stopped (SIGTERM, then SIGKILL) on exit."""
+
+    def __init__(self, env: dict[str, str], workers: int, log_path: Path):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.log_path = log_path
+        self.env = env
+        self.process: subprocess.Popen | None = None
+        self.spawned = 0.0
+
+    def __enter__(self) -> Server:
+        gunicorn = ROOT / ".venv" / "bin" / "gunicorn"
+        if not gunicorn.exists():
+            gunicorn = Path(shutil.which("gunicorn") or "gunicorn")
+        command = [str(gunicorn), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
+                   "--log-level", "warning", "wsgi:app"]
+        self.log = open(self.log_path, "w")  # closed in __exit__
+        self.spawned = time.perf_counter()
+        # A session of its own, so Ctrl-C reaches this script only and the server is stopped below.
+        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # graceful: workers finish their request
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+    def log_tail(self, lines: int = 30) -> str:
+        self.log.flush()
+        return "\n".join(self.log_path.read_text().splitlines()[-lines:])
+
+    def wait_for(self, path: str, timeout: float = 120) -> float:
+        """Seconds from spawn until GET `path` answers 200."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                status = get_status(self.base + path)
+            except (urllib.error.URLError, ConnectionError):
+                status = None
+            if status == 200:
+                return time.perf_counter() - self.spawned
+            if status is not None:
+                raise RuntimeError(f"GET {path} answered {status}:\n{self.log_tail()}")
+            time.sleep(0.02)
+        raise RuntimeError(f"no answer from {path} within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def check_workers(self) -> None:
+        """Fail unless the master has forked all its workers (children appear at fork, before the
+        app is imported, so this is a count, not a readiness time)."""
+        found = children(self.process.pid)
+        if len(found) != self.workers:
+            raise RuntimeError(f"{len(found)} gunicorn workers, not {self.workers}:\n{self.log_tail()}")
+
+    def memory(self) -> dict:
+        workers = children(self.process.pid)
+        return {"master": memory_mb(self.process.pid),
+                "workers": {str(pid): memory_mb(pid) for pid in workers}}
+
+
+def warm_up(base: str, paths: list[str], concurrency: int) -> float:
+    """GET every path once, `concurrency` at a time (so every worker opens its index and warms its
+    caches); fails on any answer but 200. Returns the seconds it took."""
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        statuses = list(pool.map(lambda path: (get_status(base + path), path), paths))
+    bad = [(status, path) for status, path in statuses if status != 200]
+    if bad:
+        sample = "\n".join(f"  {status} {base}{path}" for status, path in bad[:5])
+        raise RuntimeError(f"{len(bad)} of {len(paths)} search URLs did not answer 200, e.g.\n{sample}")
+    return time.perf_counter() - started
+
+
+# --- wrk -------------------------------------------------------------------------------------
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def parse_wrk(output: str) -> dict:
+    """Requests/s, latency percentiles (ms), request count, errors and non-2xx/3xx from `wrk --latency`."""
+
+    def ms(text: str) -> float:
+        number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()
+        return round(float(number) * UNITS[unit], 3)
+
+    figures = {
+        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
+        "non_2xx_3xx": 0,
+        "socket_errors": {},
+    }
+    for percent, value in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.MULTILINE):
+        figures[f"p{percent}_ms"] = ms(value)
+    if found := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
+        figures["non_2xx_3xx"] = int(found.group(1))
+    if found := re.search(r"Socket errors: (.*)", output):
+        figures["socket_errors"] = {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", found.group(1))}
+    return figures
+
+
+def run_wrk(url: str, args: argparse.Namespace, paths: list[str] | None = None,
+            work: Path | None = None, name: str = "") -> dict:
+    command = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
+               "--timeout", "10s", "--latency", url]
+    if paths is not None:
+        path_file = work / f"paths-{name}.txt"
+        path_file.write_text("\n".join(paths) + "\n")
+        command[-1:-1] = ["-s", str(LUA)]
+        command += ["--", str(path_file)]
+    print(f"  wrk {name or urlsplit(url).path}: {args.duration} s ...", file=sys.stderr, flush=True)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    figures = parse_wrk(done.stdout)
+    figures["wrk_output"] = done.stdout
+    return figures
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    try:
+        run(parse_args())
+    except RuntimeError as error:  # gunicorn would not start, a URL failed, wrk failed
+        sys.exit(f"bench.http: {error}")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dir", type=Path, help="bench data folder holding bench.sqlite3 and index/")
+    source.add_argument("--database-url", help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/bench_100000")
+    parser.add_argument("--index-dir", type=Path, help="Whoosh index folder (with --database-url)")
+    parser.add_argument("--backend", choices=["whoosh", "postgres"], default="whoosh", help="SEARCH_BACKEND")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--duration", type=int, default=20, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--queries", type=int, default=200, help="search URLs per kind of the mix")
+    parser.add_argument("--per-kind", action="store_true", help="also one wrk run per kind of the mix")
+    parser.add_argument("--label", help="results go to bench/results/http-<label>.json")
+    args = parser.parse_args()
+    if args.backend == "postgres" and not (args.database_url or "").startswith("postgresql"):
+        parser.error("--backend postgres needs --database-url postgresql+psycopg://...")
+    if args.database_url and args.backend == "whoosh" and not args.index_dir:
+        parser.error("--index-dir is needed with --database-url and --backend whoosh")
+    return args
+
+
+def run(args: argparse.Namespace) -> None:
+    # Stopped by SIGTERM (a timeout, kill): unwind like Ctrl-C, so gunicorn is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench.http: terminated"))
+
+    if shutil.which("wrk") is None:
+        sys.exit("bench.http needs wrk, the HTTP load generator: apt-get install wrk")
+
+    if args.dir:
+        config = settings(args.dir.resolve())
+        if not (args.dir / "bench.sqlite3").exists():
+            sys.exit(f"no bench.sqlite3 in {args.dir}: make one with python -m bench.run --dir {args.dir}")
+        label = args.label or f"{args.dir.resolve().name}-{args.backend}"
+    else:
+        config = {"DATABASE_URL": args.database_url}
+        if args.index_dir:
+            config["INDEX_DIR"] = str(args.index_dir.resolve())
+        label = args.label or f"{Path(urlsplit(args.database_url).path).stem}-{args.backend}"
+
+    by_kind = search_paths(config["DATABASE_URL"], args.queries)
+    mix = interleave([by_kind[kind] for kind in MIX])
+
+    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
+        work = Path(tmp)
+        env = {**os.environ, **config, "SEARCH_BACKEND": args.backend, "DIRECTORY_ENV": "production",
+               "SECRET_KEY": secrets.token_hex(16), "INSTANCE_PATH": str(work / "instance")}
+        report = {"label": label, "cpus": os.cpu_count(), "backend": args.backend,
+                  "database_url": config["DATABASE_URL"], "workers": args.workers,
+                  "wrk": {"threads": args.threads, "connections": args.connections, "duration_s": args.duration},
+                  "search_urls": len(mix)}
+        with Server(env, args.workers, work / "gunicorn.log") as server:
+            print(f"gunicorn on {server.base} with {args.workers} workers", file=sys.stderr)
+            report["start"] = {"healthz_s": round(server.wait_for("/healthz"), 2),
+                               "first_search_s": round(server.wait_for(mix[0]), 2)}
+            server.check_workers()
+            report["warm_up_s"] = round(warm_up(server.base, mix, args.connections), 1)
+            report["healthz"] = run_wrk(server.base + "/healthz", args)
+            report["search"] = run_wrk(server.base, args, mix, work, "search")
+            if args.per_kind:
+                report["kinds"] = {kind: run_wrk(server.base, args, by_kind[kind], work, kind) for kind in MIX}
+            report["memory_mb"] = server.memory()
+            if len(report["memory_mb"]["workers"]) != args.workers:
+                print(f"warning: {len(report['memory_mb']['workers'])} workers after the load, "
+                      f"not {args.workers} (did one restart?)\n{server.log_tail()}", file=sys.stderr)
+
+    workers_rss = [m["VmHWM"] for m in report["memory_mb"]["workers"].values()]
+    ratio = report["search"]["requests_per_s"] / report["healthz"]["requests_per_s"]
+    report["bar"] = {"ratio": round(ratio, 3), "ratio_ok": ratio >= BAR_RATIO,
+                     "max_worker_rss_mb": max(workers_rss), "rss_ok": max(workers_rss) <= BAR_RSS_MB}
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"http-{label}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print_table(report)
+    print(f"\nresults: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+
+    runs = {"healthz": report["healthz"], "search": report["search"], **report.get("kinds", {})}
+    failed = {name: run["non_2xx_3xx"] for name, run in runs.items() if run["non_2xx_3xx"]}
+    errors = {name: run["socket_errors"] for name, run in runs.items() if any(run["socket_errors"].values())}
+    if errors:
+        print(f"warning: socket errors during the load: {errors}", file=sys.stderr)
+    if failed:
+        sys.exit(f"FAILED: responses other than 2xx/3xx under load: {failed} (see wrk_output in {out})")
+
+
+def print_table(report: dict) -> None:
+    h, s, start, bar = report["healthz"], report["search"], report["start"], report["bar"]
+    wrk = report["wrk"]
+    print(f"\n{report['label']}: gunicorn {report['workers']} workers, {report['backend']} backend, "
+          f"{report['cpus']} CPUs; wrk {wrk['threads']} threads, {wrk['connections']} connections, "
+          f"{wrk['duration_s']} s per run, on the same machine")
+    print("| endpoint | req/s | p50 ms | p90 ms | p99 ms | requests |")
+    print("|---|---|---|---|---|---|")
+    rows = {"/healthz": h, "search mix": s, **{f"search {k}": v for k, v in report.get("kinds", {}).items()}}
+    for name, run in rows.items():
+        print(f"| {name} | {run['requests_per_s']:,.0f} | {run['p50_ms']} | {run['p90_ms']} | "
+              f"{run['p99_ms']} | {run['requests']:,} |")
+    verdict = "meets" if bar["ratio_ok"] else "MISSES"
+    print(f"\nsearch / healthz throughput: {bar['ratio']:.0%} ({verdict} the bar of {BAR_RATIO:.0%})")
+    rss = ", ".join(f"{m['VmRSS']} MB (peak {m['VmHWM']})" for m in report["memory_mb"]["workers"].values())
+    master = report["memory_mb"]["master"]
+    verdict = "meets" if bar["rss_ok"] else "MISSES"
+    print(f"RSS per worker: {rss} ({verdict} the bar of {BAR_RSS_MB} MB); master {master['VmRSS']} MB")
+    print(f"start: /healthz 200 after {start['healthz_s']} s, first search 200 after {start['first_search_s']} s; "
+          f"warm-up "
+          f"({report['search_urls']} searches) {report['warm_up_s']} s")
+
+
+if __name__ == "__main__":
+    main()
