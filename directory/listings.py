@@ -24,6 +24,7 @@ from directory.models import (
     Organization,
     Participation,
     Practitioner,
+    Role,
     utcnow,
 )
 from directory.npi import is_valid_npi
@@ -142,26 +143,34 @@ def _write_children(session: Session, listing: Listing, data: ListingInput) -> N
         session.add(ListingSpecialty(listing_id=lid, code=code, is_primary=code == primary))
     for network_id in dict.fromkeys(data.networks):
         session.add(Participation(listing_id=lid, network_id=network_id))
-    session.execute(delete(Location).where(Location.listing_id == lid))
-    for loc in data.locations:
+    # Locations are updated in place, in order, so the roles practitioners hold at them survive an
+    # edit of the organization; only locations removed from the end are deleted (with their roles).
+    existing = list(session.execute(
+        select(Location).where(Location.listing_id == lid).order_by(Location.id)
+    ).scalars())
+    for number, loc in enumerate(data.locations):
         place = lookup_zip(loc.zip)
-        session.add(
-            Location(
-                listing_id=lid,
-                name=loc.name,
-                address=loc.address.strip(),
-                city=loc.city.strip() or place.city,
-                state=(loc.state.strip() or place.state).upper(),
-                zip=place.zip,
-                lat=place.lat,
-                lon=place.lon,
-                geo_source="zip_centroid",
-                phone=format_phone(loc.phone),
-                fax=format_phone(loc.fax),
-                hours=loc.hours,
-                wheelchair_accessible=loc.wheelchair_accessible,
-            )
-        )
+        values = {
+            "name": loc.name,
+            "address": loc.address.strip(),
+            "city": loc.city.strip() or place.city,
+            "state": (loc.state.strip() or place.state).upper(),
+            "zip": place.zip,
+            "lat": place.lat,
+            "lon": place.lon,
+            "geo_source": "zip_centroid",
+            "phone": format_phone(loc.phone),
+            "fax": format_phone(loc.fax),
+            "hours": loc.hours,
+            "wheelchair_accessible": loc.wheelchair_accessible,
+        }
+        if number < len(existing):
+            for key, value in values.items():
+                setattr(existing[number], key, value)
+        else:
+            session.add(Location(listing_id=lid, **values))
+    for gone in existing[len(data.locations):]:
+        session.delete(gone)
     if listing.kind == "organization":
         org = session.get(Organization, lid) or Organization(listing_id=lid, org_type=data.org_type)
         org.org_type, org.ivig_products = data.org_type, list(data.ivig_products)
@@ -226,6 +235,14 @@ def create_listing(session: Session, data: ListingInput, actor: str) -> Listing:
     return listing
 
 
+def affiliated_practitioners(session: Session, organization_id: int) -> set[int]:
+    """Practitioners whose search documents show this organization (its name, its places)."""
+    return set(session.execute(
+        select(Role.practitioner_id).join(Location, Location.id == Role.location_id)
+        .where((Location.listing_id == organization_id) | (Role.organization_id == organization_id))
+    ).scalars())
+
+
 def update_listing(session: Session, listing_id: int, data: ListingInput, actor: str,
                    expected_version: int | None = None) -> Listing:
     """Replace a listing's fields and children; refuses if `expected_version` is out of date."""
@@ -249,12 +266,15 @@ def update_listing(session: Session, listing_id: int, data: ListingInput, actor:
         setattr(listing, key, value)
     listing.version += 1
     listing.updated_at = utcnow()
+    affected = affiliated_practitioners(session, listing_id)
     _write_children(session, listing, data)
     session.flush()
     after = _listing_values(data) | _children(session, listing_id)
     changes = {k: [before[k], v] for k, v in after.items() if before[k] != v}
     session.add(AuditEntry(actor=actor, listing_id=listing_id, action="update", changes=changes))
     record_change(session, listing_id)
+    for practitioner_id in sorted(affected):
+        record_change(session, practitioner_id)
     session.flush()
     return listing
 
@@ -283,8 +303,11 @@ def delete_listing(session: Session, listing_id: int, actor: str) -> None:
         raise LookupError(f"no listing {listing_id}")
     session.add(AuditEntry(actor=actor, listing_id=listing_id, action="delete",
                            changes={"name": [listing.name, None], "npi": [listing.npi, None]}))
+    affected = affiliated_practitioners(session, listing_id)
     session.delete(listing)
     record_change(session, listing_id)
+    for practitioner_id in sorted(affected):
+        record_change(session, practitioner_id)
     session.flush()
 
 

@@ -6,11 +6,13 @@ import dataclasses
 
 import pytest
 import sqlmodel
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlmodel import Session
 
 from directory.db import get_engine
 from directory.listings import delete_listing, set_active, update_listing
+from directory.models import Location, Role
+from directory.roles import add_role
 from directory.search import BACKENDS as OPENERS
 from directory.search import get_searcher
 from directory.search.documents import load_docs
@@ -299,3 +301,32 @@ def test_update_audit_records_each_changed_field_including_places_and_specialtie
     assert "02115" in before[0] and "(617) 555-0100" in before[0]
     assert "02116" in after[0] and "(617) 555-0100" not in after[0]
     assert "networks" not in entry.changes  # unchanged fields are not recorded
+
+
+def test_editing_an_organization_keeps_its_practitioners_roles_and_their_documents(
+        app, client, runner, session, factory):
+    org = factory.listing(name="Harborview Infusion", zip="02115")
+    doctor = factory.listing(kind="practitioner", name="Dr. Ada Quill", zip="10016")
+    location_id = session.execute(select(Location.id).where(Location.listing_id == org.id)).scalar_one()
+    add_role(session, practitioner_id=doctor.id, location_id=location_id, actor="test")
+    session.commit()
+    factory.sync()
+    assert search(client, q="harborview", kind="practitioner") == [doctor.id]
+    # Rename the organization and change its address: the role stays, the doctor's document follows.
+    update_listing(session, org.id, listing_input(org, name="Lighthouse Infusion", zips=["02116"],
+                                                  specialties=["261QI0500X"]), actor="test")
+    session.commit()
+    factory.sync()
+    assert session.execute(select(Role.id).where(Role.practitioner_id == doctor.id)).all()
+    assert search(client, q="lighthouse", kind="practitioner") == [doctor.id]
+    assert search(client, q="harborview") == []
+    assert doctor.id in search(client, zip="02116", radius="1")
+    assert_consistent(app, runner)
+    # Deleting the organization removes the role; the doctor's document loses that place.
+    delete_listing(session, org.id, actor="test")
+    session.commit()
+    factory.sync()
+    assert search(client, q="lighthouse") == []
+    assert search(client, zip="02116", radius="1") == []
+    assert search(client, zip="10016", radius="1") == [doctor.id]
+    assert_consistent(app, runner)
