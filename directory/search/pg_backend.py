@@ -5,17 +5,20 @@ and a write is visible to every one of them as soon as it commits.
 
 - `search_listing`: one row per (listing, place) with everything search filters, counts and
   orders by. Text fields are `tsvector`s of the terms our own analyzer makes (the same stems and
-  stop words as the Whoosh backend); place is found through earthdistance's GiST index on
-  `ll_to_earth(lat, lon)` and decided by the same great-circle formula as geopy.
+  stop words as the Whoosh backend); each place is also a point on the unit sphere (a `cube`),
+  found through a GiST index and ordered by chord length, as the Whoosh backend does; places within
+  rounding of the radius are decided by geopy's great-circle formula.
 - `search_count`: live-listing counts per term and per topic code (inverse document frequency,
   the term lexicon that typo tolerance walks with pg_trgm and fuzzystrmatch) and the number of
   live listings.
 - `search_meta`: the layout version of these tables.
 
-Why earthdistance/cube and not PostGIS: both ship in PostgreSQL's contrib (no extra system package,
-on every managed PostgreSQL we know of), a GiST index on `ll_to_earth` finds every place within a
-radius at a metro's density in a few milliseconds, and the exact test is our own formula anyway.
-PostGIS would add a 30 MB package per server for nothing we use.
+Why cube (the base of earthdistance) and not PostGIS: cube ships in PostgreSQL's contrib (no extra
+system package; offered by the managed PostgreSQL services we know of), its GiST index finds the
+places around a point quickly, and one C call per row (`cube_distance`) gives the chord. earthdistance's
+`ll_to_earth` would add trigonometry per row and a sphere of another radius than geopy's; PostGIS
+(installable here from Debian's postgresql-15-postgis-3) would add a large package per server for
+a distance we must compute with geopy's formula anyway to agree with the Whoosh backend.
 
 User words are matched the way the Whoosh backend matches them (`text.plan_words`): synonyms and
 topics by query expansion through the vocabulary, typos within 1-2 edits sharing the first letter.
@@ -29,16 +32,17 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from directory.geo import EARTH_RADIUS_MI
+from directory.geo import EARTH_RADIUS_MI, great_circle_mi
 from directory.search import Searcher
 from directory.search.documents import ListingDoc, iter_all_docs
 from directory.search.engine import Hit, SearchResult
 from directory.search.query import SearchQuery
-from directory.search.table import Codebook, SnapshotFormatError, name_key
+from directory.search.table import Codebook, SnapshotFormatError, name_key, unit_vectors
 from directory.search.text import (
     FIELD_WEIGHTS,
     analyzer,
@@ -48,21 +52,22 @@ from directory.search.text import (
 )
 from directory.search.topics import TopicIndex, TopicMatch
 
-LAYOUT = 1  # bump when the tables change shape: old ones need a reindex
+LAYOUT = 2  # bump when the tables change shape: old ones need a reindex
 TABLE, COUNTS, META = "search_listing", "search_count", "search_meta"
 TEXT_FIELDS = tuple(FIELD_WEIGHTS)  # name, products, place
 TOPIC_FACETS = ("concepts", "specialties")
-EXTENSIONS = ("cube", "earthdistance", "pg_trgm", "fuzzystrmatch")
+EXTENSIONS = ("cube", "pg_trgm", "fuzzystrmatch")
 LOCK_KEY = 0x1F16_5EA2  # pg_advisory_lock key: one index writer at a time, across every node
 
 COLUMNS = ("lid", "n", "digest", "kind", "name_key", "accepting", "telehealth", "multi", "lat", "lon",
-           "slat", "clat", "rlon", "specialties", "networks", "languages", "services", "concepts",
+           "pt", "specialties", "networks", "languages", "services", "concepts",
            "name_tsv", "products_tsv", "place_tsv")
 
 
-def _listing_ddl(table: str) -> str:
+def _listing_ddl(table: str, unlogged: bool = False, key: bool = True) -> str:
+    primary_key = ", PRIMARY KEY (lid, n)" if key else ""
     return f"""
-        CREATE TABLE {table} (
+        CREATE {"UNLOGGED " if unlogged else ""}TABLE {table} (
             lid bigint NOT NULL,
             n smallint NOT NULL,            -- place number; row 0 stands for the listing
             digest text NOT NULL,
@@ -73,9 +78,7 @@ def _listing_ddl(table: str) -> str:
             multi boolean NOT NULL,         -- the listing has several places
             lat float8 NOT NULL,
             lon float8 NOT NULL,
-            slat float8 NOT NULL,           -- sin and cos of the latitude, longitude in radians:
-            clat float8 NOT NULL,           -- the great-circle formula's per-row parts
-            rlon float8 NOT NULL,
+            pt cube NOT NULL,               -- the place on the unit sphere (x, y, z)
             specialties text[] NOT NULL,
             networks int[] NOT NULL,
             languages text[] NOT NULL,
@@ -83,14 +86,13 @@ def _listing_ddl(table: str) -> str:
             concepts text[] NOT NULL,
             name_tsv tsvector NOT NULL,
             products_tsv tsvector NOT NULL,
-            place_tsv tsvector NOT NULL,
-            PRIMARY KEY (lid, n)
+            place_tsv tsvector NOT NULL{primary_key}
         )"""
 
 
 def _listing_indexes(table: str, suffix: str = "") -> list[str]:
     return [
-        f"CREATE INDEX {TABLE}_earth{suffix} ON {table} USING gist (ll_to_earth(lat, lon))",
+        f"CREATE INDEX {TABLE}_pt{suffix} ON {table} USING gist (pt)",
         f"CREATE INDEX {TABLE}_name{suffix} ON {table} (name_key, lid) WHERE n = 0",
         f"CREATE INDEX {TABLE}_text{suffix} ON {table} USING gin (name_tsv, products_tsv, place_tsv) WHERE n = 0",
         f"CREATE INDEX {TABLE}_tags{suffix} ON {table} USING gin "
@@ -115,9 +117,17 @@ def _counts_indexes(table: str, suffix: str = "") -> list[str]:
 # -- documents to rows -------------------------------------------------------------------------------
 
 
+_ANALYZER = analyzer()
+
+
 def terms_of(value: str) -> list[str]:
     """The index terms of a text field: exactly what the Whoosh backend indexes."""
-    return list(dict.fromkeys(token.text for token in analyzer()(value, mode="index")))
+    return list(dict.fromkeys(token.text for token in _ANALYZER(value, mode="index")))
+
+
+def doc_terms(doc: ListingDoc) -> dict[str, list[str]]:
+    texts = {"name": doc.name_text, "products": doc.products_text, "place": doc.place_text}
+    return {field: terms_of(texts[field]) for field in TEXT_FIELDS}
 
 
 def tsvector_literal(terms: Iterable[str]) -> str:
@@ -126,29 +136,39 @@ def tsvector_literal(terms: Iterable[str]) -> str:
     return " ".join(quoted)
 
 
-def doc_rows(doc: ListingDoc) -> list[tuple]:
-    fields = {"name": doc.name_text, "products": doc.products_text, "place": doc.place_text}
-    tsv = [tsvector_literal(terms_of(fields[f])) for f in TEXT_FIELDS]
+def doc_rows(doc: ListingDoc, terms: dict[str, list[str]]) -> list[tuple]:
+    tsv = [tsvector_literal(terms[f]) for f in TEXT_FIELDS]
     common = (doc.digest, doc.kind, name_key(doc.name), doc.accepting, doc.telehealth, len(doc.places) > 1)
     tags = (list(dict.fromkeys(doc.specialties)), sorted(set(doc.networks)), sorted(set(doc.languages)),
             sorted(set(doc.services)), list(dict.fromkeys(doc.concepts)))
-    rows = []
-    for n, (lat, lon) in enumerate(doc.places):
-        rlat = math.radians(lat)
-        rows.append((doc.lid, n, *common, lat, lon, math.sin(rlat), math.cos(rlat), math.radians(lon),
-                     *tags, *tsv))
-    return rows
+    lats, lons = np.array([p[0] for p in doc.places]), np.array([p[1] for p in doc.places])
+    points = unit_vectors(lats, lons)
+    return [(doc.lid, n, *common, lat, lon, cube_literal(points[n]), *tags, *tsv)
+            for n, (lat, lon) in enumerate(doc.places)]
 
 
-def doc_counts(doc: ListingDoc) -> Counter:
-    """The counts one live listing adds to `search_count`."""
-    counts: Counter = Counter({("docs", ""): 1})
-    fields = {"name": doc.name_text, "products": doc.products_text, "place": doc.place_text}
+def cube_literal(point) -> str:
+    """A cube value for a point, written so PostgreSQL reads back the very same doubles."""
+    return "(" + ", ".join(repr(float(v)) for v in point) + ")"
+
+
+def add_doc_counts(counts: Counter, doc: ListingDoc, terms: dict[str, list[str]]) -> None:
+    """Add the counts one live listing contributes to `search_count`."""
+    counts[("docs", "")] += 1
     for field in TEXT_FIELDS:
-        counts.update((field, term) for term in terms_of(fields[field]))
+        counts.update((field, term) for term in terms[field])
     counts.update(("concepts", c) for c in set(doc.concepts))
     counts.update(("specialties", c) for c in set(doc.specialties))
-    return counts
+
+
+def rows_and_counts(docs: Iterable[ListingDoc], counts: Counter) -> list[tuple]:
+    """The rows of these documents; their counts are added to `counts`."""
+    rows = []
+    for doc in docs:
+        terms = doc_terms(doc)
+        rows.extend(doc_rows(doc, terms))
+        add_doc_counts(counts, doc, terms)
+    return rows
 
 
 def _copy_rows(conn: Connection, table: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
@@ -176,8 +196,9 @@ def _add_counts(conn: Connection, delta: Counter) -> None:
 # -- schema ------------------------------------------------------------------------------------------
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Create the extensions and empty index tables when missing; refuse tables of another layout."""
+def ensure_schema(engine: Engine, rebuilding: bool = False) -> None:
+    """Create the extensions and empty index tables when missing; refuse tables of another layout
+    (unless a rebuild is about to replace them)."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
         for name in EXTENSIONS:
@@ -192,7 +213,7 @@ def ensure_schema(engine: Engine) -> None:
         exists = conn.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": META}).scalar_one()
         if exists:
             layout = conn.execute(text(f"SELECT value FROM {META} WHERE key = 'layout'")).scalar()
-            if layout is not None and int(layout) != LAYOUT:
+            if layout is not None and int(layout) != LAYOUT and not rebuilding:
                 raise SnapshotFormatError(
                     f"the PostgreSQL search tables were built by another version (layout {layout}, "
                     f"this code reads {LAYOUT}): run `flask --app wsgi reindex`"
@@ -214,25 +235,29 @@ def rebuild(engine: Engine, progress: Callable[[int], None] | None = None, batch
     """
     from directory.search.sync import latest_change, settle_changes
 
-    ensure_schema(engine)
-    building, counts_building = f"{TABLE}_build", f"{COUNTS}_build"
+    ensure_schema(engine, rebuilding=True)
+    loading, building, counts_building = f"{TABLE}_load", f"{TABLE}_build", f"{COUNTS}_build"
     counts: Counter = Counter()
     count = 0
     with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE IF EXISTS {building}, {counts_building}"))
+        conn.execute(text(f"DROP TABLE IF EXISTS {loading}, {building}, {counts_building}"))
+        conn.execute(text(_listing_ddl(loading, unlogged=True, key=False)))
         conn.execute(text(_listing_ddl(building)))
         conn.execute(text(_counts_ddl(counts_building)))
     with Session(engine) as session:
         watermark = latest_change(session)
         for docs in iter_all_docs(session, batch_size):
+            rows = rows_and_counts(docs, counts)
             with engine.begin() as conn:
-                _copy_rows(conn, building, COLUMNS, (row for doc in docs for row in doc_rows(doc)))
-            for doc in docs:
-                counts.update(doc_counts(doc))
+                _copy_rows(conn, loading, COLUMNS, rows)
             count += len(docs)
             if progress:
                 progress(len(docs))
     with engine.begin() as conn:
+        # Rows of one area next to each other on disk (half-degree latitude bands, by longitude):
+        # a radius search then reads a few runs of pages instead of a page per listing.
+        conn.execute(text(f"INSERT INTO {building} SELECT * FROM {loading} ORDER BY floor(lat * 2), lon, lid, n"))
+        conn.execute(text(f"DROP TABLE {loading}"))
         _copy_rows(conn, counts_building, ("facet", "code", "n"),
                    ((facet, code, n) for (facet, code), n in sorted(counts.items())))
         for statement in (*_listing_indexes(building, "_build"), *_counts_indexes(counts_building, "_build")):
@@ -248,9 +273,10 @@ def rebuild(engine: Engine, progress: Callable[[int], None] | None = None, batch
         conn.execute(text(f"ALTER TABLE {counts_building} RENAME TO {COUNTS}"))
         conn.execute(text(f"ALTER INDEX {building}_pkey RENAME TO {TABLE}_pkey"))
         conn.execute(text(f"ALTER INDEX {counts_building}_pkey RENAME TO {COUNTS}_pkey"))
-        for name in ("earth", "name", "text", "tags"):
+        for name in ("pt", "name", "text", "tags"):
             conn.execute(text(f"ALTER INDEX {TABLE}_{name}_build RENAME TO {TABLE}_{name}"))
         conn.execute(text(f"ALTER INDEX {COUNTS}_trgm_build RENAME TO {COUNTS}_trgm"))
+        conn.execute(text(f"UPDATE {META} SET value = :v WHERE key = 'layout'"), {"v": str(LAYOUT)})
     settle_changes(engine, watermark)
     return count
 
@@ -366,7 +392,12 @@ class PostgresSearcher(Searcher):
             sql, params = build_search(query, words)
             row = conn.execute(text(sql), params).one()
         total, page, specialty, network, kind, accepting = row
-        hits = [Hit(int(lid), dist, float(score)) for lid, dist, score in (page or [])]
+        page = page or []
+        miles = [None] * len(page)
+        if query.place is not None and page:
+            miles = great_circle_mi(query.place.lat, query.place.lon, np.array([p[1] for p in page]),
+                                    np.array([p[2] for p in page])).tolist()
+        hits = [Hit(int(lid), mi, float(score)) for (lid, _lat, _lon, score), mi in zip(page, miles, strict=True)]
         facets = {}
         if query.facets:
             facets = {
@@ -396,9 +427,7 @@ class PostgresSearcher(Searcher):
                 delta.subtract(("specialties", c) for c in set(specialties))
             conn.execute(text(f"DELETE FROM {TABLE} WHERE lid = ANY(CAST(:ids AS bigint[]))"), {"ids": ids})
             live = [doc for doc in docs.values() if doc is not None]
-            _copy_rows(conn, TABLE, COLUMNS, (row for doc in live for row in doc_rows(doc)))
-            for doc in live:
-                delta.update(doc_counts(doc))
+            _copy_rows(conn, TABLE, COLUMNS, rows_and_counts(live, delta))
             _add_counts(conn, delta)
 
     def clear(self) -> None:
@@ -445,22 +474,25 @@ def build_search(query: SearchQuery, words) -> tuple[str, dict]:
 
     place = query.place
     if place is not None:
+        # As the Whoosh backend: the chord between unit vectors orders places as the great-circle
+        # distance does; places within rounding of the edge are decided by geopy's formula itself.
+        centre = param(cube_literal(unit_vectors(np.array([place.lat]), np.array([place.lon]))[0]))
+        limit = (2 * math.sin(place.radius_mi / EARTH_RADIUS_MI / 2)) ** 2
+        distance = f"cube_distance(s.pt, CAST({centre} AS cube))"
         lat1, lng1 = math.radians(place.lat), math.radians(place.lon)
         s1, c1, l1 = param(math.sin(lat1)), param(math.cos(lat1)), param(lng1)
-        distance = (f"{param(EARTH_RADIUS_MI)} * atan2(sqrt(g.a * g.a + g.b * g.b), "
-                    f"{s1} * s.slat + {c1} * s.clat * g.cosd)")
-        lateral = (f", LATERAL (SELECT s.clat * sin(s.rlon - {l1}) AS a, "
-                   f"{c1} * s.slat - {s1} * s.clat * cos(s.rlon - {l1}) AS b, "
-                   f"cos(s.rlon - {l1}) AS cosd) g")
-        angle = place.radius_mi / EARTH_RADIUS_MI
-        # earth_box holds every point within a chord of that length on earthdistance's own sphere:
-        # a little wider than ours, and the exact test below decides.
-        box = param(angle * 1.000001)
-        where.append(f"earth_box(ll_to_earth({param(place.lat)}, {param(place.lon)}), {box} * earth() + 1) "
-                     f"@> ll_to_earth(s.lat, s.lon)")
-        where.append(f"{distance} <= {param(place.radius_mi)}")
+        great_circle = (
+            f"{param(EARTH_RADIUS_MI)} * atan2(sqrt("
+            f"power(cos(radians(s.lat)) * sin(radians(s.lon) - {l1}), 2) + "
+            f"power({c1} * sin(radians(s.lat)) - {s1} * cos(radians(s.lat)) * cos(radians(s.lon) - {l1}), 2)), "
+            f"{s1} * sin(radians(s.lat)) + {c1} * cos(radians(s.lat)) * cos(radians(s.lon) - {l1}))"
+        )
+        where.append(f"s.pt <@ cube_enlarge(CAST({centre} AS cube), {param(math.sqrt(limit) * (1 + 1e-6))}, 3)")
+        where.append(f"({distance} <= {param(math.sqrt(limit * (1 - 1e-9)))} OR "
+                     f"({distance} <= {param(math.sqrt(limit * (1 + 1e-9)))} AND "
+                     f"{great_circle} <= {param(place.radius_mi)}))")
     else:
-        distance, lateral = "NULL::float8", ""
+        distance = "NULL::float8"
         where.append("s.n = 0")
 
     if query.kind is not None:
@@ -507,8 +539,8 @@ def build_search(query: SearchQuery, words) -> tuple[str, dict]:
     sql = f"""
         WITH hit AS (
             SELECT s.lid, s.multi, s.name_key, s.kind, s.accepting, s.specialties, s.networks,
-                   {distance} AS dist, {score} AS score
-            FROM {TABLE} s{lateral}
+                   s.lat, s.lon, {distance} AS dist, {score} AS score
+            FROM {TABLE} s
             WHERE {" AND ".join(where)}
         ), best AS (
             SELECT * FROM hit WHERE NOT multi
@@ -516,8 +548,8 @@ def build_search(query: SearchQuery, words) -> tuple[str, dict]:
             (SELECT DISTINCT ON (lid) * FROM hit WHERE multi ORDER BY lid, dist)
         )
         SELECT (SELECT count(*) FROM best),
-               (SELECT json_agg(json_build_array(lid, dist, score) ORDER BY {order})
-                FROM (SELECT lid, name_key, dist, score FROM best ORDER BY {order}
+               (SELECT json_agg(json_build_array(lid, lat, lon, score) ORDER BY {order})
+                FROM (SELECT lid, name_key, lat, lon, dist, score FROM best ORDER BY {order}
                       LIMIT {param(query.per_page)} OFFSET {param(query.offset)}) page),
                {facet_sql}
     """
