@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from sqlalchemy import select
+import numpy as np
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
-from directory.geo import geopy_miles
+from directory.geo import great_circle_mi
 from directory.models import (
     STALE_AFTER_DAYS,
     Listing,
@@ -79,6 +80,67 @@ def _related(session: Session, ids: list[int]):
     return specialties, networks, locations
 
 
+LOCATION_COLUMNS = (Location.id, Location.name, Location.address, Location.city, Location.state,
+                    Location.zip, Location.lat, Location.lon, Location.phone, Location.fax)
+LOCATION_KEYS = ("id", "name", "address", "city", "state", "zip", "lat", "lon", "phone", "fax")
+
+
+IDS = bindparam("ids", expanding=True)
+# Built once: constructing a statement costs about as much as SQLite running it.
+SUMMARY_LISTINGS = select(
+    Listing.id, Listing.kind, Listing.name, Listing.npi, Listing.accepting_new_patients, Listing.telehealth,
+    Listing.languages, Listing.last_verified, Listing.is_demo,
+).where(Listing.id.in_(IDS))
+SUMMARY_SPECIALTIES = (
+    select(ListingSpecialty.listing_id, Specialty.code, Specialty.display, ListingSpecialty.is_primary)
+    .join(Specialty, Specialty.code == ListingSpecialty.code)
+    .where(ListingSpecialty.listing_id.in_(IDS))
+    .order_by(ListingSpecialty.listing_id, ListingSpecialty.is_primary.desc(), Specialty.code)
+)
+SUMMARY_NETWORKS = (
+    select(Participation.listing_id, Network.id, Network.name)
+    .join(Network, Network.id == Participation.network_id)
+    .where(Participation.listing_id.in_(IDS))
+    .order_by(Participation.listing_id, Network.payer, Network.name)
+)
+SUMMARY_OWN_PLACES = (
+    select(Location.listing_id, *LOCATION_COLUMNS).where(Location.listing_id.in_(IDS)).order_by(Location.id)
+)
+SUMMARY_ROLE_PLACES = (
+    select(Role.practitioner_id, *LOCATION_COLUMNS)
+    .join(Location, Location.id == Role.location_id)
+    .where(Role.practitioner_id.in_(IDS))
+    .order_by(Role.id)
+)
+
+
+def _summary_parts(session: Session, ids: list[int]):
+    """What result cards show, as plain column tuples (a page is hydrated on every search, so no
+    ORM objects): listings, specialties, networks, and places (own locations, then roles')."""
+    params = {"ids": ids}
+    conn = session.connection()  # Core rows: the ORM session adds nothing for plain columns
+    listings = {row[0]: row for row in conn.execute(SUMMARY_LISTINGS, params)}
+    specialties = defaultdict(list)
+    for lid, code, display, primary in conn.execute(SUMMARY_SPECIALTIES, params):
+        specialties[lid].append({"code": code, "display": display, "primary": bool(primary)})
+    networks = defaultdict(list)
+    for lid, nid, name in conn.execute(SUMMARY_NETWORKS, params):
+        networks[lid].append({"id": nid, "name": name})
+    places: dict[int, list[dict]] = defaultdict(list)
+    for lid, *values in conn.execute(SUMMARY_OWN_PLACES, params):
+        places[lid].append(dict(zip(LOCATION_KEYS, values, strict=True)))
+    for pid, *values in conn.execute(SUMMARY_ROLE_PLACES, params):
+        if all(existing["id"] != values[0] for existing in places[pid]):
+            places[pid].append(dict(zip(LOCATION_KEYS, values, strict=True)))
+    return listings, specialties, networks, places
+
+
+def _nearest(places: list[dict], near: tuple[float, float]) -> dict:
+    miles = great_circle_mi(near[0], near[1], np.array([p["lat"] for p in places]),
+                            np.array([p["lon"] for p in places]))
+    return min(zip(miles.tolist(), places, strict=True), key=lambda mp: (mp[0], mp[1]["id"]))[1]
+
+
 def summaries(
     session: Session, ids: list[int], distances: dict[int, float | None] | None = None,
     near: tuple[float, float] | None = None,
@@ -86,40 +148,33 @@ def summaries(
     """Search results for these listing ids, in the given order, each at its nearest location."""
     if not ids:
         return []
-    listings = {
-        row.id: row for row in session.execute(select(Listing).where(Listing.id.in_(ids))).scalars()
-    }
-    specialties, networks, locations = _related(session, ids)
+    listings, specialties, networks, locations = _summary_parts(session, ids)
     today = date.today()
     results = []
     for lid in ids:
-        listing = listings.get(lid)
-        if listing is None:
+        row = listings.get(lid)
+        if row is None:
             continue  # deleted between search and hydration
+        _, kind, name, npi, accepting, telehealth, languages, last_verified, is_demo = row
         places = locations[lid]
-        if near is not None and places:
-            place = min(places, key=lambda loc: (geopy_miles(near, (loc.lat, loc.lon)), loc.id))
+        if near is not None and len(places) > 1:
+            place = _nearest(places, near)
         else:
             place = places[0] if places else None
-        item = {
-            "id": listing.id,
-            "kind": listing.kind,
-            "name": listing.name,
-            "npi": listing.npi,
-        }
+        item = {"id": lid, "kind": kind, "name": name, "npi": npi}
         if distances is not None and distances.get(lid) is not None:
             item["distance_mi"] = round(distances[lid], 1)
         item.update(
             {
-                "location": location_json(place) if place else None,
+                "location": place,
                 "specialties": specialties[lid],
-                "networks": [{"id": n["id"], "name": n["name"]} for n in networks[lid]],
-                "accepting_new_patients": listing.accepting_new_patients,
-                "telehealth": listing.telehealth,
-                "languages": listing.languages,
-                "last_verified": listing.last_verified.isoformat() if listing.last_verified else None,
-                "stale": is_stale(listing.last_verified, today),
-                "demo": listing.is_demo,
+                "networks": networks[lid],
+                "accepting_new_patients": accepting,
+                "telehealth": telehealth,
+                "languages": languages,
+                "last_verified": last_verified.isoformat() if last_verified else None,
+                "stale": is_stale(last_verified, today),
+                "demo": is_demo,
             }
         )
         results.append(item)
