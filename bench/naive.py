@@ -49,6 +49,15 @@ def prepare(engine: Engine) -> None:
         session.commit()
 
 
+# A listing's places, as the index sees them: its own locations and, for a practitioner, the
+# locations of its roles (many practitioners have no location of their own; joining `location`
+# alone missed them, so the baseline found fewer listings than the engine).
+PLACES = (
+    "select listing_id, lat, lon from location "
+    "union all select r.practitioner_id, l2.lat, l2.lon from role r join location l2 on l2.id = r.location_id"
+)
+
+
 def search(engine: Engine, query: SearchQuery) -> tuple[int, list[int], dict]:
     """(total, ids of the first page, facets) for `query`, computed the naive way."""
     clauses, params = ["l.active = 1"], {}
@@ -78,7 +87,7 @@ def search(engine: Engine, query: SearchQuery) -> tuple[int, list[int], dict]:
         params[f"w{i}"] = f"%{word}%"
     sql = (
         "select l.id, l.name, l.kind, l.accepting_new_patients, loc.lat, loc.lon "
-        "from listing l join location loc on loc.listing_id = l.id "
+        f"from listing l join ({PLACES}) loc on loc.listing_id = l.id "
         + ("join bench_text t on t.listing_id = l.id " if query.q else "")
         + "where " + " and ".join(clauses)
     )

@@ -1,11 +1,32 @@
-"""Benchmark: build N demo listings, index them, and time a fixed query mix against the naive baseline.
+"""Benchmark: N demo listings, indexed by each search backend, one fixed query mix timed side by side.
 
-    python -m bench.run --count 100000          # default
-    python -m bench.run --count 1000000 --reuse # reuse a database and index built earlier
+    python -m bench.run --count 100000                        # build everything, then measure
+    python -m bench.run --count 1000000 --reuse               # reuse data and indexes built earlier
+    python -m bench.run --count 100000 --reindex              # reuse the data, rebuild the indexes
+    python -m bench.run --count 100000 --backends whoosh,naive   # without PostgreSQL
+    python -m bench.run --count 1000000 --build-only          # build data and indexes, measure later
 
-Figures: index build rate and size, service start time and memory (in a fresh process), and
-in-process p50/p95 of each query of the mix for the Whoosh backend and the naive baseline, side by
-side in one run. Results go to bench/results/<count>.json and a table on standard output.
+Backends (--backends, default all three) and their stores:
+
+    whoosh    the Whoosh backend over a SQLite database in bench/data/<count>/ (index in .../index)
+    postgres  the PostgreSQL backend (SEARCH_BACKEND=postgres) over database bench_<count> on
+              --pg-url (default: the local server, trust auth; the database is created through the
+              server's `test` database)
+    naive     bench/naive.py, the SQL-only baseline, over the same SQLite database as whoosh
+
+Both stores hold the same deterministic demo data: `demo.generate(engine, count=N, seed=--seed)` in
+a fresh database (verification dates depend on the day it runs; the query mix does not use them).
+
+Figures, per backend: data generation time; index build time, rate and size (whoosh: the index
+folder; postgres: the tables named search_* with their indexes and TOAST, plus any index named
+search_* on another table; naive: its `prepare` step); then, each backend in its own fresh process
+(`--phase serve`): start time (imports, app, searcher open, one search), peak RSS of that process
+(VmHWM; for postgres the server process it talks to is reported apart: private memory and shared
+buffers touched) and p50/p95/first ms of each query kind of the mix. Every phase records each
+query's result total, and the report counts the queries whose postgres (and naive) total differs
+from whoosh's: a cheap check that both backends answer the same queries. Results go to
+bench/results/<count>.json (see bench/growth.py) and tables on stdout.
+Build records are kept in bench/data/<count>/build.json so that --reuse can report them again.
 """
 
 from __future__ import annotations
@@ -27,14 +48,257 @@ sys.path.insert(0, str(ROOT))
 from directory.search.query import Place, SearchQuery  # noqa: E402
 
 MIX = ("patient", "physician", "text", "typo_name", "metro_facets")
+BACKENDS = ("whoosh", "postgres", "naive")
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+WARM_UP = SearchQuery(place=Place(42.3427, -71.0922, 25), sort="distance")
+MISMATCH_EXAMPLES = 5  # mismatching queries kept in the report per kind
+
+
+# -- stores ------------------------------------------------------------------------------------
 
 
 def settings(data_dir: Path) -> dict:
+    """App settings of the SQLite store (whoosh and naive); also used by bench/pages.py."""
     return {
         "DATABASE_URL": f"sqlite:///{data_dir / 'bench.sqlite3'}",
         "INDEX_DIR": str(data_dir / "index"),
         "SECRET_KEY": "bench",
+        "SEARCH_BACKEND": "whoosh",
     }
+
+
+def pg_database(pg_url: str, count: int) -> tuple[str, str]:
+    """(name, URL) of the benchmark database for `count` listings on the server at `pg_url`."""
+    name = f"bench_{count}"
+    return name, f"{pg_url.rstrip('/')}/{name}"
+
+
+def pg_settings(pg_url: str, count: int, data_dir: Path) -> dict:
+    return {
+        "DATABASE_URL": pg_database(pg_url, count)[1],
+        "INDEX_DIR": str(data_dir / "pg-index-unused"),
+        "SECRET_KEY": "bench",
+        "SEARCH_BACKEND": "postgres",
+    }
+
+
+def app_settings(backend: str, data_dir: Path, pg_url: str, count: int) -> dict:
+    return pg_settings(pg_url, count, data_dir) if backend == "postgres" else settings(data_dir)
+
+
+def pg_admin(pg_url: str):
+    """An AUTOCOMMIT engine on the server's `test` database (to create and drop bench_* databases)."""
+    from sqlalchemy import create_engine
+
+    return create_engine(f"{pg_url.rstrip('/')}/test", isolation_level="AUTOCOMMIT")
+
+
+def listing_count(url: str) -> int | None:
+    """Listings in the database at `url`; None when it or its listing table does not exist."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("select count(*) from listing")).scalar_one()
+    except SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+
+
+def store_ready(backend: str, data_dir: Path, pg_url: str, count: int) -> bool:
+    """Does the backend's store already hold `count` listings?"""
+    if backend == "postgres":
+        return listing_count(pg_database(pg_url, count)[1]) == count
+    return (data_dir / "bench.sqlite3").exists() and listing_count(settings(data_dir)["DATABASE_URL"]) == count
+
+
+def pg_search_relations(engine) -> dict[str, int]:
+    """Bytes of each relation the PostgreSQL backend owns: tables named search_* (with their indexes
+    and TOAST) and indexes named search_* on other tables."""
+    from sqlalchemy import text
+
+    sql = text(r"""
+        select c.relname, pg_total_relation_size(c.oid)
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = current_schema() and c.relkind in ('r', 'm', 'p') and c.relname like 'search\_%'
+        union all
+        select i.relname, pg_relation_size(i.oid)
+        from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class t on t.oid = x.indrelid
+        join pg_namespace n on n.oid = i.relnamespace
+        where n.nspname = current_schema() and i.relname like 'search\_%' and t.relname not like 'search\_%'
+        order by 1
+    """)
+    with engine.connect() as conn:
+        return {name: size for name, size in conn.execute(sql)}
+
+
+def store_size_mb(backend: str, engine, data_dir: Path) -> float:
+    """Size of the whole database (data, reference tables, indexes of every kind)."""
+    from sqlalchemy import text
+
+    if backend == "postgres":
+        with engine.connect() as conn:
+            size = conn.execute(text("select pg_database_size(current_database())")).scalar_one()
+    else:
+        size = sum(f.stat().st_size for f in data_dir.glob("bench.sqlite3*"))
+    return round(size / 2**20, 1)
+
+
+# -- build -------------------------------------------------------------------------------------
+
+
+def build(backend: str, data_dir: Path, pg_url: str, count: int, seed: int, generate: bool,
+          generate_s: float | None = None) -> dict:
+    """Build the backend's index, after generating its store if `generate` (otherwise `generate_s`
+    is the time the existing data took, None if unknown)."""
+    from sqlalchemy import text
+
+    from directory import create_app, demo
+    from directory.cli import init_db
+    from directory.db import get_engine
+    from directory.search import rebuild_index
+
+    if backend == "postgres" and generate:
+        name = pg_database(pg_url, count)[0]
+        admin = pg_admin(pg_url)
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+            conn.execute(text(f'create database "{name}"'))
+        admin.dispose()
+    if backend == "whoosh":
+        shutil.rmtree(data_dir / "index", ignore_errors=True)
+        if generate:
+            for old in data_dir.glob("bench.sqlite3*"):
+                old.unlink()
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    app = create_app(app_settings(backend, data_dir, pg_url, count))
+    record: dict = {}
+    with app.app_context():
+        engine = get_engine()
+        init_db()
+        if generate:
+            started = time.perf_counter()
+            demo.generate(engine, count=count, seed=seed)
+            generate_s = time.perf_counter() - started
+        if backend == "postgres":
+            # Steady state of a live database (autovacuum would get there): statistics and the
+            # visibility map, before and after the index build; not counted in either figure.
+            record["vacuum_analyze_s"] = vacuum_analyze(engine)
+        started = time.perf_counter()
+        indexed = rebuild_index(app)
+        seconds = time.perf_counter() - started
+        if backend == "postgres":
+            record["vacuum_analyze_s"] += vacuum_analyze(engine)
+            relations = pg_search_relations(engine)
+            record["relations_mb"] = {name: round(size / 2**20, 1) for name, size in relations.items()}
+            size = sum(relations.values())
+        else:
+            size = sum(f.stat().st_size for f in (data_dir / "index").rglob("*") if f.is_file())
+        record["store_mb"] = store_size_mb(backend, engine, data_dir)
+        engine.dispose()
+    return {
+        "listings": indexed,
+        "generate_s": round(generate_s, 1) if generate_s is not None else None,
+        "index_build_s": round(seconds, 1),
+        "index_rate_per_s": round(indexed / seconds),
+        "index_size_mb": round(size / 2**20, 1),
+        **record,
+    }
+
+
+def vacuum_analyze(engine) -> float:
+    from sqlalchemy import text
+
+    started = time.perf_counter()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("vacuum analyze"))
+    return round(time.perf_counter() - started, 1)
+
+
+def build_naive(data_dir: Path) -> dict:
+    """The naive baseline's `prepare` (a coordinate index and a denormalised text table)."""
+    from bench import naive
+    from directory import create_app
+    from directory.db import get_engine
+
+    app = create_app(settings(data_dir))
+    with app.app_context():
+        engine = get_engine()
+        started = time.perf_counter()
+        naive.prepare(engine)
+        seconds = time.perf_counter() - started
+        engine.dispose()
+    return {"index_build_s": round(seconds, 1)}
+
+
+def load_records(data_dir: Path) -> dict:
+    """Build records by backend (an older build.json holds the whoosh record alone)."""
+    path = data_dir / "build.json"
+    records = json.loads(path.read_text()) if path.exists() else {}
+    return {"whoosh": records} if "listings" in records else records
+
+
+def prepare(backend: str, args, data_dir: Path, records: dict) -> dict:
+    """The backend's build record: reused (--reuse, index present), or built now."""
+    if backend == "naive":
+        if not (args.reuse and "naive" in records and naive_prepared(data_dir)):
+            if not store_ready("whoosh", data_dir, args.pg_url, args.count):
+                raise SystemExit("naive needs the SQLite store: include whoosh in --backends once")
+            records["naive"] = build_naive(data_dir)
+        return records["naive"]
+    previous = records.get(backend, {})
+    if args.reuse and "index_build_s" in previous and index_present(backend, data_dir, args):
+        return previous
+    keep = (args.reuse or args.reindex) and store_ready(backend, data_dir, args.pg_url, args.count)
+    if backend == "whoosh" and not keep:
+        records.pop("naive", None)  # its table lives in the SQLite store about to be replaced
+    records[backend] = build(backend, data_dir, args.pg_url, args.count, args.seed, generate=not keep,
+                             generate_s=previous.get("generate_s") if keep else None)
+    return records[backend]
+
+
+def naive_prepared(data_dir: Path) -> bool:
+    """Is the baseline's text table in the SQLite store?"""
+    import sqlite3
+    from contextlib import closing
+
+    path = data_dir / "bench.sqlite3"
+    if not path.exists():
+        return False
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute("select 1 from sqlite_master where name = 'bench_text'").fetchone() is not None
+
+
+def save_records(data_dir: Path, records: dict, backend: str) -> None:
+    """Write this backend's record into build.json, keeping what other runs wrote there since."""
+    merged = load_records(data_dir)
+    merged[backend] = records[backend]
+    if "naive" not in records:
+        merged.pop("naive", None)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "build.json").write_text(json.dumps(merged, indent=2))
+
+
+def index_present(backend: str, data_dir: Path, args) -> bool:
+    if backend == "whoosh":
+        return (data_dir / "index").is_dir()
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    engine = create_engine(pg_database(args.pg_url, args.count)[1])
+    try:
+        return bool(pg_search_relations(engine))
+    except SQLAlchemyError:  # no such database
+        return False
+    finally:
+        engine.dispose()
+
+
+# -- the query mix -----------------------------------------------------------------------------
 
 
 def metro_centres() -> list[tuple[float, float, str]]:
@@ -51,7 +315,8 @@ def misspell(word: str, rng: random.Random) -> str:
 
 
 def queries(kind: str, n: int, networks: list[int], seed: int = 7) -> list[SearchQuery]:
-    """The fixed query mix: `n` queries of one kind, varied deterministically."""
+    """The fixed query mix: `n` queries of one kind, varied deterministically (the first k of n
+    queries are the same for every n)."""
     rng = random.Random(f"{seed}-{kind}")
     centres = metro_centres()
     surnames = [w.strip() for w in open(ROOT / "seed_data/demo/last_names.txt") if len(w.strip()) >= 6]
@@ -76,137 +341,176 @@ def queries(kind: str, n: int, networks: list[int], seed: int = 7) -> list[Searc
     return out
 
 
+def queries_per_kind(backend: str, iterations: int) -> int:
+    return max(10, iterations // 5) if backend == "naive" else iterations
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def build(data_dir: Path, count: int, seed: int, generate: bool = True) -> dict:
-    from directory import create_app, demo
-    from directory.cli import init_db
-    from directory.db import get_engine
-    from directory.search.sync import reindex
-
-    if generate:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        data_dir.mkdir(parents=True)
-    else:
-        shutil.rmtree(data_dir / "index", ignore_errors=True)
-    app = create_app(settings(data_dir))
-    generated = None
-    with app.app_context():
-        init_db()
-        if generate:
-            started = time.perf_counter()
-            demo.generate(get_engine(), count=count, seed=seed)
-            generated = time.perf_counter() - started
-        else:
-            generated = json.loads((data_dir / "build.json").read_text()).get("generate_s")
-        started = time.perf_counter()
-        indexed = reindex(get_engine(), app.config["INDEX_DIR"])
-        seconds = time.perf_counter() - started
-    size = sum(f.stat().st_size for f in (data_dir / "index").rglob("*") if f.is_file())
-    return {
-        "listings": indexed,
-        "generate_s": round(generated, 1) if generated is not None else None,
-        "index_build_s": round(seconds, 1),
-        "index_rate_per_s": round(indexed / seconds),
-        "index_size_mb": round(size / 2**20, 1),
-    }
+# -- serving (fresh process) -------------------------------------------------------------------
 
 
-def serve_phase(data_dir: Path, iterations: int) -> dict:
-    """Run in a fresh process: start time, the Whoosh query mix, then peak memory."""
-
+def serve_phase(backend: str, app_config: dict, iterations: int) -> dict:
+    """Run in a fresh process: start time, the query mix with each result total, then peak memory."""
     started = time.perf_counter()
+    from sqlalchemy import text
+
     from directory import create_app
-    from directory.search import get_searcher
+    from directory.db import get_engine
 
-    app = create_app(settings(data_dir))
+    app = create_app(app_config)
     with app.app_context():
-        searcher = get_searcher()
-        searcher.search(SearchQuery(place=Place(42.3427, -71.0922, 25), sort="distance"))
-        start_s = time.perf_counter() - started
-        from sqlalchemy import text
+        engine = get_engine()
+        if backend == "naive":
+            from bench import naive
 
-        from directory.db import get_engine
+            def search(query: SearchQuery) -> int:
+                return naive.search(engine, query)[0]
+        else:
+            from directory.search import get_searcher
 
-        with get_engine().connect() as conn:
+            searcher = get_searcher()
+
+            def search(query: SearchQuery) -> int:
+                return searcher.search(query).total
+
+        search(WARM_UP)
+        figures: dict = {"start_s": round(time.perf_counter() - started, 2), "queries": {}, "totals": {}}
+        with engine.connect() as conn:
             networks = list(conn.execute(text("select id from network order by id")).scalars())
-        figures = {"start_s": round(start_s, 2)}
         for kind in MIX:
             times, totals = [], []
-            for query in queries(kind, iterations, networks):
+            for query in queries(kind, queries_per_kind(backend, iterations), networks):
                 t0 = time.perf_counter()
-                result = searcher.search(query)
+                totals.append(search(query))
                 times.append((time.perf_counter() - t0) * 1000)
-                totals.append(result.total)
-            figures[kind] = {
+            figures["queries"][kind] = {
                 "p50_ms": round(percentile(times, 50), 2),
                 "p95_ms": round(percentile(times, 95), 2),
                 "first_ms": round(times[0], 2),
                 "mean_results": round(sum(totals) / len(totals)),
             }
+            figures["totals"][kind] = totals
+        if backend == "postgres":
+            figures["server"] = pg_server(engine)
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) parent process.
-    status = Path("/proc/self/status").read_text()
-    figures["rss_mb"] = round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1)
+    figures["rss_mb"] = proc_status_mb("self", "VmHWM")
     return figures
 
 
-def naive_phase(data_dir: Path, iterations: int) -> dict:
-    from bench import naive
-    from directory import create_app
-    from directory.db import get_engine
+def proc_status_mb(pid: int | str, field: str) -> float | None:
+    """A memory figure of /proc/<pid>/status in MB (None when that process cannot be read)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return round(int(status.split(f"{field}:")[1].split()[0]) / 1024, 1)
 
-    app = create_app(settings(data_dir))
-    figures = {}
-    with app.app_context():
-        engine = get_engine()
-        naive.prepare(engine)
-        from sqlalchemy import text
 
-        with engine.connect() as conn:
-            networks = list(conn.execute(text("select id from network order by id")).scalars())
-        for kind in MIX:
-            times = []
-            for query in queries(kind, max(10, iterations // 5), networks):
-                t0 = time.perf_counter()
-                naive.search(engine, query)
-                times.append((time.perf_counter() - t0) * 1000)
-            figures[kind] = {"p50_ms": round(percentile(times, 50), 2),
-                             "p95_ms": round(percentile(times, 95), 2)}
-    return figures
+def pg_server(engine) -> dict:
+    """The server's version and memory settings, and (server on this machine) the memory of the
+    largest server process serving this database: private (RssAnon) and shared buffers touched (RssShmem)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        server = {name: conn.execute(text(f"show {name}")).scalar_one()
+                  for name in ("server_version", "shared_buffers", "work_mem", "effective_cache_size")}
+        pids = list(conn.execute(text("select pid from pg_stat_activity where datname = current_database()")).scalars())
+        for field, key in (("RssAnon", "backend_private_mb"), ("RssShmem", "backend_shared_mb")):
+            sizes = [proc_status_mb(pid, field) for pid in pids]
+            server[key] = max(sizes) if sizes and None not in sizes else None
+    return server
+
+
+def serve(backend: str, args, data_dir: Path) -> dict:
+    """`serve_phase` in a fresh interpreter."""
+    served = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--phase", "serve", "--backends", backend,
+         "--dir", str(data_dir), "--iterations", str(args.iterations), "--count", str(args.count),
+         "--pg-url", args.pg_url],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    if served.returncode != 0:
+        sys.stderr.write(served.stderr)
+        raise SystemExit(f"the {backend} serve phase failed (exit {served.returncode})")
+    return json.loads(served.stdout.strip().splitlines()[-1])
+
+
+def cross_check(totals: dict[str, dict[str, list[int]]], reference: str = "whoosh") -> dict:
+    """Per backend and query kind: queries compared, and mismatching totals against `reference`
+    (over the queries both ran; the first k queries of a kind are the same whatever n)."""
+    out: dict = {}
+    if reference not in totals:
+        return out
+    for backend, by_kind in totals.items():
+        if backend == reference:
+            continue
+        check: dict = {"compared": 0, "mismatches": 0, "by_kind": {}, "examples": []}
+        for kind, mine in by_kind.items():
+            theirs = totals[reference][kind]
+            pairs = list(zip(mine, theirs, strict=False))  # naive runs fewer queries per kind
+            wrong = [i for i, (a, b) in enumerate(pairs) if a != b]
+            check["compared"] += len(pairs)
+            check["mismatches"] += len(wrong)
+            check["by_kind"][kind] = len(wrong)
+            check["examples"] += [
+                {"kind": kind, "query": i, backend: mine[i], reference: theirs[i]}
+                for i in wrong[:MISMATCH_EXAMPLES]
+            ]
+        out[f"{backend}_vs_{reference}"] = check
+    return out
+
+
+# -- main --------------------------------------------------------------------------------------
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--iterations", type=int, default=200)
-    parser.add_argument("--dir", type=Path, default=None, help="data folder (default bench/data/<count>)")
-    parser.add_argument("--reuse", action="store_true", help="reuse the database and index in --dir")
-    parser.add_argument("--reindex", action="store_true", help="reuse the database in --dir, rebuild the index")
+    parser.add_argument("--iterations", type=int, default=200, help="queries per kind (naive: a fifth)")
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated, of " + ",".join(BACKENDS))
+    parser.add_argument("--pg-url", default=PG_URL, help="PostgreSQL server (database bench_<count> on it)")
+    parser.add_argument("--dir", type=Path, default=None, help="SQLite data folder (default bench/data/<count>)")
+    parser.add_argument("--reuse", action="store_true", help="reuse existing data and indexes (build what is missing)")
+    parser.add_argument("--reindex", action="store_true", help="reuse existing data, rebuild the indexes")
+    parser.add_argument("--build-only", action="store_true", help="build (or reuse) data and indexes, measure nothing")
     parser.add_argument("--phase", choices=["all", "serve"], default="all", help=argparse.SUPPRESS)
     args = parser.parse_args()
     data_dir = args.dir or ROOT / "bench" / "data" / str(args.count)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(backends) - set(BACKENDS)
+    if unknown or not backends:
+        parser.error(f"--backends: choose among {', '.join(BACKENDS)}")
+    backends = [b for b in BACKENDS if b in backends]  # build whoosh's store before naive uses it
 
     if args.phase == "serve":
-        print(json.dumps(serve_phase(data_dir, args.iterations)))
+        (backend,) = backends
+        config = app_settings(backend, data_dir, args.pg_url, args.count)
+        print(json.dumps(serve_phase(backend, config, args.iterations)))
         return
 
-    report = {"count": args.count, "cpus": os.cpu_count()}
-    if args.reuse and (data_dir / "bench.sqlite3").exists():
-        report["build"] = json.loads((data_dir / "build.json").read_text())
-    else:
-        report["build"] = build(data_dir, args.count, args.seed, generate=not args.reindex)
-        (data_dir / "build.json").write_text(json.dumps(report["build"]))
-    served = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--phase", "serve", "--dir", str(data_dir),
-         "--iterations", str(args.iterations), "--count", str(args.count)],
-        cwd=ROOT, check=True, capture_output=True, text=True,
-    )
-    report["whoosh"] = json.loads(served.stdout.strip().splitlines()[-1])
-    report["naive"] = naive_phase(data_dir, args.iterations)
+    records = load_records(data_dir)
+    report: dict = {"count": args.count, "cpus": os.cpu_count(), "seed": args.seed,
+                    "iterations": args.iterations, "backends": {}}
+    for backend in backends:
+        started = time.perf_counter()
+        record = prepare(backend, args, data_dir, records)
+        save_records(data_dir, records, backend)
+        print(f"{backend}: ready in {time.perf_counter() - started:.1f} s {json.dumps(record)}", flush=True)
+        report["backends"][backend] = {"build": record}
+    if args.build_only:
+        return
+    totals = {}
+    for backend in backends:
+        figures = serve(backend, args, data_dir)
+        totals[backend] = figures.pop("totals")
+        report["backends"][backend].update(figures)
+        print(f"{backend}: served", flush=True)
+    report["cross_check"] = cross_check(totals)
 
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
@@ -214,17 +518,43 @@ def main() -> None:
     print_table(report)
 
 
+def cell(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def print_table(report: dict) -> None:
-    b, w, n = report["build"], report["whoosh"], report["naive"]
-    print(f"\n{report['count']:,} listings ({b['listings']:,} indexed), {report['cpus']} CPUs")
-    print(f"index build {b['index_build_s']} s = {b['index_rate_per_s']:,} listings/s; "
-          f"index size {b['index_size_mb']} MB; start {w['start_s']} s; RSS {w['rss_mb']} MB")
-    print("| query | whoosh p50 ms | whoosh p95 ms | first ms | naive p50 ms | naive p95 ms | speed-up p50 |")
-    print("|---|---|---|---|---|---|---|")
+    results = report["backends"]
+    names = list(results)
+    print(f"\n{report['count']:,} listings, {report['cpus']} CPUs, {report['iterations']} queries per kind"
+          + (f" ({queries_per_kind('naive', report['iterations'])} for naive)" if "naive" in names else ""))
+    print("| backend | generate s | index build s | listings/s | index MB | store MB | start s | RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        b, r = results[name]["build"], results[name]
+        rate = b.get("index_rate_per_s")
+        print(f"| {name} | {cell(b.get('generate_s'))} | {cell(b.get('index_build_s'))} | {cell(rate)} | "
+              f"{cell(b.get('index_size_mb'))} | {cell(b.get('store_mb'))} | {r['start_s']} | {r['rss_mb']} |")
+    server = results.get("postgres", {}).get("server")
+    if server:
+        print(f"(postgres: RSS is the client process; the server process serving it held "
+              f"{server['backend_private_mb']} MB private + {server['backend_shared_mb']} MB of shared buffers; "
+              f"PostgreSQL {server['server_version']}, shared_buffers {server['shared_buffers']}, "
+              f"work_mem {server['work_mem']})")
+    print("\n| query | " + " | ".join(f"{n} p50 | {n} p95 | {n} first" for n in names) + " |")
+    print("|---|" + "---|---|---|" * len(names))
     for kind in MIX:
-        speedup = n[kind]["p50_ms"] / max(w[kind]["p50_ms"], 1e-3)
-        print(f"| {kind} | {w[kind]['p50_ms']} | {w[kind]['p95_ms']} | {w[kind]['first_ms']} | "
-              f"{n[kind]['p50_ms']} | {n[kind]['p95_ms']} | {speedup:.0f}x |")
+        row = [f"{q['p50_ms']} | {q['p95_ms']} | {q['first_ms']}" for q in (results[n]["queries"][kind] for n in names)]
+        print(f"| {kind} | " + " | ".join(row) + " |")
+    print("(ms; first = the first query of that kind in the process, after one warm-up search)")
+    for pair, check in report.get("cross_check", {}).items():
+        verdict = "all equal" if not check["mismatches"] else f"{check['mismatches']} MISMATCHES"
+        per_kind = ", ".join(f"{k} {v}" for k, v in check["by_kind"].items())
+        print(f"result totals {pair.replace('_vs_', ' vs ')}: {check['compared']} queries compared, "
+              f"{verdict} ({per_kind})")
+    if "naive" in names:
+        print("(naive matches words with LIKE, without typo tolerance: its typo_name totals differ by design)")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from directory.search.text import TextHits, TextMatcher, Word, analyzer, open_in
 from directory.search.topics import TopicIndex, TopicMatch
 
 SNAPSHOT = "listings.npz"
+LATEST_CHANGE = select(func.max(IndexChange.seq))
 TEXT_DIR = "whoosh"
 
 
@@ -81,9 +82,10 @@ class WhooshSearcher(Searcher):
         with self._lock:
             if self._snapshot_changed():
                 self._open()
-            with Session(self.engine) as session:
-                latest = session.execute(select(func.max(IndexChange.seq))).scalar() or 0
-                if latest > self.watermark:
+            with self.engine.connect() as conn:  # a plain connection: this runs before every search
+                latest = conn.execute(LATEST_CHANGE).scalar() or 0
+            if latest > self.watermark:
+                with Session(self.engine) as session:
                     changed = session.execute(
                         select(IndexChange.listing_id)
                         .where(IndexChange.seq > self.watermark, IndexChange.seq <= latest)
