@@ -17,7 +17,7 @@ import random
 from collections.abc import Callable
 from datetime import date
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Engine
 
 from directory.demo.generator import _Generator
@@ -81,4 +81,14 @@ def generate(
             if progress is not None:
                 progress(size)
         sync_sequences(conn)
+    analyze(engine)
     return count
+
+
+def analyze(engine: Engine) -> None:
+    """Refresh the planner's statistics after a bulk load: until autovacuum gets to it, PostgreSQL
+    would plan with the empty tables' estimates (seen: 30 ms instead of 1 ms to load a result page)."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
