@@ -24,6 +24,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     config.check_production_secret(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
     app.json.sort_keys = False
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        # Client addresses (rate limits) and the scheme (secure cookies) as the proxy saw them.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     from directory import cli, db, search, verification_cli
     from directory.importers import cli as importers_cli

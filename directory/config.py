@@ -19,6 +19,9 @@ def from_environment(instance_path: str) -> dict:
         "GEOCODER": os.environ.get("GEOCODER", "off"),
         "SEARCH_BACKEND": os.environ.get("SEARCH_BACKEND", "whoosh"),
         "ENV": os.environ.get("DIRECTORY_ENV", "development"),
+        # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host (0: none; the
+        # headers are then ignored, since any client could send them).
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
         # Map tiles come from this server (empty: no tiles; markers and the list still work).
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
         "MAP_TILE_ATTRIBUTION": os.environ.get(

@@ -393,7 +393,7 @@ class PostgresSearcher(Searcher):
             words = self._words(conn, query.q) if query.q else None
             sql, params = build_search(query, words)
             row = conn.execute(text(sql), params).one()
-        total, page, specialty, network, kind, accepting = row
+        total, page, specialty, network, counts = row
         page = page or []
         miles = [None] * len(page)
         if query.place is not None and page:
@@ -402,11 +402,13 @@ class PostgresSearcher(Searcher):
         hits = [Hit(int(lid), mi, float(score)) for (lid, _lat, _lon, score), mi in zip(page, miles, strict=True)]
         facets = {}
         if query.facets:
+            organizations, accepting = counts
+            kinds = {"organization": organizations, "practitioner": total - organizations}
             facets = {
                 "specialty": _ordered(specialty),
                 "network": _ordered(network),
-                "kind": _ordered(kind),
-                "accepting": _ordered({"true": accepting or 0, "false": total - (accepting or 0)}),
+                "kind": _ordered({k: n for k, n in kinds.items() if n}),
+                "accepting": _ordered({"true": accepting, "false": total - accepting}),
             }
         return SearchResult(int(total), hits, facets)
 
@@ -535,9 +537,8 @@ def build_search(query: SearchQuery, words) -> tuple[str, dict]:
                                                FROM best GROUP BY 1) f),
         (SELECT json_object_agg(code, n) FROM (SELECT unnest(networks) AS code, count(*) AS n
                                                FROM best GROUP BY 1) f),
-        (SELECT json_object_agg(kind, n) FROM (SELECT kind, count(*) AS n FROM best GROUP BY 1) f),
-        (SELECT count(*) FILTER (WHERE accepting) FROM best)""" if query.facets
-                 else "NULL, NULL, NULL, NULL")
+        (SELECT ARRAY[count(*) FILTER (WHERE kind = 'organization'), count(*) FILTER (WHERE accepting)]
+         FROM best)""" if query.facets else "NULL, NULL, NULL")
     sql = f"""
         WITH hit AS (
             SELECT s.lid, s.multi, s.name_key, s.kind, s.accepting, s.specialties, s.networks,

@@ -276,3 +276,33 @@ def test_migration_creates_problemreport_with_constraints(tmp_path):
                 session.rollback()
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_client_address_behind_a_trusted_proxy(app, client, factory, session, proxies):
+    """Behind a proxy (TRUSTED_PROXIES=1) each client has its own rate limit; without one the
+    forwarded header is ignored, since any client could send it."""
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    listing = factory.listing()
+    token = csrf_token(client, listing.id)
+    headers = {"X-Forwarded-For": "203.0.113.7"}
+    response = client.post(f"/providers/{listing.id}/report", headers=headers,
+                           data={"problem": "wrong_phone", "details": "Rings a pizza shop.", "contact": "",
+                                 "csrf_token": token})
+    assert response.status_code == 303
+    seen = "203.0.113.7" if proxies else "127.0.0.1"
+    report = session.execute(select(ProblemReport)).scalar_one()
+    assert report.client_key == reports.client_key(seen, app.config["SECRET_KEY"])
+
+
+def test_trusted_proxies_setting_wraps_the_app(tmp_path):
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from directory import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}",
+                      "INDEX_DIR": str(tmp_path / "index"), "SECRET_KEY": "x", "TRUSTED_PROXIES": 2})
+    assert isinstance(app.wsgi_app, ProxyFix) and app.wsgi_app.x_for == 2
