@@ -561,7 +561,13 @@ def build_search(query: SearchQuery, words) -> tuple[str, dict]:
         distance = "NULL::float8"
         source = f"{TABLE} s"
         where.append("s.n = 0")
-    where.append("true")
+
+    def indexed(condition: str) -> str:
+        """With a place, the places drive the search (a few hundred to a few thousand, each with its
+        listings together on disk), so other conditions are kept from the planner's index choice:
+        it cannot see how many places match and would build a tag bitmap once per place."""
+        return condition if place is None else f"coalesce({condition}, false)"
+
 
     if query.kind is not None:
         where.append(f"s.kind = {param(query.kind)}")
@@ -574,7 +580,7 @@ def build_search(query: SearchQuery, words) -> tuple[str, dict]:
                                      ("languages", query.languages, "text[]"),
                                      ("services", query.services, "text[]")):
         if values:
-            where.append(f"s.{column} && CAST({param(list(values))} AS {sql_type})")
+            where.append(indexed(f"s.{column} && CAST({param(list(values))} AS {sql_type})"))
 
     score = "0::float8"
     if query.q:
@@ -589,7 +595,7 @@ def build_search(query: SearchQuery, words) -> tuple[str, dict]:
             if not cases:
                 where.append("false")
                 continue
-            where.append("(" + " OR ".join(cond for cond, _ in cases) + ")")
+            where.append(indexed("(" + " OR ".join(cond for cond, _ in cases) + ")"))
             best = ", ".join(f"CASE WHEN {cond} THEN CAST({param(w)} AS float8) ELSE 0::float8 END"
                              for cond, w in cases)
             score = f"({score} + GREATEST({best}))"
@@ -608,7 +614,7 @@ def build_search(query: SearchQuery, words) -> tuple[str, dict]:
             SELECT s.lid, s.multi, s.name_key, s.kind, s.accepting, s.specialties, s.networks,
                    s.lat, s.lon, {distance} AS dist, {score} AS score
             FROM {source}
-            WHERE {" AND ".join(where)}
+            WHERE {" AND ".join(where) or "true"}
         ), best AS (
             SELECT * FROM hit WHERE NOT multi
             UNION ALL
