@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import random
@@ -115,6 +116,14 @@ def store_ready(backend: str, data_dir: Path, pg_url: str, count: int) -> bool:
     return (data_dir / "bench.sqlite3").exists() and listing_count(settings(data_dir)["DATABASE_URL"]) == count
 
 
+def code_fingerprint() -> str:
+    """A short hash of the search code (directory/search/*.py): which version built or served."""
+    digest = hashlib.sha1()
+    for path in sorted((ROOT / "directory" / "search").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def pg_search_relations(engine) -> dict[str, int]:
     """Bytes of each relation the PostgreSQL backend owns: tables named search_* (with their indexes
     and TOAST) and indexes named search_* on other tables."""
@@ -188,11 +197,12 @@ def build(backend: str, data_dir: Path, pg_url: str, count: int, seed: int, gene
             # Steady state of a live database (autovacuum would get there): statistics and the
             # visibility map, before and after the index build; not counted in either figure.
             record["vacuum_analyze_s"] = vacuum_analyze(engine)
+        code = code_fingerprint()
         started = time.perf_counter()
         indexed = rebuild_index(app)
         seconds = time.perf_counter() - started
         if backend == "postgres":
-            record["vacuum_analyze_s"] += vacuum_analyze(engine)
+            record["vacuum_analyze_s"] = round(record["vacuum_analyze_s"] + vacuum_analyze(engine), 1)
             relations = pg_search_relations(engine)
             record["relations_mb"] = {name: round(size / 2**20, 1) for name, size in relations.items()}
             size = sum(relations.values())
@@ -201,6 +211,7 @@ def build(backend: str, data_dir: Path, pg_url: str, count: int, seed: int, gene
         record["store_mb"] = store_size_mb(backend, engine, data_dir)
         engine.dispose()
     return {
+        "code": code,
         "listings": indexed,
         "generate_s": round(generate_s, 1) if generate_s is not None else None,
         "index_build_s": round(seconds, 1),
@@ -286,13 +297,17 @@ def save_records(data_dir: Path, records: dict, backend: str) -> None:
 def index_present(backend: str, data_dir: Path, args) -> bool:
     if backend == "whoosh":
         return (data_dir / "index").is_dir()
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, text
     from sqlalchemy.exc import SQLAlchemyError
+
+    from directory.search.pg_backend import LAYOUT, META
 
     engine = create_engine(pg_database(args.pg_url, args.count)[1])
     try:
-        return bool(pg_search_relations(engine))
-    except SQLAlchemyError:  # no such database
+        with engine.connect() as conn:
+            layout = conn.execute(text(f"select value from {META} where key = 'layout'")).scalar()
+        return layout is not None and int(layout) == LAYOUT  # tables of an older layout: rebuild
+    except SQLAlchemyError:  # no such database or table
         return False
     finally:
         engine.dispose()
@@ -361,6 +376,7 @@ def serve_phase(backend: str, app_config: dict, iterations: int) -> dict:
     from directory import create_app
     from directory.db import get_engine
 
+    code = code_fingerprint()
     app = create_app(app_config)
     with app.app_context():
         engine = get_engine()
@@ -378,7 +394,8 @@ def serve_phase(backend: str, app_config: dict, iterations: int) -> dict:
                 return searcher.search(query).total
 
         search(WARM_UP)
-        figures: dict = {"start_s": round(time.perf_counter() - started, 2), "queries": {}, "totals": {}}
+        figures: dict = {"start_s": round(time.perf_counter() - started, 2), "code": code,
+                         "queries": {}, "totals": {}}
         with engine.connect() as conn:
             networks = list(conn.execute(text("select id from network order by id")).scalars())
         for kind in MIX:
@@ -435,7 +452,8 @@ def serve(backend: str, args, data_dir: Path) -> dict:
     )
     if served.returncode != 0:
         sys.stderr.write(served.stderr)
-        raise SystemExit(f"the {backend} serve phase failed (exit {served.returncode})")
+        last = (served.stderr.strip().splitlines() or ["?"])[-1]
+        return {"error": f"serve phase failed (exit {served.returncode}): {last}"}
     return json.loads(served.stdout.strip().splitlines()[-1])
 
 
@@ -507,9 +525,10 @@ def main() -> None:
     totals = {}
     for backend in backends:
         figures = serve(backend, args, data_dir)
-        totals[backend] = figures.pop("totals")
+        if "totals" in figures:
+            totals[backend] = figures.pop("totals")
         report["backends"][backend].update(figures)
-        print(f"{backend}: served", flush=True)
+        print(f"{backend}: {figures.get('error', 'served')}", flush=True)
     report["cross_check"] = cross_check(totals)
 
     out = ROOT / "bench" / "results"
@@ -526,7 +545,13 @@ def cell(value) -> str:
 
 def print_table(report: dict) -> None:
     results = report["backends"]
-    names = list(results)
+    for name, result in results.items():
+        if "error" in result:
+            print(f"\n{name}: {result['error']}")
+        elif result["build"].get("code", result["code"]) != result["code"]:
+            print(f"\n{name}: WARNING index built by search code {result['build']['code']}, "
+                  f"served by {result['code']} (rebuild: --reindex)")
+    names = [name for name, result in results.items() if "error" not in result]
     print(f"\n{report['count']:,} listings, {report['cpus']} CPUs, {report['iterations']} queries per kind"
           + (f" ({queries_per_kind('naive', report['iterations'])} for naive)" if "naive" in names else ""))
     print("| backend | generate s | index build s | listings/s | index MB | store MB | start s | RSS MB |")
