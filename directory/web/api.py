@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlmodel import Session
 
 from directory import hydrate, reference
@@ -18,9 +18,13 @@ from directory.web.openapi import openapi_document
 bp = Blueprint("api", __name__)
 
 
+KNOWN_NETWORKS = select(Network.id).where(Network.id.in_(bindparam("ids", expanding=True)))
+
+
 def known_networks(ids: list[int]) -> set[int]:
-    with Session(get_engine()) as session:
-        return set(session.execute(select(Network.id).where(Network.id.in_(ids))).scalars())
+    """Which of these network ids exist (a plain connection: this runs on most searches)."""
+    with get_engine().connect() as conn:
+        return set(conn.execute(KNOWN_NETWORKS, {"ids": ids}).scalars())
 
 
 def run_search(query: SearchQuery) -> dict:
