@@ -14,7 +14,7 @@ and a write is visible to every one of them as soon as it commits.
 - `search_meta`: the layout version of these tables.
 
 Why cube (the base of earthdistance) and not PostGIS: cube ships in PostgreSQL's contrib (no extra
-system package; offered by the managed PostgreSQL services we know of), its GiST index finds the
+system package), its GiST index finds the
 places around a point quickly, and one C call per row (`cube_distance`) gives the chord. earthdistance's
 `ll_to_earth` would add trigonometry per row and a sphere of another radius than geopy's; PostGIS
 (installable here from Debian's postgresql-15-postgis-3) would add a large package per server for
