@@ -47,6 +47,7 @@ from directory.search.text import (
     FIELD_WEIGHTS,
     analyzer,
     plan_words,
+    query_words,
     term_weight,
     topic_weight,
 )
@@ -381,8 +382,6 @@ class PostgresSearcher(Searcher):
     def _words(self, conn: Connection, q: str) -> list[tuple[list[tuple[str, str, float]],
                                                           list[tuple[str, list[str], float]]]] | None:
         """Per word: (field, term, weight) and (topic facet, codes, weight) it can match."""
-        from directory.search.text import query_words
-
         words = query_words(q)
         if not words:
             return None
