@@ -1,5 +1,5 @@
-"""The service under gunicorn with several workers: staff write concurrently over HTTP; no request
-fails on the index lock, no change is lost, and check-index finds no drift afterwards."""
+"""The service under gunicorn with several workers, on each backend: staff write concurrently over
+HTTP; no request fails on the index lock, no change is lost, and check-index finds no drift afterwards."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from directory.models import Listing
 from directory.search import get_searcher
 from directory.search.sync import apply_pending, check_index
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 PASSWORD = "a long enough password"
 
 
@@ -42,7 +42,8 @@ def gunicorn(app, tmp_path):
     pytest.importorskip("gunicorn")
     port = free_port()
     env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "INDEX_DIR": app.config["INDEX_DIR"],
-           "SECRET_KEY": app.config["SECRET_KEY"], "INSTANCE_PATH": str(tmp_path / "instance"),
+           "SECRET_KEY": app.config["SECRET_KEY"], "SEARCH_BACKEND": app.config["SEARCH_BACKEND"],
+           "INSTANCE_PATH": str(tmp_path / "instance"),
            "DIRECTORY_ENV": "development", "MAP_TILE_URL": ""}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "3", "-b", f"127.0.0.1:{port}", "wsgi:app"],
