@@ -300,7 +300,7 @@ def index_present(backend: str, data_dir: Path, args) -> bool:
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import SQLAlchemyError
 
-    from directory.search.pg_backend import LAYOUT, META
+    from directory.search.pg_tables import LAYOUT, META
 
     engine = create_engine(pg_database(args.pg_url, args.count)[1])
     try:

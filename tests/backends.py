@@ -57,7 +57,7 @@ class PostgresServer:
                               "SEARCH_BACKEND": "postgres", "INDEX_DIR": "/nonexistent"})
             with app.app_context():
                 init_db()
-                from directory.search.pg_backend import ensure_schema
+                from directory.search.pg_tables import ensure_schema
 
                 ensure_schema(get_engine(app))
             get_engine(app).dispose()

@@ -74,7 +74,7 @@ def rebuild_index(app: Flask, progress=None) -> int:
 
     engine = app.extensions["directory.engine"]
     if app.config["SEARCH_BACKEND"] == "postgres":
-        from directory.search.pg_backend import rebuild
+        from directory.search.pg_tables import rebuild
 
         count = rebuild(engine, progress=progress)
     else:

@@ -10,7 +10,8 @@ from sqlalchemy import text
 
 from directory import create_app
 from directory.db import get_engine
-from directory.search.pg_backend import META, trigram_threshold
+from directory.search.pg_backend import trigram_threshold
+from directory.search.pg_tables import META
 from directory.search.text import fuzzy_distance
 from tests.search.helpers import cli, search
 
