@@ -41,7 +41,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from bench.run import MIX, queries, settings
+from bench.run import MIX, queries
+from bench.stores import settings
 from directory.search.query import SearchQuery
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import metro_centres, percentile, settings  # noqa: E402
+from bench.run import metro_centres, percentile  # noqa: E402
+from bench.stores import settings  # noqa: E402
 
 
 def main() -> None:
