@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlmodel import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -22,6 +22,7 @@ PASSWORD_MIN = 12
 EMAIL_MAX = 254
 MAX_FAILURES = 5
 THROTTLE_WINDOW = timedelta(minutes=15)
+KEEP_ATTEMPTS = timedelta(days=30)  # sign-in attempts are kept this long, then pruned
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 # Checked when the email is unknown, so a wrong email takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
@@ -122,6 +123,8 @@ def authenticate(session: Session, email: str, password: str, client_key: str,
     password_ok = check_password_hash(staff.password_hash if staff else _DUMMY_HASH, password or "")
     succeeded = bool(staff and staff.active and password_ok)
     session.add(LoginAttempt(email=email[:EMAIL_MAX], client_key=client_key, succeeded=succeeded, at=now))
+    # Only the last THROTTLE_WINDOW counts; a month is kept for looking back at an attack.
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - KEEP_ATTEMPTS))
     session.commit()
     if not succeeded:
         raise LoginFailed("wrong email or password")

@@ -178,6 +178,18 @@ def test_throttle_lifts_after_fifteen_minutes(session):
     assert attempts == [False] * accounts.MAX_FAILURES + [True]  # the refused attempt checked nothing
 
 
+def test_old_sign_in_attempts_are_pruned(session):
+    make_staff(session)
+    start = utcnow()
+    with pytest.raises(accounts.LoginFailed):
+        accounts.authenticate(session, "admin@example.org", "nope", "c", now=start)
+    accounts.authenticate(session, "admin@example.org", PASSWORD, "c", now=start + timedelta(days=29))
+    assert len(session.execute(select(LoginAttempt.id)).all()) == 2
+    accounts.authenticate(session, "admin@example.org", PASSWORD, "c", now=start + timedelta(days=31))
+    kept = session.execute(select(LoginAttempt.at)).scalars().all()
+    assert len(kept) == 2 and all(at.replace(tzinfo=None) > start.replace(tzinfo=None) for at in kept)
+
+
 # --- roles -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("url", ["/staff/", "/staff/accounts"])
