@@ -9,52 +9,17 @@
 
 from __future__ import annotations
 
-import multiprocessing
-
 import pytest
 from sqlmodel import Session
 
 from directory import create_app
 from directory.db import get_engine
-from directory.listings import ListingInput, LocationInput, create_listing, update_listing
+from directory.listings import ListingInput, LocationInput, create_listing
 from directory.npi import make_npi
 from directory.search import get_searcher, rebuild_index
 from directory.search.query import SearchQuery
 from directory.search.sync import apply_pending, check_index
-
-EACH = 10
-
-
-def _node(settings: dict, number: int, results) -> None:
-    """One node: creates and edits listings through the write path, applying each change."""
-    app = create_app(settings)
-    engine = get_engine(app)
-    made, error = [], None
-    try:
-        with app.app_context():
-            searcher = get_searcher(app)
-            for i in range(EACH):
-                data = ListingInput(
-                    kind="organization", npi=make_npi(7_000_000 + number * 1000 + i, individual=False),
-                    name=f"Node{number} Clinic {i}", specialties=["261QI0500X"],
-                    locations=[LocationInput(address=f"{i} Main St", zip="02115")],
-                )
-                with Session(engine) as session:
-                    listing = create_listing(session, data, actor=f"node-{number}")
-                    session.commit()
-                    if i % 2 == 0:
-                        data.name += " Renamed"
-                        update_listing(session, listing.id, data, actor=f"node-{number}",
-                                       expected_version=listing.version)
-                        session.commit()
-                    made.append(listing.id)
-                apply_pending(engine, searcher)
-            searcher.close()
-    except Exception as problem:  # reported to the parent, which fails the test
-        error = repr(problem)
-    finally:
-        engine.dispose()
-    results.put((number, made, error))
+from tests.search.writers import renamed_count, write_at_once
 
 
 def node_settings(app, folder, backend: str) -> dict:
@@ -65,17 +30,7 @@ def node_settings(app, folder, backend: str) -> dict:
 @pytest.mark.backends("postgres")
 def test_two_nodes_write_at_once_and_see_each_other(app, tmp_path):
     nodes = [node_settings(app, tmp_path / f"node{n}", "postgres") for n in range(2)]
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    processes = [context.Process(target=_node, args=(nodes[n], n, results)) for n in range(2)]
-    for process in processes:
-        process.start()
-    outcomes = [results.get(timeout=180) for _ in processes]
-    for process in processes:
-        process.join(timeout=60)
-    assert [error for _, _, error in outcomes] == [None, None]
-    made = sorted(lid for _, ids, _ in outcomes for lid in ids)
-    assert len(made) == 2 * EACH
+    made = write_at_once(nodes)
     for settings in nodes:  # each node, as it would answer now
         node = create_app(settings)
         try:
@@ -83,7 +38,7 @@ def test_two_nodes_write_at_once_and_see_each_other(app, tmp_path):
                 searcher = get_searcher(node)
                 found = searcher.search(SearchQuery(q="clinic", per_page=100))
                 assert sorted(h.lid for h in found.hits) == made
-                assert searcher.search(SearchQuery(q="renamed", per_page=100)).total == EACH
+                assert searcher.search(SearchQuery(q="renamed", per_page=100)).total == renamed_count(2)
                 assert check_index(get_engine(node), searcher).ok
         finally:
             get_searcher(node).close()
