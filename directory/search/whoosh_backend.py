@@ -65,6 +65,7 @@ class WhooshSearcher(Searcher):
         self.base_alive: np.ndarray | None = None
         self.overlay_docs: dict[int, ListingDoc | None] = {}
         self.overlay = ListingTable.empty(self.codebook)
+        self._count_live_topics()
         if getattr(self, "matcher", None) is not None:
             self.matcher.close()
         self.ix = open_index(self.dir / TEXT_DIR)
@@ -101,16 +102,23 @@ class WhooshSearcher(Searcher):
         self.overlay = ListingTable.build(live, self.codebook)
         changed = np.fromiter(self.overlay_docs, dtype=np.int64, count=len(self.overlay_docs))
         self.base_alive = ~np.isin(self.base.lids, changed)
+        self._count_live_topics()
+
+    def _count_live_topics(self) -> None:
+        """Live listings per topic code, over the snapshot and the overlay (so a listing scores the
+        same whichever table holds it); counted once per change, not per search."""
+        dead = None if self.base_alive is None else np.flatnonzero(~self.base_alive).astype(np.int32)
+        self.live_topic_counts = {}
+        for facet, base_counts in self.base.topic_counts.items():
+            counts = base_counts.astype(np.int64)
+            if dead is not None and len(dead):
+                counts -= self.base.topic_sets[facet].counts(dead)[: len(counts)]
+            counts += self.overlay.topic_counts[facet][: len(counts)]
+            self.live_topic_counts[facet] = counts
 
     def _topic_df(self, topic: TopicMatch) -> int:
-        """Live listings holding any of the topic's codes, over the snapshot and the overlay (so a
-        listing scores the same whichever table holds it)."""
-        codes = list(topic.codes)
-        held = self.base.topic_counts[topic.facet][codes].sum()
-        if self.base_alive is not None:
-            dead = np.flatnonzero(~self.base_alive).astype(np.int32)
-            held -= self.base.topic_sets[topic.facet].counts(dead)[codes].sum()
-        return int(held + self.overlay.topic_counts[topic.facet][codes].sum())
+        """Live listings holding any of the topic's codes (summed per code)."""
+        return int(self.live_topic_counts[topic.facet][list(topic.codes)].sum())
 
     def listing_ids(self) -> set[int]:
         """Every listing id this searcher would return (for check-index)."""
