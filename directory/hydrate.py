@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
+from functools import cache
 
 import numpy as np
-from sqlalchemy import bindparam, select
+from sqlalchemy import CompoundSelect, Connection, Select, bindparam, literal_column, select, union_all
 from sqlmodel import Session
 
 from directory.geo import great_circle_mi
@@ -85,53 +86,66 @@ LOCATION_COLUMNS = (Location.id, Location.name, Location.address, Location.city,
 LOCATION_KEYS = ("id", "name", "address", "city", "state", "zip", "lat", "lon", "phone", "fax")
 
 
-IDS = bindparam("ids", expanding=True)
-# Built once: constructing a statement costs about as much as SQLite running it.
-SUMMARY_LISTINGS = select(
-    Listing.id, Listing.kind, Listing.name, Listing.npi, Listing.accepting_new_patients, Listing.telehealth,
-    Listing.languages, Listing.last_verified, Listing.is_demo,
-).where(Listing.id.in_(IDS))
-SUMMARY_SPECIALTIES = (
-    select(ListingSpecialty.listing_id, Specialty.code, Specialty.display, ListingSpecialty.is_primary)
-    .join(Specialty, Specialty.code == ListingSpecialty.code)
-    .where(ListingSpecialty.listing_id.in_(IDS))
-    .order_by(ListingSpecialty.listing_id, ListingSpecialty.is_primary.desc(), Specialty.code)
-)
-SUMMARY_NETWORKS = (
-    select(Participation.listing_id, Network.id, Network.name)
-    .join(Network, Network.id == Participation.network_id)
-    .where(Participation.listing_id.in_(IDS))
-    .order_by(Participation.listing_id, Network.payer, Network.name)
-)
-SUMMARY_OWN_PLACES = (
-    select(Location.listing_id, *LOCATION_COLUMNS).where(Location.listing_id.in_(IDS)).order_by(Location.id)
-)
-SUMMARY_ROLE_PLACES = (
-    select(Role.practitioner_id, *LOCATION_COLUMNS)
-    .join(Location, Location.id == Role.location_id)
-    .where(Role.practitioner_id.in_(IDS))
-    .order_by(Role.id)
-)
+@cache
+def _summary_statements(size: int) -> tuple[Select, Select, Select, CompoundSelect]:
+    """What result cards read for `size` listing ids, bound as id0..id{size-1}. Built once per size
+    (constructing a statement costs about as much as SQLite running it), and with plain bind
+    parameters: an expanding IN list is rewritten on every execution."""
+    ids = [bindparam(f"id{i}") for i in range(size)]
+    listings = select(
+        Listing.id, Listing.kind, Listing.name, Listing.npi, Listing.accepting_new_patients,
+        Listing.telehealth, Listing.languages, Listing.last_verified, Listing.is_demo,
+    ).where(Listing.id.in_(ids))
+    specialties = (
+        select(ListingSpecialty.listing_id, Specialty.code, Specialty.display, ListingSpecialty.is_primary)
+        .join(Specialty, Specialty.code == ListingSpecialty.code)
+        .where(ListingSpecialty.listing_id.in_(ids))
+        .order_by(ListingSpecialty.listing_id, ListingSpecialty.is_primary.desc(), Specialty.code)
+    )
+    networks = (
+        select(Participation.listing_id, Network.id, Network.name)
+        .join(Network, Network.id == Participation.network_id)
+        .where(Participation.listing_id.in_(ids))
+        .order_by(Participation.listing_id, Network.payer, Network.name)
+    )
+    # Own locations (by id), then the locations of a practitioner's roles (by role id): one query.
+    own = select(literal_column("0").label("source"), Location.id.label("seq"), Location.listing_id,
+                 *LOCATION_COLUMNS).where(Location.listing_id.in_(ids))
+    roles = (
+        select(literal_column("1"), Role.id, Role.practitioner_id, *LOCATION_COLUMNS)
+        .join(Location, Location.id == Role.location_id)
+        .where(Role.practitioner_id.in_(ids))
+    )
+    places = union_all(own, roles).order_by(literal_column("source"), literal_column("seq"))
+    return listings, specialties, networks, places
 
 
-def _summary_parts(session: Session, ids: list[int]):
+def _id_params(ids: list[int]) -> tuple[int, dict[str, int]]:
+    """A statement size for these ids (the next power of two, so that few sizes are ever built)
+    and its parameters; the last id fills the spare places, which leaves an IN list's answer
+    unchanged."""
+    size = 1 << (len(ids) - 1).bit_length()
+    padded = ids + [ids[-1]] * (size - len(ids))
+    return size, {f"id{i}": lid for i, lid in enumerate(padded)}
+
+
+def _summary_parts(conn: Connection, ids: list[int]):
     """What result cards show, as plain column tuples (a page is hydrated on every search, so no
     ORM objects): listings, specialties, networks, and places (own locations, then roles')."""
-    params = {"ids": ids}
-    conn = session.connection()  # Core rows: the ORM session adds nothing for plain columns
-    listings = {row[0]: row for row in conn.execute(SUMMARY_LISTINGS, params)}
+    size, params = _id_params(ids)
+    listing_sql, specialty_sql, network_sql, place_sql = _summary_statements(size)
+    listings = {row[0]: row for row in conn.execute(listing_sql, params).all()}
     specialties = defaultdict(list)
-    for lid, code, display, primary in conn.execute(SUMMARY_SPECIALTIES, params):
+    for lid, code, display, primary in conn.execute(specialty_sql, params).all():
         specialties[lid].append({"code": code, "display": display, "primary": bool(primary)})
     networks = defaultdict(list)
-    for lid, nid, name in conn.execute(SUMMARY_NETWORKS, params):
+    for lid, nid, name in conn.execute(network_sql, params).all():
         networks[lid].append({"id": nid, "name": name})
     places: dict[int, list[dict]] = defaultdict(list)
-    for lid, *values in conn.execute(SUMMARY_OWN_PLACES, params):
-        places[lid].append(dict(zip(LOCATION_KEYS, values, strict=True)))
-    for pid, *values in conn.execute(SUMMARY_ROLE_PLACES, params):
-        if all(existing["id"] != values[0] for existing in places[pid]):
-            places[pid].append(dict(zip(LOCATION_KEYS, values, strict=True)))
+    for _, _, lid, *values in conn.execute(place_sql, params).all():
+        # A role at one of the listing's own locations (or a second role there) adds no place.
+        if all(existing["id"] != values[0] for existing in places[lid]):
+            places[lid].append(dict(zip(LOCATION_KEYS, values, strict=True)))
     return listings, specialties, networks, places
 
 
@@ -142,13 +156,16 @@ def _nearest(places: list[dict], near: tuple[float, float]) -> dict:
 
 
 def summaries(
-    session: Session, ids: list[int], distances: dict[int, float | None] | None = None,
+    db: Session | Connection, ids: list[int], distances: dict[int, float | None] | None = None,
     near: tuple[float, float] | None = None,
 ) -> list[dict]:
-    """Search results for these listing ids, in the given order, each at its nearest location."""
+    """Search results for these listing ids, in the given order, each at its nearest location.
+
+    `db` is a session or, cheaper when nothing else needs one, a plain connection (Core rows)."""
     if not ids:
         return []
-    listings, specialties, networks, locations = _summary_parts(session, ids)
+    conn = db.connection() if isinstance(db, Session) else db
+    listings, specialties, networks, locations = _summary_parts(conn, ids)
     today = date.today()
     results = []
     for lid in ids:

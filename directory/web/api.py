@@ -33,8 +33,8 @@ def run_search(query: SearchQuery) -> dict:
     ids = [hit.lid for hit in result.hits]
     distances = {hit.lid: hit.distance_mi for hit in result.hits} if query.place else None
     near = (query.place.lat, query.place.lon) if query.place else None
-    with Session(get_engine()) as session:
-        results = hydrate.summaries(session, ids, distances, near)
+    with get_engine().connect() as conn:  # Core rows only: a session would add nothing but its cost
+        results = hydrate.summaries(conn, ids, distances, near)
     return {
         "total": result.total,
         "page": query.page,

@@ -1,0 +1,44 @@
+"""Result cards: listings hydrated from the database in the order search ranked them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from directory import hydrate
+from directory.db import get_engine
+from directory.geo import lookup_zip
+from directory.models import Location
+from directory.roles import add_role
+
+
+def test_a_page_of_any_size_gives_the_cards_of_its_listings_in_order(app, factory, session):
+    ids = [factory.listing(sync=False, name=f"Centre {i}", zips=["02115", "02139"][: 1 + i % 2]).id
+           for i in range(7)]
+    one_by_one = {lid: hydrate.summaries(session, [lid])[0] for lid in ids}
+    ranked = ids[::-1]
+    with get_engine(app).connect() as conn:
+        for size in range(1, len(ranked) + 1):  # statements are built for powers of two; ids are padded
+            page = ranked[:size]
+            assert hydrate.summaries(conn, page) == [one_by_one[lid] for lid in page]
+            assert hydrate.summaries(session, page) == [one_by_one[lid] for lid in page]
+        assert hydrate.summaries(conn, [ids[2], 999_999, ids[0]]) == [one_by_one[ids[2]], one_by_one[ids[0]]]
+        assert hydrate.summaries(conn, []) == []
+
+
+def test_a_practitioner_is_shown_at_its_own_place_then_at_its_roles_nearest_first(app, factory, session):
+    org = factory.listing(sync=False, name="Cambridge Infusion", zips=["02139", "02118"])
+    doctor = factory.listing(sync=False, kind="practitioner", name="Ada Lovelace, MD", zips=["02115"])
+    org_places = session.execute(select(Location).where(Location.listing_id == org.id).order_by(Location.id)).scalars()
+    for place in reversed(org_places.all()):  # role order, not location order, decides
+        add_role(session, practitioner_id=doctor.id, location_id=place.id, actor="test")
+    session.commit()
+
+    with get_engine(app).connect() as conn:
+        [card] = hydrate.summaries(conn, [doctor.id])
+        assert card["location"]["zip"] == "02115"
+        places = hydrate._summary_parts(conn, [doctor.id])[3][doctor.id]
+        assert [p["zip"] for p in places] == ["02115", "02118", "02139"]
+        cambridge = lookup_zip("02139")
+        [card] = hydrate.summaries(conn, [doctor.id], {doctor.id: 0.04}, (cambridge.lat, cambridge.lon))
+        assert card["location"]["zip"] == "02139"
+        assert card["distance_mi"] == 0.0
