@@ -149,10 +149,21 @@ def _summary_parts(conn: Connection, ids: list[int]):
     return listings, specialties, networks, places
 
 
-def _nearest(places: list[dict], near: tuple[float, float]) -> dict:
-    miles = great_circle_mi(near[0], near[1], np.array([p["lat"] for p in places]),
-                            np.array([p["lon"] for p in places]))
-    return min(zip(miles.tolist(), places, strict=True), key=lambda mp: (mp[0], mp[1]["id"]))[1]
+def _nearest(places: dict[int, list[dict]], ids: list[int], near: tuple[float, float]) -> dict[int, dict]:
+    """Each listing's place nearest to `near`, for listings with several; one vectorized distance
+    call for the whole page (per listing, numpy's fixed cost outweighed the arithmetic)."""
+    several = [lid for lid in ids if len(places.get(lid, ())) > 1]
+    if not several:
+        return {}
+    candidates = [place for lid in several for place in places[lid]]
+    miles = great_circle_mi(near[0], near[1], np.array([p["lat"] for p in candidates]),
+                            np.array([p["lon"] for p in candidates])).tolist()
+    nearest, start = {}, 0
+    for lid in several:
+        end = start + len(places[lid])
+        nearest[lid] = min(zip(miles[start:end], places[lid], strict=True), key=lambda mp: (mp[0], mp[1]["id"]))[1]
+        start = end
+    return nearest
 
 
 def summaries(
@@ -166,6 +177,7 @@ def summaries(
         return []
     conn = db.connection() if isinstance(db, Session) else db
     listings, specialties, networks, locations = _summary_parts(conn, ids)
+    nearest = _nearest(locations, ids, near) if near is not None else {}
     today = date.today()
     results = []
     for lid in ids:
@@ -174,10 +186,7 @@ def summaries(
             continue  # deleted between search and hydration
         _, kind, name, npi, accepting, telehealth, languages, last_verified, is_demo = row
         places = locations[lid]
-        if near is not None and len(places) > 1:
-            place = _nearest(places, near)
-        else:
-            place = places[0] if places else None
+        place = nearest.get(lid) or (places[0] if places else None)
         item = {"id": lid, "kind": kind, "name": name, "npi": npi}
         if distances is not None and distances.get(lid) is not None:
             item["distance_mi"] = round(distances[lid], 1)
