@@ -22,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import math
 from collections import Counter
+from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import text
@@ -36,18 +38,21 @@ from directory.search.pg_tables import (
     COUNTS,
     LOCK_KEY,
     POINTS,
+    ROLLUP,
     TABLE,
     TEXT_FIELDS,
     TOPIC_FACETS,
     add_counts,
+    add_rollup,
     copy_rows,
     cube_literal,
     ensure_schema,
     point_ids,
+    rollup_tags,
     rows_and_counts,
     tsvector_literal,
 )
-from directory.search.query import SearchQuery
+from directory.search.query import Place, SearchQuery
 from directory.search.table import Codebook, unit_vectors
 from directory.search.text import analyzer, plan_words, query_words, term_weight, topic_weight
 from directory.search.topics import TopicIndex, TopicMatch
@@ -149,27 +154,60 @@ class PostgresSearcher(Searcher):
 
     def search(self, query: SearchQuery) -> SearchResult:
         with self.engine.begin() as conn:
+            near = places_near(conn, query.place) if query.place is not None else None
+            if near is not None and by_place_alone(query):
+                return self._by_place(conn, query, near)
             words = self._words(conn, query.q) if query.q else None
-            sql, params = build_search(query, words)
+            sql, params = build_search(query, words, near)
             row = conn.execute(text(sql), params).one()
         total, page, specialty, network, counts = row
-        page = page or []
-        miles = [None] * len(page)
-        if query.place is not None and page:
-            miles = great_circle_mi(query.place.lat, query.place.lon, np.array([p[1] for p in page]),
-                                    np.array([p[2] for p in page])).tolist()
-        hits = [Hit(int(lid), mi, float(score)) for (lid, _lat, _lon, score), mi in zip(page, miles, strict=True)]
-        facets = {}
-        if query.facets:
-            organizations, accepting = counts
-            kinds = {"organization": organizations, "practitioner": total - organizations}
-            facets = {
-                "specialty": _ordered(specialty),
-                "network": _ordered(network),
-                "kind": _ordered({k: n for k, n in kinds.items() if n}),
-                "accepting": _ordered({"true": accepting, "false": total - accepting}),
-            }
-        return SearchResult(int(total), hits, facets)
+        organizations, accepting = counts or (0, 0)
+        return result(query, int(total), page or [], specialty or {}, network or {}, organizations, accepting)
+
+    def _by_place(self, conn: Connection, query: SearchQuery, near: Near) -> SearchResult:
+        """A search by place alone: totals and facets add up `search_rollup` over the places in
+        the radius (the listings whose home place is there), plus the few listings whose home
+        place is outside but another place inside; the page walks the nearest places in order."""
+        pids = {"pids": near.pids}
+        tags: Counter = Counter(dict(conn.execute(text(f"""
+            SELECT tag, sum(n) FROM {ROLLUP} WHERE pid = ANY(CAST(:pids AS int[])) GROUP BY tag"""),
+            pids).all()))
+        away = conn.execute(text(f"""
+            SELECT h.kind, h.accepting, h.specialties, h.networks FROM {TABLE} h
+            WHERE h.n = 0 AND h.lid IN (
+                SELECT a.lid FROM {TABLE} a
+                WHERE a.n > 0 AND a.pid = ANY(CAST(:pids AS int[]))
+                  AND NOT EXISTS (SELECT 1 FROM unnest(CAST(:pids AS int[])) AS p(pid) WHERE p.pid = a.hpid))"""),
+            pids).all()
+        for kind, accepting, specialties, networks in away:
+            tags.update(rollup_tags(kind, accepting, specialties, networks))
+        specialty = {tag[2:]: n for tag, n in tags.items() if tag.startswith("s:")}
+        network = {tag[2:]: n for tag, n in tags.items() if tag.startswith("n:")}
+        page = self._page_by_distance(conn, query, near) if query.sort == "distance" else None
+        if page is None:
+            sql, params = build_search(replace(query, facets=False), None, near)
+            page = conn.execute(text(sql), params).one()[1] or []
+        return result(query, int(tags["*"]), page, specialty, network, int(tags["o"]), int(tags["a"]))
+
+    def _page_by_distance(self, conn: Connection, query: SearchQuery, near: Near) -> list:
+        """One page of the listings around, nearest first: rows in order of their place's distance,
+        each listing at its nearest place (the first row met). Fetches more rows while listings
+        with several places leave the page short."""
+        wanted = query.offset + query.per_page
+        limit = wanted + 8
+        while True:
+            rows = conn.execute(text(f"""
+                SELECT s.lid, s.lat, s.lon FROM unnest(CAST(:pids AS int[]), CAST(:dists AS float8[]))
+                    AS near(pid, dist)
+                JOIN {TABLE} s ON s.pid = near.pid
+                ORDER BY near.dist, s.name_key, s.lid LIMIT :limit"""),
+                {"pids": near.pids, "dists": near.dists, "limit": limit}).all()
+            seen: dict[int, tuple] = {}
+            for lid, lat, lon in rows:
+                seen.setdefault(lid, (lid, lat, lon, 0.0))
+            if len(seen) >= wanted or len(rows) < limit:
+                return list(seen.values())[query.offset : wanted]
+            limit *= 2
 
     def update(self, docs: dict[int, ListingDoc | None]) -> None:
         if not docs:
@@ -177,12 +215,14 @@ class PostgresSearcher(Searcher):
         ids = sorted(docs)
         with self.engine.begin() as conn:
             delta: Counter = Counter()
+            rollup: Counter = Counter()
             old = conn.execute(text(f"""
                 SELECT tsvector_to_array(name_tsv), tsvector_to_array(products_tsv),
-                       tsvector_to_array(place_tsv), concepts, specialties
+                       tsvector_to_array(place_tsv), concepts, specialties, pid, kind, accepting, networks
                 FROM {TABLE} WHERE n = 0 AND lid = ANY(CAST(:ids AS bigint[])) FOR UPDATE"""),
                 {"ids": ids}).all()
-            for name_terms, product_terms, place_terms, concepts, specialties in old:
+            for name_terms, product_terms, place_terms, concepts, specialties, home, kind, accepting, networks in old:
+                rollup.subtract((home, tag) for tag in rollup_tags(kind, accepting, specialties, networks))
                 delta[("docs", "")] -= 1
                 for field, terms in zip(TEXT_FIELDS, (name_terms, product_terms, place_terms), strict=True):
                     delta.subtract((field, t) for t in terms)
@@ -191,13 +231,15 @@ class PostgresSearcher(Searcher):
             conn.execute(text(f"DELETE FROM {TABLE} WHERE lid = ANY(CAST(:ids AS bigint[]))"), {"ids": ids})
             live = [doc for doc in docs.values() if doc is not None]
             pids = point_ids(conn, {place for doc in live for place in doc.places})
-            copy_rows(conn, TABLE, COLUMNS, rows_and_counts(live, delta, lambda lat, lon: pids[(lat, lon)]))
+            copy_rows(conn, TABLE, COLUMNS,
+                      rows_and_counts(live, delta, rollup, lambda lat, lon: pids[(lat, lon)]))
             add_counts(conn, delta)
+            add_rollup(conn, rollup)
 
     def clear(self) -> None:
         with self.engine.begin() as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
-            conn.execute(text(f"TRUNCATE {TABLE}, {POINTS}, {COUNTS}"))
+            conn.execute(text(f"TRUNCATE {TABLE}, {POINTS}, {COUNTS}, {ROLLUP}"))
 
     @contextlib.contextmanager
     def writing(self):
@@ -219,13 +261,70 @@ class PostgresSearcher(Searcher):
         pass
 
 
+class Near(NamedTuple):
+    """The places within a search's radius: search_point ids and chord lengths, nearest first."""
+
+    pids: list[int]
+    dists: list[float]
+
+
+def places_near(conn: Connection, place: Place) -> Near:
+    """As the Whoosh backend: the chord between unit vectors orders places as the great-circle
+    distance does; places within rounding of the edge are decided by geopy's formula itself. The
+    radius is tested once per distinct place (search_point), not once per listing."""
+    centre = cube_literal(unit_vectors(np.array([place.lat]), np.array([place.lon]))[0])
+    limit = (2 * math.sin(place.radius_mi / EARTH_RADIUS_MI / 2)) ** 2
+    lat1, lng1 = math.radians(place.lat), math.radians(place.lon)
+    rows = conn.execute(text(f"""
+        SELECT pid, dist FROM (
+            SELECT p.pid, p.lat, p.lon, cube_distance(p.pt, CAST(:centre AS cube)) AS dist FROM {POINTS} p
+            WHERE p.pt <@ cube_enlarge(CAST(:centre AS cube), :box, 3)) p
+        WHERE dist <= :inside
+           OR (dist <= :outside
+               AND :r * atan2(
+                   sqrt(power(cos(radians(lat)) * sin(radians(lon) - :l1), 2)
+                        + power(:c1 * sin(radians(lat)) - :s1 * cos(radians(lat)) * cos(radians(lon) - :l1), 2)),
+                   :s1 * sin(radians(lat)) + :c1 * cos(radians(lat)) * cos(radians(lon) - :l1)) <= :radius)
+        ORDER BY dist, pid"""),
+        {"centre": centre, "box": math.sqrt(limit) * (1 + 1e-6), "inside": math.sqrt(limit * (1 - 1e-9)),
+         "outside": math.sqrt(limit * (1 + 1e-9)), "r": EARTH_RADIUS_MI, "l1": lng1,
+         "s1": math.sin(lat1), "c1": math.cos(lat1), "radius": place.radius_mi}).all()
+    return Near([r[0] for r in rows], [r[1] for r in rows])
+
+
+def by_place_alone(query: SearchQuery) -> bool:
+    """A search with a place and no other condition (what `search_rollup` can count)."""
+    return not (query.q or query.kind or query.accepting or query.telehealth or query.specialties
+                or query.networks or query.languages or query.services)
+
+
+def result(query: SearchQuery, total: int, page: list, specialty: dict, network: dict,
+           organizations: int, accepting: int) -> SearchResult:
+    """The SearchResult of a page of (lid, lat, lon, score) and the counts."""
+    miles = [None] * len(page)
+    if query.place is not None and page:
+        miles = great_circle_mi(query.place.lat, query.place.lon, np.array([p[1] for p in page]),
+                                np.array([p[2] for p in page])).tolist()
+    hits = [Hit(int(lid), mi, float(score)) for (lid, _lat, _lon, score), mi in zip(page, miles, strict=True)]
+    facets = {}
+    if query.facets:
+        kinds = {"organization": organizations, "practitioner": total - organizations}
+        facets = {
+            "specialty": _ordered(specialty),
+            "network": _ordered(network),
+            "kind": _ordered({k: n for k, n in kinds.items() if n}),
+            "accepting": _ordered({"true": accepting, "false": total - accepting}),
+        }
+    return SearchResult(total, hits, facets)
+
+
 def _ordered(counts: dict | None) -> dict[str, int]:
     """Facet counts, most first then by key (as the Whoosh backend orders them)."""
     items = ((str(k), int(v)) for k, v in (counts or {}).items())
     return dict(sorted(items, key=lambda kv: (-kv[1], kv[0])))
 
 
-def build_search(query: SearchQuery, words) -> tuple[str, dict]:
+def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dict]:
     """One statement: the matching rows once per listing (at its nearest place), their total, one
     page in order, and the facet counts."""
     params: dict = {}
@@ -237,31 +336,16 @@ def build_search(query: SearchQuery, words) -> tuple[str, dict]:
         return f":{name}"
 
     place = query.place
-    near = ""
-    if place is not None:
-        # As the Whoosh backend: the chord between unit vectors orders places as the great-circle
-        # distance does; places within rounding of the edge are decided by geopy's formula itself.
-        # The radius is tested once per distinct place (search_point), not once per listing.
-        centre = param(cube_literal(unit_vectors(np.array([place.lat]), np.array([place.lon]))[0]))
-        limit = (2 * math.sin(place.radius_mi / EARTH_RADIUS_MI / 2)) ** 2
-        chord = f"cube_distance(p.pt, CAST({centre} AS cube))"
-        lat1, lng1 = math.radians(place.lat), math.radians(place.lon)
-        s1, c1, l1 = param(math.sin(lat1)), param(math.cos(lat1)), param(lng1)
-        great_circle = (
-            f"{param(EARTH_RADIUS_MI)} * atan2(sqrt("
-            f"power(cos(radians(p.lat)) * sin(radians(p.lon) - {l1}), 2) + "
-            f"power({c1} * sin(radians(p.lat)) - {s1} * cos(radians(p.lat)) * cos(radians(p.lon) - {l1}), 2)), "
-            f"{s1} * sin(radians(p.lat)) + {c1} * cos(radians(p.lat)) * cos(radians(p.lon) - {l1}))"
-        )
-        near = f"""near AS MATERIALIZED (
-            SELECT p.pid, {chord} AS dist FROM {POINTS} p
-            WHERE p.pt <@ cube_enlarge(CAST({centre} AS cube), {param(math.sqrt(limit) * (1 + 1e-6))}, 3)
-              AND ({chord} <= {param(math.sqrt(limit * (1 - 1e-9)))}
-                   OR ({chord} <= {param(math.sqrt(limit * (1 + 1e-9)))}
-                       AND {great_circle} <= {param(place.radius_mi)}))
-        ), """
+    near_cte = ""
+    if near is not None:
+        pids, dists = param(near.pids), param(near.dists)
+        near_cte = (f"near AS (SELECT * FROM unnest(CAST({pids} AS int[]), CAST({dists} AS float8[])) "
+                    f"AS near(pid, dist)), ")
         distance = "near.dist"
         source = f"near JOIN {TABLE} s ON s.pid = near.pid"
+        # Spelled out so that the planner can read the listings of these places through an index
+        # (and combine it with a tag index: BitmapAnd), not only through the join.
+        where.append(f"s.pid = ANY(CAST({pids} AS int[]))")
     else:
         distance = "NULL::float8"
         source = f"{TABLE} s"
@@ -315,7 +399,7 @@ def build_search(query: SearchQuery, words) -> tuple[str, dict]:
         (SELECT ARRAY[count(*) FILTER (WHERE kind = 'organization'), count(*) FILTER (WHERE accepting)]
          FROM best)""" if query.facets else "NULL, NULL, NULL")
     sql = f"""
-        WITH {near}hit AS (
+        WITH {near_cte}hit AS (
             SELECT s.lid, s.multi, s.name_key, s.kind, s.accepting, s.specialties, s.networks,
                    s.lat, s.lon, {distance} AS dist, {score} AS score
             FROM {source}

@@ -4,6 +4,9 @@
   orders by. Text fields are `tsvector`s of the terms our own analyzer makes (the same stems and
   stop words as the Whoosh backend); `pid` names the row's place.
 - `search_point`: each distinct place once, as a point on the unit sphere (a `cube`, GiST index).
+- `search_rollup`: per place, how many listings have it as their first ("home") place, in all and
+  per facet value (kind, accepting, specialty, network). A search by place alone adds these up
+  instead of visiting every listing around (see `pg_backend`).
 - `search_count`: live-listing counts per term and per topic code (inverse document frequency,
   the term lexicon that typo tolerance walks with pg_trgm and fuzzystrmatch) and the number of
   live listings.
@@ -24,8 +27,9 @@ from directory.search.documents import ListingDoc, iter_all_docs
 from directory.search.table import SnapshotFormatError, name_key, unit_vectors
 from directory.search.text import FIELD_WEIGHTS, analyzer
 
-LAYOUT = 4  # bump when the tables change shape: old ones need a reindex
+LAYOUT = 5  # bump when the tables change shape: old ones need a reindex
 TABLE, POINTS, COUNTS, META = "search_listing", "search_point", "search_count", "search_meta"
+ROLLUP = "search_rollup"
 TEXT_FIELDS = tuple(FIELD_WEIGHTS)  # name, products, place
 TOPIC_FACETS = ("concepts", "specialties")
 EXTENSIONS = ("cube", "pg_trgm", "fuzzystrmatch")
@@ -34,7 +38,7 @@ LOCK_KEY = 0x1F16_5EA2  # pg_advisory_lock key: one index writer at a time, acro
 PointId = Callable[[float, float], int]
 
 COLUMNS = ("lid", "n", "digest", "kind", "name_key", "accepting", "telehealth", "multi", "lat", "lon",
-           "pid", "specialties", "networks", "languages", "services", "concepts",
+           "pid", "hpid", "specialties", "networks", "languages", "services", "concepts",
            "name_tsv", "products_tsv", "place_tsv")
 
 
@@ -53,6 +57,7 @@ def _listing_ddl(table: str, unlogged: bool = False, key: bool = True) -> str:
             lat float8 NOT NULL,
             lon float8 NOT NULL,
             pid integer NOT NULL,           -- the search_point at (lat, lon)
+            hpid integer NOT NULL,          -- the listing's home place: the pid of its row 0
             specialties text[] NOT NULL,
             networks int[] NOT NULL,
             languages text[] NOT NULL,
@@ -67,6 +72,9 @@ def _listing_ddl(table: str, unlogged: bool = False, key: bool = True) -> str:
 def _listing_indexes(table: str, suffix: str = "") -> list[str]:
     return [
         f"CREATE INDEX {TABLE}_pid{suffix} ON {table} (pid)",
+        # The other places of listings with several: a search by place alone looks here for the
+        # listings around whose home place is farther (an index-only scan).
+        f"CREATE INDEX {TABLE}_away{suffix} ON {table} (pid) INCLUDE (hpid, lid) WHERE n > 0",
         f"CREATE INDEX {TABLE}_name{suffix} ON {table} (name_key, lid) WHERE n = 0",
         f"CREATE INDEX {TABLE}_text{suffix} ON {table} USING gin (name_tsv, products_tsv, place_tsv) WHERE n = 0",
         # Not partial: with a place, a selective filter (a network, a specialty, a condition) and the
@@ -91,6 +99,16 @@ def _points_ddl(table: str) -> str:
 
 def _points_indexes(table: str, suffix: str = "") -> list[str]:
     return [f"CREATE INDEX {POINTS}_pt{suffix} ON {table} USING gist (pt)"]
+
+
+def _rollup_ddl(table: str) -> str:
+    return f"""
+        CREATE TABLE {table} (
+            pid integer NOT NULL,           -- a search_point: the home place of the listings counted
+            tag text COLLATE "C" NOT NULL,  -- see rollup_tags
+            n bigint NOT NULL,
+            PRIMARY KEY (pid, tag)
+        )"""
 
 
 def _counts_ddl(table: str) -> str:
@@ -129,13 +147,39 @@ def tsvector_literal(terms: Iterable[str]) -> str:
     return " ".join(quoted)
 
 
+def doc_tags(doc: ListingDoc) -> tuple[list[str], list[int], list[str], list[str], list[str]]:
+    """Specialties, networks, languages, services and concepts, each once."""
+    return (list(dict.fromkeys(doc.specialties)), sorted(set(doc.networks)), sorted(set(doc.languages)),
+            sorted(set(doc.services)), list(dict.fromkeys(doc.concepts)))
+
+
 def doc_rows(doc: ListingDoc, terms: dict[str, list[str]], point_id: PointId) -> list[tuple]:
     tsv = [tsvector_literal(terms[f]) for f in TEXT_FIELDS]
     common = (doc.digest, doc.kind, name_key(doc.name), doc.accepting, doc.telehealth, len(doc.places) > 1)
-    tags = (list(dict.fromkeys(doc.specialties)), sorted(set(doc.networks)), sorted(set(doc.languages)),
-            sorted(set(doc.services)), list(dict.fromkeys(doc.concepts)))
-    return [(doc.lid, n, *common, lat, lon, point_id(lat, lon), *tags, *tsv)
-            for n, (lat, lon) in enumerate(doc.places)]
+    tags = doc_tags(doc)
+    pids = [point_id(lat, lon) for lat, lon in doc.places]
+    return [(doc.lid, n, *common, lat, lon, pid, pids[0], *tags, *tsv)
+            for n, ((lat, lon), pid) in enumerate(zip(doc.places, pids, strict=True))]
+
+
+def rollup_tags(kind: str, accepting: bool, specialties: Iterable[str], networks: Iterable[int]) -> list[str]:
+    """What one listing adds to its home place's `search_rollup` rows: '*' (every listing), 'o'
+    (an organization), 'a' (accepting new patients), 's:<specialty code>', 'n:<network id>'."""
+    tags = ["*"]
+    if kind == "organization":
+        tags.append("o")
+    if accepting:
+        tags.append("a")
+    tags += [f"s:{code}" for code in dict.fromkeys(specialties)]
+    tags += [f"n:{network}" for network in sorted(set(networks))]
+    return tags
+
+
+def add_doc_rollup(rollup: Counter, doc: ListingDoc, point_id: PointId, sign: int = 1) -> None:
+    if doc.places:
+        home = point_id(*doc.places[0])
+        for tag in rollup_tags(doc.kind, doc.accepting, doc.specialties, doc.networks):
+            rollup[(home, tag)] += sign
 
 
 def point_row(pid: int, lat: float, lon: float) -> tuple:
@@ -156,13 +200,15 @@ def add_doc_counts(counts: Counter, doc: ListingDoc, terms: dict[str, list[str]]
     counts.update(("specialties", c) for c in set(doc.specialties))
 
 
-def rows_and_counts(docs: Iterable[ListingDoc], counts: Counter, point_id: PointId) -> list[tuple]:
-    """The rows of these documents; their counts are added to `counts`."""
+def rows_and_counts(docs: Iterable[ListingDoc], counts: Counter, rollup: Counter,
+                    point_id: PointId) -> list[tuple]:
+    """The rows of these documents; their counts are added to `counts` and `rollup`."""
     rows = []
     for doc in docs:
         terms = doc_terms(doc)
         rows.extend(doc_rows(doc, terms, point_id))
         add_doc_counts(counts, doc, terms)
+        add_doc_rollup(rollup, doc, point_id)
     return rows
 
 
@@ -186,6 +232,21 @@ def add_counts(conn: Connection, delta: Counter) -> None:
     conn.execute(text(f"""
         DELETE FROM {COUNTS} c USING unnest(CAST(:f AS text[]), CAST(:c AS text[])) AS k(facet, code)
         WHERE c.facet = k.facet AND c.code = k.code AND c.n <= 0"""), params)
+
+
+def add_rollup(conn: Connection, delta: Counter) -> None:
+    """Add these deltas to `search_rollup` (keys in order, so two writers never deadlock)."""
+    keys = sorted(k for k, v in delta.items() if v)
+    if not keys:
+        return
+    params = {"p": [k[0] for k in keys], "t": [k[1] for k in keys], "n": [delta[k] for k in keys]}
+    conn.execute(text(f"""
+        INSERT INTO {ROLLUP} (pid, tag, n)
+        SELECT * FROM unnest(CAST(:p AS int[]), CAST(:t AS text[]), CAST(:n AS bigint[]))
+        ON CONFLICT (pid, tag) DO UPDATE SET n = {ROLLUP}.n + EXCLUDED.n"""), params)
+    conn.execute(text(f"""
+        DELETE FROM {ROLLUP} r USING unnest(CAST(:p AS int[]), CAST(:t AS text[])) AS k(pid, tag)
+        WHERE r.pid = k.pid AND r.tag = k.tag AND r.n <= 0"""), params)
 
 
 def point_ids(conn: Connection, places: set[tuple[float, float]]) -> dict[tuple[float, float], int]:
@@ -235,9 +296,10 @@ def ensure_schema(engine: Engine, rebuilding: bool = False) -> None:
             return
         conn.execute(text(f"CREATE TABLE {META} (key text PRIMARY KEY, value text NOT NULL)"))
         conn.execute(text(f"INSERT INTO {META} VALUES ('layout', :v)"), {"v": str(LAYOUT)})
-        conn.execute(text(f"DROP TABLE IF EXISTS {TABLE}, {POINTS}, {COUNTS}"))
+        conn.execute(text(f"DROP TABLE IF EXISTS {TABLE}, {POINTS}, {COUNTS}, {ROLLUP}"))
         for statement in (_listing_ddl(TABLE), *_listing_indexes(TABLE), _points_ddl(POINTS),
-                          *_points_indexes(POINTS), _counts_ddl(COUNTS), *_counts_indexes(COUNTS)):
+                          *_points_indexes(POINTS), _counts_ddl(COUNTS), *_counts_indexes(COUNTS),
+                          _rollup_ddl(ROLLUP)):
             conn.execute(text(statement))
 
 
@@ -251,8 +313,10 @@ def rebuild(engine: Engine, progress: Callable[[int], None] | None = None, batch
 
     ensure_schema(engine, rebuilding=True)
     loading = f"{TABLE}_load"
-    built = {TABLE: f"{TABLE}_build", POINTS: f"{POINTS}_build", COUNTS: f"{COUNTS}_build"}
+    built = {TABLE: f"{TABLE}_build", POINTS: f"{POINTS}_build", COUNTS: f"{COUNTS}_build",
+             ROLLUP: f"{ROLLUP}_build"}
     counts: Counter = Counter()
+    rollup: Counter = Counter()
     points: dict[tuple[float, float], int] = {}
     count = 0
     with engine.begin() as conn:
@@ -261,6 +325,7 @@ def rebuild(engine: Engine, progress: Callable[[int], None] | None = None, batch
         conn.execute(text(_listing_ddl(built[TABLE])))
         conn.execute(text(_points_ddl(built[POINTS])))
         conn.execute(text(_counts_ddl(built[COUNTS])))
+        conn.execute(text(_rollup_ddl(built[ROLLUP])))
 
     def point_id(lat: float, lon: float) -> int:
         return points.setdefault((lat, lon), len(points) + 1)
@@ -268,7 +333,7 @@ def rebuild(engine: Engine, progress: Callable[[int], None] | None = None, batch
     with Session(engine) as session:
         watermark = latest_change(session)
         for docs in iter_all_docs(session, batch_size):
-            rows = rows_and_counts(docs, counts, point_id)
+            rows = rows_and_counts(docs, counts, rollup, point_id)
             with engine.begin() as conn:
                 copy_rows(conn, loading, COLUMNS, rows)
             count += len(docs)
@@ -286,6 +351,8 @@ def rebuild(engine: Engine, progress: Callable[[int], None] | None = None, batch
                           f"(SELECT coalesce(max(pid), 0) + 1 FROM {built[POINTS]}), false)"))
         copy_rows(conn, built[COUNTS], ("facet", "code", "n"),
                    ((facet, code, n) for (facet, code), n in sorted(counts.items())))
+        copy_rows(conn, built[ROLLUP], ("pid", "tag", "n"),
+                   ((pid, tag, n) for (pid, tag), n in sorted(rollup.items()) if n))
         for statement in (*_listing_indexes(built[TABLE], "_build"), *_points_indexes(built[POINTS], "_build"),
                           *_counts_indexes(built[COUNTS], "_build")):
             conn.execute(text(statement))
@@ -312,6 +379,6 @@ def index_size_bytes(engine: Engine) -> int:
     """Bytes on disk of the index tables with their indexes."""
     with engine.connect() as conn:
         return int(conn.execute(text(
-            f"SELECT sum(pg_total_relation_size(c)) FROM unnest(ARRAY['{TABLE}', '{POINTS}', '{COUNTS}', "
+            f"SELECT sum(pg_total_relation_size(c)) FROM unnest(ARRAY['{TABLE}', '{POINTS}', '{COUNTS}', '{ROLLUP}', "
             f"'{META}']) c"
         )).scalar_one() or 0)

@@ -63,7 +63,7 @@ def typo(word: str, rng: random.Random) -> str:
 def queries(app, n: int, seed: int) -> list[SearchQuery]:
     rng = random.Random(seed)
     names, networks = vocabulary(app)
-    out = []
+    out = [*place_alone(n // 3, seed)]
     for i in range(n):
         args: dict = {"per_page": rng.choice([5, 20, 100]), "page": rng.choice([1, 1, 1, 2, 3])}
         if rng.random() < 0.7:
@@ -90,6 +90,21 @@ def queries(app, n: int, seed: int) -> list[SearchQuery]:
         sorts = ["relevance", "name"] + (["distance"] if "place" in args else [])
         args["sort"] = sorts[i % len(sorts)]
         out.append(SearchQuery(**args))
+    return out
+
+
+def place_alone(n: int, seed: int) -> list[SearchQuery]:
+    """Searches by place and nothing else (the PostgreSQL backend counts them from its per-place
+    rollup), with radii that cut through metros, so that listings with several places straddle
+    the edge."""
+    rng = random.Random(seed + 1000)
+    out = []
+    for i in range(n):
+        z = lookup_zip(rng.choice(ZIPS))
+        place = Place(z.lat + rng.uniform(-0.5, 0.5), z.lon + rng.uniform(-0.5, 0.5),
+                      rng.choice([1, 3, 5, 10, 25, 50, 100, 250]))
+        out.append(SearchQuery(place=place, sort=["distance", "distance", "name", "relevance"][i % 4],
+                               per_page=rng.choice([5, 20, 100]), page=rng.choice([1, 1, 2, 3, 8])))
     return out
 
 
