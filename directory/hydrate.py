@@ -86,6 +86,10 @@ LOCATION_COLUMNS = (Location.id, Location.name, Location.address, Location.city,
 LOCATION_KEYS = ("id", "name", "address", "city", "state", "zip", "lat", "lon", "phone", "fax")
 
 
+# Ids per statement: the places query binds each twice, and SQLite before 3.32 allows 999 parameters.
+MAX_STATEMENT_IDS = 256
+
+
 @cache
 def _summary_statements(size: int) -> tuple[Select, Select, Select, CompoundSelect]:
     """What result cards read for `size` listing ids, bound as id0..id{size-1}. Built once per size
@@ -132,20 +136,23 @@ def _id_params(ids: list[int]) -> tuple[int, dict[str, int]]:
 def _summary_parts(conn: Connection, ids: list[int]):
     """What result cards show, as plain column tuples (a page is hydrated on every search, so no
     ORM objects): listings, specialties, networks, and places (own locations, then roles')."""
-    size, params = _id_params(ids)
-    listing_sql, specialty_sql, network_sql, place_sql = _summary_statements(size)
-    listings = {row[0]: row for row in conn.execute(listing_sql, params).all()}
+    listings = {}
     specialties = defaultdict(list)
-    for lid, code, display, primary in conn.execute(specialty_sql, params).all():
-        specialties[lid].append({"code": code, "display": display, "primary": bool(primary)})
     networks = defaultdict(list)
-    for lid, nid, name in conn.execute(network_sql, params).all():
-        networks[lid].append({"id": nid, "name": name})
     places: dict[int, list[dict]] = defaultdict(list)
-    for _, _, lid, *values in conn.execute(place_sql, params).all():
-        # A role at one of the listing's own locations (or a second role there) adds no place.
-        if all(existing["id"] != values[0] for existing in places[lid]):
-            places[lid].append(dict(zip(LOCATION_KEYS, values, strict=True)))
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), MAX_STATEMENT_IDS):
+        size, params = _id_params(unique[start:start + MAX_STATEMENT_IDS])
+        listing_sql, specialty_sql, network_sql, place_sql = _summary_statements(size)
+        listings.update((row[0], row) for row in conn.execute(listing_sql, params).all())
+        for lid, code, display, primary in conn.execute(specialty_sql, params).all():
+            specialties[lid].append({"code": code, "display": display, "primary": bool(primary)})
+        for lid, nid, name in conn.execute(network_sql, params).all():
+            networks[lid].append({"id": nid, "name": name})
+        for _, _, lid, *values in conn.execute(place_sql, params).all():
+            # A role at one of the listing's own locations (or a second role there) adds no place.
+            if all(existing["id"] != values[0] for existing in places[lid]):
+                places[lid].append(dict(zip(LOCATION_KEYS, values, strict=True)))
     return listings, specialties, networks, places
 
 

@@ -25,6 +25,16 @@ def test_a_page_of_any_size_gives_the_cards_of_its_listings_in_order(app, factor
         assert hydrate.summaries(conn, []) == []
 
 
+def test_a_long_list_is_read_in_several_statements_with_the_same_cards(app, factory, session, monkeypatch):
+    ids = [factory.listing(sync=False, name=f"Centre {i}", zips=["02115", "02139"][: 1 + i % 2]).id
+           for i in range(7)]
+    whole = hydrate.summaries(session, ids)
+    monkeypatch.setattr(hydrate, "MAX_STATEMENT_IDS", 3)  # SQLite's parameter limit, scaled down
+    with get_engine(app).connect() as conn:
+        assert hydrate.summaries(conn, ids) == whole
+        assert hydrate.summaries(conn, ids + ids[:2]) == whole + whole[:2]
+
+
 def test_a_practitioner_is_shown_at_its_own_place_then_at_its_roles_nearest_first(app, factory, session):
     org = factory.listing(sync=False, name="Cambridge Infusion", zips=["02139", "02118"])
     doctor = factory.listing(sync=False, kind="practitioner", name="Ada Lovelace, MD", zips=["02115"])
