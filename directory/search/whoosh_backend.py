@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -29,7 +29,9 @@ from directory.search.text import TextHits, TextMatcher, Word, analyzer, open_in
 from directory.search.topics import TopicIndex, TopicMatch
 
 SNAPSHOT = "listings.npz"
-LATEST_CHANGE = select(func.max(IndexChange.seq))
+# Plain SQL on the driver's connection: this runs before every search, and SQLAlchemy's statement
+# execution cost three times what the database takes to answer it.
+LATEST_CHANGE = f"SELECT max(seq) FROM {IndexChange.__tablename__}"
 TEXT_DIR = "whoosh"
 
 
@@ -83,8 +85,7 @@ class WhooshSearcher(Searcher):
         with self._lock:
             if self._snapshot_changed():
                 self._open()
-            with self.engine.connect() as conn:  # a plain connection: this runs before every search
-                latest = conn.execute(LATEST_CHANGE).scalar() or 0
+            latest = self._latest_change()
             if latest > self.watermark:
                 with Session(self.engine) as session:
                     changed = session.execute(
@@ -95,6 +96,16 @@ class WhooshSearcher(Searcher):
                     self._apply_overlay(load_docs(session, list(changed)))
                     self.watermark = latest
             self.matcher.refresh()
+
+    def _latest_change(self) -> int:
+        """The change log's last sequence number (0 when empty)."""
+        dbapi_connection = self.engine.raw_connection()  # back to the pool (rolled back) on close
+        try:
+            with contextlib.closing(dbapi_connection.cursor()) as cursor:
+                cursor.execute(LATEST_CHANGE)
+                return cursor.fetchone()[0] or 0
+        finally:
+            dbapi_connection.close()
 
     def _apply_overlay(self, docs: dict[int, ListingDoc | None]) -> None:
         self.overlay_docs.update(docs)
