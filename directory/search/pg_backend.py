@@ -190,24 +190,32 @@ class PostgresSearcher(Searcher):
         return result(query, int(tags["*"]), page, specialty, network, int(tags["o"]), int(tags["a"]))
 
     def _page_by_distance(self, conn: Connection, query: SearchQuery, near: Near) -> list:
-        """One page of the listings around, nearest first: rows in order of their place's distance,
-        each listing at its nearest place (the first row met). Fetches more rows while listings
-        with several places leave the page short."""
+        """One page of the listings around, nearest first: the listings of the nearest places,
+        read a few places at a time (more each round) until the page is full. Each listing counts
+        at its nearest place (the first row met in order); places at the same distance as the last
+        one read are read with it, so ties are ordered as the row search orders them."""
         wanted = query.offset + query.per_page
-        limit = wanted + 8
-        while True:
-            rows = conn.execute(text(f"""
-                SELECT s.lid, s.lat, s.lon FROM unnest(CAST(:pids AS int[]), CAST(:dists AS float8[]))
-                    AS near(pid, dist)
-                JOIN {TABLE} s ON s.pid = near.pid
-                ORDER BY near.dist, s.name_key, s.lid LIMIT :limit"""),
-                {"pids": near.pids, "dists": near.dists, "limit": limit}).all()
-            seen: dict[int, tuple] = {}
-            for lid, lat, lon in rows:
-                seen.setdefault(lid, (lid, lat, lon, 0.0))
-            if len(seen) >= wanted or len(rows) < limit:
-                return list(seen.values())[query.offset : wanted]
-            limit *= 2
+        rows: list[tuple] = []
+        seen: set[int] = set()
+        done, step = 0, 8
+        while done < len(near.pids) and len(seen) < wanted:
+            end = min(done + step, len(near.pids))
+            while end < len(near.pids) and near.dists[end] == near.dists[end - 1]:
+                end += 1
+            dist = dict(zip(near.pids[done:end], near.dists[done:end], strict=True))
+            for lid, pid, key, lat, lon in conn.execute(text(f"""
+                    SELECT lid, pid, name_key, lat, lon FROM {TABLE} WHERE pid = ANY(CAST(:pids AS int[]))"""),
+                    {"pids": near.pids[done:end]}):
+                rows.append((dist[pid], bytes(key), lid, lat, lon))
+                seen.add(lid)
+            done, step = end, step * 4
+        rows.sort()
+        page, first = [], set()
+        for _dist, _key, lid, lat, lon in rows:
+            if lid not in first:
+                first.add(lid)
+                page.append((lid, lat, lon, 0.0))
+        return page[query.offset : wanted]
 
     def update(self, docs: dict[int, ListingDoc | None]) -> None:
         if not docs:
@@ -335,7 +343,6 @@ def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dic
         params[name] = value
         return f":{name}"
 
-    place = query.place
     near_cte = ""
     if near is not None:
         pids, dists = param(near.pids), param(near.dists)
@@ -351,13 +358,6 @@ def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dic
         source = f"{TABLE} s"
         where.append("s.n = 0")
 
-    def indexed(condition: str) -> str:
-        """With a place, the places drive the search (a few hundred to a few thousand, each with its
-        listings together on disk), so other conditions are kept from the planner's index choice:
-        it cannot see how many places match and would build a tag bitmap once per place."""
-        return condition if place is None else f"coalesce({condition}, false)"
-
-
     if query.kind is not None:
         where.append(f"s.kind = {param(query.kind)}")
     if query.accepting:
@@ -369,7 +369,7 @@ def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dic
                                      ("languages", query.languages, "text[]"),
                                      ("services", query.services, "text[]")):
         if values:
-            where.append(indexed(f"s.{column} && CAST({param(list(values))} AS {sql_type})"))
+            where.append(f"s.{column} && CAST({param(list(values))} AS {sql_type})")
 
     score = "0::float8"
     if query.q:
@@ -384,7 +384,7 @@ def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dic
             if not cases:
                 where.append("false")
                 continue
-            where.append(indexed("(" + " OR ".join(cond for cond, _ in cases) + ")"))
+            where.append("(" + " OR ".join(cond for cond, _ in cases) + ")")
             best = ", ".join(f"CASE WHEN {cond} THEN CAST({param(w)} AS float8) ELSE 0::float8 END"
                              for cond, w in cases)
             score = f"({score} + GREATEST({best}))"
