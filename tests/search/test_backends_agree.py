@@ -4,10 +4,11 @@ facet counts, scores and distances, for a few hundred varied queries, before and
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlmodel import Session
 
 from directory import create_app, demo
@@ -17,6 +18,7 @@ from directory.listings import set_active, update_listing
 from directory.models import IndexChange, Listing, Location, Network, Practitioner
 from directory.search import get_searcher, rebuild_index
 from directory.search.documents import load_docs
+from directory.search.pg_tables import ROLLUP, TABLE, rollup_tags
 from directory.search.query import Place, SearchQuery
 from directory.search.sync import apply_pending, check_index
 from tests.backends import close_app, make_app
@@ -161,3 +163,21 @@ def test_same_answers_after_edits(pair):
         assert apply_pending(engine, get_searcher(pg)) >= len(pending)  # ... and PostgreSQL's as usual
         assert check_index(engine, get_searcher(pg)).ok
     assert assert_same(pair, 200, seed=2) > 60
+    assert_rollup_matches_rows(pg)
+
+
+def assert_rollup_matches_rows(pg) -> None:
+    """After edits, the per-place rollup the PostgreSQL backend keeps up by deltas equals a count
+    made afresh from its rows, and every row names its listing's home place."""
+    with get_engine(pg).connect() as conn:
+        held = {(pid, tag): n for pid, tag, n in conn.execute(text(f"SELECT pid, tag, n FROM {ROLLUP}"))}
+        expected: Counter = Counter()
+        for pid, kind, accepting, specialties, networks in conn.execute(text(
+                f"SELECT pid, kind, accepting, specialties, networks FROM {TABLE} WHERE n = 0")):
+            expected.update((pid, tag) for tag in rollup_tags(kind, accepting, specialties, networks))
+        wrong_home = conn.execute(text(f"""
+            SELECT count(*) FROM {TABLE} a JOIN {TABLE} h ON h.lid = a.lid AND h.n = 0
+            WHERE a.hpid <> h.pid""")).scalar_one()
+    assert len(held) > 100
+    assert held == dict(expected)
+    assert wrong_home == 0
