@@ -93,6 +93,8 @@ def check_index_command() -> None:
         if ids:
             shown = ", ".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else "")
             click.echo(f"{len(ids)} {label}: {shown}")
+    for problem in report.derived:
+        click.echo(problem)
     if not report.ok:
         click.echo("drift found: run `flask --app wsgi reindex`", err=True)
         sys.exit(1)

@@ -47,6 +47,11 @@ class Searcher(ABC):
     def indexed_digests(self) -> dict[int, str]:
         """Listing id -> digest of the document the index holds (for check-index)."""
 
+    def derived_drift(self) -> list[str]:
+        """Structures this backend keeps up by deltas that no longer equal a count made afresh
+        from its own rows (empty when all agree; a check for `check-index`)."""
+        return []
+
     def table_ids(self) -> set[int] | None:
         """Listing ids of a second structure that must agree with the documents (None: no such
         structure)."""

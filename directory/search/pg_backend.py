@@ -261,12 +261,51 @@ class PostgresSearcher(Searcher):
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
                 conn.commit()
 
+    def derived_drift(self) -> list[str]:
+        """`search_count` and `search_rollup` (kept up by deltas at every write) against counts
+        made afresh from the listing rows, and each row's home place against its listing's row 0."""
+        with self.engine.connect() as conn:
+            return [f"{what}: {n} {unit} differ from a fresh count" for what, unit, n in (
+                (COUNTS, "terms or codes", conn.execute(text(FRESH_COUNTS)).scalar_one()),
+                (ROLLUP, "place tags", conn.execute(text(FRESH_ROLLUP)).scalar_one()),
+                (f"{TABLE}.hpid", "rows", conn.execute(text(f"""
+                    SELECT count(*) FROM {TABLE} a JOIN {TABLE} h ON h.lid = a.lid AND h.n = 0
+                    WHERE a.hpid <> h.pid""")).scalar_one()),
+            ) if n]
+
     def indexed_digests(self) -> dict[int, str]:
         with self.engine.connect() as conn:
             return dict(conn.execute(text(f"SELECT lid, digest FROM {TABLE} WHERE n = 0")).all())
 
     def close(self) -> None:
         pass
+
+
+FRESH_COUNTS = f"""
+    WITH live AS (SELECT * FROM {TABLE} WHERE n = 0), fresh AS (
+        SELECT 'docs' AS facet, '' AS code, count(*) AS n FROM live HAVING count(*) > 0
+        UNION ALL SELECT 'name', t, count(*) FROM live, unnest(tsvector_to_array(name_tsv)) t GROUP BY t
+        UNION ALL SELECT 'products', t, count(*) FROM live, unnest(tsvector_to_array(products_tsv)) t GROUP BY t
+        UNION ALL SELECT 'place', t, count(*) FROM live, unnest(tsvector_to_array(place_tsv)) t GROUP BY t
+        UNION ALL SELECT 'concepts', c, count(*) FROM live, unnest(concepts) c GROUP BY c
+        UNION ALL SELECT 'specialties', c, count(*) FROM live, unnest(specialties) c GROUP BY c)
+    SELECT count(*) FROM fresh FULL JOIN {COUNTS} kept
+        ON kept.facet = fresh.facet AND kept.code = fresh.code COLLATE "C"
+    WHERE fresh.n IS DISTINCT FROM kept.n"""
+
+# The tags of `pg_tables.rollup_tags`, in SQL.
+FRESH_ROLLUP = f"""
+    WITH fresh AS (
+        SELECT pid, tag, count(*) AS n FROM {TABLE},
+            unnest(ARRAY['*']
+                   || CASE WHEN kind = 'organization' THEN ARRAY['o'] ELSE ARRAY[]::text[] END
+                   || CASE WHEN accepting THEN ARRAY['a'] ELSE ARRAY[]::text[] END
+                   || ARRAY(SELECT 's:' || c FROM unnest(specialties) c)
+                   || ARRAY(SELECT 'n:' || c FROM unnest(networks) c)) AS tag
+        WHERE n = 0 GROUP BY pid, tag)
+    SELECT count(*) FROM fresh FULL JOIN {ROLLUP} kept
+        ON kept.pid = fresh.pid AND kept.tag = fresh.tag COLLATE "C"
+    WHERE fresh.n IS DISTINCT FROM kept.n"""
 
 
 class Near(NamedTuple):

@@ -122,12 +122,13 @@ class DriftReport:
     stale: list[int] = field(default_factory=list)
     table_missing: list[int] = field(default_factory=list)
     table_extra: list[int] = field(default_factory=list)
+    derived: list[str] = field(default_factory=list)
     pending: int = 0
 
     @property
     def ok(self) -> bool:
         return not (self.missing or self.extra or self.stale or self.table_missing
-                    or self.table_extra or self.pending)
+                    or self.table_extra or self.derived or self.pending)
 
 
 def check_index(engine: Engine, searcher, progress: Progress | None = None) -> DriftReport:
@@ -156,4 +157,5 @@ def check_index(engine: Engine, searcher, progress: Progress | None = None) -> D
     if table_ids is not None:
         report.table_missing = sorted(seen - table_ids)
         report.table_extra = sorted(table_ids - seen)
+    report.derived = searcher.derived_drift()
     return report

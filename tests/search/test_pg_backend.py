@@ -10,8 +10,9 @@ from sqlalchemy import text
 
 from directory import create_app
 from directory.db import get_engine
+from directory.search import get_searcher
 from directory.search.pg_backend import trigram_threshold
-from directory.search.pg_tables import META
+from directory.search.pg_tables import COUNTS, META, ROLLUP, TABLE
 from directory.search.text import fuzzy_distance
 from tests.search.helpers import cli, search
 
@@ -79,3 +80,28 @@ def test_tables_of_another_layout_ask_for_a_reindex(app, client, runner, factory
             searcher.close()
         get_engine(restarted).dispose()
     assert search(client, q="fenway") == [listing.id]
+
+
+def test_check_index_recounts_what_writes_keep_up_by_deltas(app, client, runner, factory):
+    """search_count and search_rollup are kept up by +/- deltas at every write; check-index counts
+    them afresh from the rows, so a bug in a delta (or a hand edit) shows up, and reindex repairs it."""
+    first = factory.listing(name="Fenway Infusion Center")
+    second = factory.listing(name="Back Bay Rheumatology", zips=["02116", "02115"])
+    third = factory.listing(name="Quincy Myositis Clinic", zips=["02169"])
+    with app.app_context():
+        assert get_searcher(app).derived_drift() == []  # the writes above kept everything in step
+    with get_engine(app).begin() as conn:
+        conn.execute(text(f"UPDATE {ROLLUP} SET n = n + 1 WHERE tag = '*' AND pid = "
+                          f"(SELECT pid FROM {TABLE} WHERE lid = :lid AND n = 0)"), {"lid": first.id})
+        conn.execute(text(f"DELETE FROM {COUNTS} WHERE facet = 'name' AND code = "
+                          f"(SELECT min(code) FROM {COUNTS} WHERE facet = 'name')"))
+        conn.execute(text(f"UPDATE {TABLE} SET hpid = hpid + 1000 WHERE lid = :lid AND n = 1"), {"lid": second.id})
+    result = cli(app, runner, "check-index")
+    assert result.exit_code == 1
+    assert f"{ROLLUP}: 1 place tags differ from a fresh count" in result.output
+    assert f"{COUNTS}: 1 terms or codes differ from a fresh count" in result.output
+    assert f"{TABLE}.hpid: 1 rows differ from a fresh count" in result.output
+    assert cli(app, runner, "reindex").exit_code == 0
+    result = cli(app, runner, "check-index")
+    assert result.exit_code == 0, result.output
+    assert set(search(client, zip="02115", radius="25")) == {first.id, second.id, third.id}
