@@ -258,13 +258,13 @@ def index_present(backend: str, data_dir: Path, args) -> bool:
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import SQLAlchemyError
 
-    from directory.search.pg_tables import LAYOUT, META
+    from directory.search.pg_tables import META, layout_version
 
     engine = create_engine(pg_database(args.pg_url, args.count)[1])
     try:
         with engine.connect() as conn:
             layout = conn.execute(text(f"select value from {META} where key = 'layout'")).scalar()
-        return layout is not None and int(layout) == LAYOUT  # tables of an older layout: rebuild
+        return layout == layout_version()  # tables of another layout: rebuild
     except SQLAlchemyError:  # no such database or table
         return False
     finally:

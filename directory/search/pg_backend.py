@@ -37,6 +37,7 @@ from directory.search.pg_tables import (
     COLUMNS,
     COUNTS,
     LOCK_KEY,
+    MASK_BITS,
     POINTS,
     ROLLUP,
     TABLE,
@@ -44,12 +45,14 @@ from directory.search.pg_tables import (
     TOPIC_FACETS,
     add_counts,
     add_rollup,
+    codebook,
     copy_rows,
     cube_literal,
     ensure_schema,
     point_ids,
     rollup_tags,
     rows_and_counts,
+    topic_mask,
     tsvector_literal,
 )
 from directory.search.query import Place, SearchQuery
@@ -371,6 +374,15 @@ def _ordered(counts: dict | None) -> dict[str, int]:
     return dict(sorted(items, key=lambda kv: (-kv[1], kv[0])))
 
 
+def topic_condition(facet: str, codes: list[str], by_place: bool, param) -> str:
+    """A listing holds one of these topic codes. Around a place, as a test of bits (cmask / smask,
+    read with the place index); without one, as an array overlap the GIN index answers."""
+    if by_place and all(i < MASK_BITS for i in codebook().encode(facet, codes)):
+        column = {"concepts": "cmask", "specialties": "smask"}[facet]
+        return f"(s.{column} & CAST({param(topic_mask(facet, codes))} AS bigint)) <> 0"
+    return f"s.{facet} && CAST({param(codes)} AS text[])"
+
+
 def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dict]:
     """One statement: the matching rows once per listing (at its nearest place), their total, one
     page in order, and the facet counts."""
@@ -419,7 +431,7 @@ def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dic
             for field, term, weight in terms:
                 cases.append((f"s.{field}_tsv @@ CAST({param(tsvector_literal([term]))} AS tsquery)", weight))
             for facet, codes, weight in topics:
-                cases.append((f"s.{facet} && CAST({param(codes)} AS text[])", weight))
+                cases.append((topic_condition(facet, codes, near is not None, param), weight))
             if not cases:
                 where.append("false")
                 continue
