@@ -388,6 +388,7 @@ def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dic
     page in order, and the facet counts."""
     params: dict = {}
     where: list[str] = []
+    later: list[str] = []  # array overlaps, tested only on the listings the other conditions keep
 
     def param(value) -> str:
         name = f"p{len(params)}"
@@ -415,12 +416,15 @@ def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dic
         where.append("s.accepting")
     if query.telehealth:
         where.append("s.telehealth")
-    for column, values, sql_type in (("specialties", query.specialties, "text[]"),
-                                     ("networks", query.networks, "int[]"),
+    if query.specialties:
+        where.append(topic_condition("specialties", list(query.specialties), near is not None, param))
+    for column, values, sql_type in (("networks", query.networks, "int[]"),
                                      ("languages", query.languages, "text[]"),
                                      ("services", query.services, "text[]")):
         if values:
-            where.append(f"s.{column} && CAST({param(list(values))} AS {sql_type})")
+            # Around a place, tested after the cheaper conditions (see below).
+            (later if near is not None else where).append(
+                f"s.{column} && CAST({param(list(values))} AS {sql_type})")
 
     score = "0::float8"
     if query.q:
@@ -440,6 +444,13 @@ def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dic
                              for cond, w in cases)
             score = f"({score} + GREATEST({best}))"
 
+    # PostgreSQL orders a scan's conditions by estimated cost, and rates an array overlap below a
+    # test of bits, which it would then run on every listing around; a CASE keeps the order.
+    condition = " AND ".join(where) or "true"
+    if later:
+        first, rest = where[0], where[1:]
+        condition = (f"{first} AND CASE WHEN {' AND '.join(rest)} THEN {' AND '.join(later)} ELSE false END"
+                     if rest else " AND ".join(where + later))
     order = {"distance": "dist, name_key, lid", "relevance": "score DESC, name_key, lid",
              "name": "name_key, lid"}[query.sort]
     facet_sql = ("""
@@ -454,7 +465,7 @@ def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dic
             SELECT s.lid, s.multi, s.name_key, s.kind, s.accepting, s.specialties, s.networks,
                    s.lat, s.lon, {distance} AS dist, {score} AS score
             FROM {source}
-            WHERE {" AND ".join(where) or "true"}
+            WHERE {condition}
         ), best AS (
             SELECT * FROM hit WHERE NOT multi
             UNION ALL
