@@ -84,6 +84,9 @@ def trigram_threshold(word: str, maxdist: int) -> float | None:
 
 class PostgresSearcher(Searcher):
     name = "postgres"
+    # A search by place alone sorted by name walks the name index when at least this many listings
+    # are around (at 1M listings and 20,000 around, a page of 20 reads about 1,000 names).
+    name_walk_from = 20_000
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -186,11 +189,47 @@ class PostgresSearcher(Searcher):
             tags.update(rollup_tags(kind, accepting, specialties, networks))
         specialty = {tag[2:]: n for tag, n in tags.items() if tag.startswith("s:")}
         network = {tag[2:]: n for tag, n in tags.items() if tag.startswith("n:")}
-        page = self._page_by_distance(conn, query, near) if query.sort == "distance" else None
-        if page is None:
+        page = None
+        if query.sort == "distance":
+            page = self._page_by_distance(conn, query, near)
+        elif tags["*"] >= self.name_walk_from:
+            page = self._page_by_name(conn, query, near)  # relevance without words: by name too
+        if page is None:  # few listings around: reading them all is quick
             sql, params = build_search(replace(query, facets=False), None, near)
             page = conn.execute(text(sql), params).one()[1] or []
         return result(query, int(tags["*"]), page, specialty, network, int(tags["o"]), int(tags["a"]))
+
+    def _page_by_name(self, conn: Connection, query: SearchQuery, near: Near) -> list:
+        """One page of the listings around in name order: walks every listing in name order (the
+        name index) and keeps those with a place in the radius, each at its nearest such place.
+        Used when many listings are around, so that a page needs a short walk."""
+        wanted = query.offset + query.per_page
+        dist = dict(zip(near.pids, near.dists, strict=True))
+        page: list[tuple] = []
+        after: tuple[bytes, int] | None = None
+        batch = max(256, 4 * wanted)
+        while len(page) < wanted:
+            rows = conn.execute(text(f"""
+                SELECT lid, name_key, pid, multi, lat, lon FROM {TABLE}
+                WHERE n = 0 {"AND (name_key, lid) > (CAST(:key AS bytea), :lid)" if after else ""}
+                ORDER BY name_key, lid LIMIT :batch"""),
+                {"key": after[0] if after else None, "lid": after[1] if after else None, "batch": batch}).all()
+            multi = [lid for lid, _key, _pid, is_multi, _lat, _lon in rows if is_multi]
+            others: dict[int, list[tuple]] = {}
+            if multi:
+                for lid, pid, lat, lon in conn.execute(text(f"""
+                        SELECT lid, pid, lat, lon FROM {TABLE}
+                        WHERE lid = ANY(CAST(:lids AS bigint[])) AND n > 0"""), {"lids": multi}):
+                    others.setdefault(lid, []).append((pid, lat, lon))
+            for lid, _key, pid, _multi, lat, lon in rows:
+                places = [(dist[p], la, lo) for p, la, lo in [(pid, lat, lon), *others.get(lid, ())] if p in dist]
+                if places:
+                    _d, la, lo = min(places)
+                    page.append((lid, la, lo, 0.0))
+            if len(rows) < batch:
+                break
+            after = (bytes(rows[-1][1]), rows[-1][0])
+        return page[query.offset : wanted]
 
     def _page_by_distance(self, conn: Connection, query: SearchQuery, near: Near) -> list:
         """One page of the listings around, nearest first: the listings of the nearest places,
