@@ -252,34 +252,31 @@ def copy_rows(conn: Connection, table: str, columns: tuple[str, ...], rows: Iter
             copy.write_row(row)
 
 
-def add_counts(conn: Connection, delta: Counter) -> None:
-    """Add these deltas to `search_count` (keys in order, so two writers never deadlock)."""
+def add_deltas(conn: Connection, table: str, key: tuple[tuple[str, str], tuple[str, str]], delta: Counter) -> None:
+    """Add counted deltas to `table` (a two-column key and `n`), dropping rows that reach zero.
+    Keys go in order, so two writers never deadlock. `key` names each key column and its SQL type."""
     keys = sorted(k for k, v in delta.items() if v)
     if not keys:
         return
-    params = {"f": [k[0] for k in keys], "c": [k[1] for k in keys], "n": [delta[k] for k in keys]}
+    (a, a_type), (b, b_type) = key
+    params = {"a": [k[0] for k in keys], "b": [k[1] for k in keys], "n": [delta[k] for k in keys]}
     conn.execute(text(f"""
-        INSERT INTO {COUNTS} (facet, code, n)
-        SELECT * FROM unnest(CAST(:f AS text[]), CAST(:c AS text[]), CAST(:n AS bigint[]))
-        ON CONFLICT (facet, code) DO UPDATE SET n = {COUNTS}.n + EXCLUDED.n"""), params)
+        INSERT INTO {table} ({a}, {b}, n)
+        SELECT * FROM unnest(CAST(:a AS {a_type}[]), CAST(:b AS {b_type}[]), CAST(:n AS bigint[]))
+        ON CONFLICT ({a}, {b}) DO UPDATE SET n = {table}.n + EXCLUDED.n"""), params)
     conn.execute(text(f"""
-        DELETE FROM {COUNTS} c USING unnest(CAST(:f AS text[]), CAST(:c AS text[])) AS k(facet, code)
-        WHERE c.facet = k.facet AND c.code = k.code AND c.n <= 0"""), params)
+        DELETE FROM {table} t USING unnest(CAST(:a AS {a_type}[]), CAST(:b AS {b_type}[])) AS k({a}, {b})
+        WHERE t.{a} = k.{a} AND t.{b} = k.{b} AND t.n <= 0"""), params)
+
+
+def add_counts(conn: Connection, delta: Counter) -> None:
+    """Add (facet, code) deltas to `search_count`."""
+    add_deltas(conn, COUNTS, (("facet", "text"), ("code", "text")), delta)
 
 
 def add_rollup(conn: Connection, delta: Counter) -> None:
-    """Add these deltas to `search_rollup` (keys in order, so two writers never deadlock)."""
-    keys = sorted(k for k, v in delta.items() if v)
-    if not keys:
-        return
-    params = {"p": [k[0] for k in keys], "t": [k[1] for k in keys], "n": [delta[k] for k in keys]}
-    conn.execute(text(f"""
-        INSERT INTO {ROLLUP} (pid, tag, n)
-        SELECT * FROM unnest(CAST(:p AS int[]), CAST(:t AS text[]), CAST(:n AS bigint[]))
-        ON CONFLICT (pid, tag) DO UPDATE SET n = {ROLLUP}.n + EXCLUDED.n"""), params)
-    conn.execute(text(f"""
-        DELETE FROM {ROLLUP} r USING unnest(CAST(:p AS int[]), CAST(:t AS text[])) AS k(pid, tag)
-        WHERE r.pid = k.pid AND r.tag = k.tag AND r.n <= 0"""), params)
+    """Add (place id, tag) deltas to `search_rollup`."""
+    add_deltas(conn, ROLLUP, (("pid", "int"), ("tag", "text")), delta)
 
 
 def point_ids(conn: Connection, places: set[tuple[float, float]]) -> dict[tuple[float, float], int]:
