@@ -20,43 +20,32 @@ Scores are the same float arithmetic in the same order, so both backends rank al
 from __future__ import annotations
 
 import contextlib
-import math
 from collections import Counter
 from dataclasses import replace
-from typing import NamedTuple
 
-import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from directory.geo import EARTH_RADIUS_MI, great_circle_mi
 from directory.search import Searcher
 from directory.search.documents import ListingDoc
-from directory.search.engine import Hit, SearchResult
+from directory.search.engine import SearchResult
+from directory.search.pg_query import Near, build_search, by_place_alone, places_near, result
+from directory.search.pg_rows import TEXT_FIELDS, TOPIC_FACETS, rollup_tags, rows_and_counts
 from directory.search.pg_tables import (
     COLUMNS,
     COUNTS,
     LOCK_KEY,
-    MASK_BITS,
     POINTS,
     ROLLUP,
     TABLE,
-    TEXT_FIELDS,
-    TOPIC_FACETS,
     add_counts,
     add_rollup,
-    codebook,
     copy_rows,
-    cube_literal,
     ensure_schema,
     point_ids,
-    rollup_tags,
-    rows_and_counts,
-    topic_mask,
-    tsvector_literal,
 )
-from directory.search.query import Place, SearchQuery
-from directory.search.table import Codebook, unit_vectors
+from directory.search.query import SearchQuery
+from directory.search.table import Codebook
 from directory.search.text import analyzer, plan_words, query_words, term_weight, topic_weight
 from directory.search.topics import TopicIndex, TopicMatch
 
@@ -348,172 +337,3 @@ FRESH_ROLLUP = f"""
     SELECT count(*) FROM fresh FULL JOIN {ROLLUP} kept
         ON kept.pid = fresh.pid AND kept.tag = fresh.tag COLLATE "C"
     WHERE fresh.n IS DISTINCT FROM kept.n"""
-
-
-class Near(NamedTuple):
-    """The places within a search's radius: search_point ids and chord lengths, nearest first."""
-
-    pids: list[int]
-    dists: list[float]
-
-
-def places_near(conn: Connection, place: Place) -> Near:
-    """As the Whoosh backend: the chord between unit vectors orders places as the great-circle
-    distance does; places within rounding of the edge are decided by geopy's formula itself. The
-    radius is tested once per distinct place (search_point), not once per listing."""
-    centre = cube_literal(unit_vectors(np.array([place.lat]), np.array([place.lon]))[0])
-    limit = (2 * math.sin(place.radius_mi / EARTH_RADIUS_MI / 2)) ** 2
-    lat1, lng1 = math.radians(place.lat), math.radians(place.lon)
-    rows = conn.execute(text(f"""
-        SELECT pid, dist FROM (
-            SELECT p.pid, p.lat, p.lon, cube_distance(p.pt, CAST(:centre AS cube)) AS dist FROM {POINTS} p
-            WHERE p.pt <@ cube_enlarge(CAST(:centre AS cube), :box, 3)) p
-        WHERE dist <= :inside
-           OR (dist <= :outside
-               AND :r * atan2(
-                   sqrt(power(cos(radians(lat)) * sin(radians(lon) - :l1), 2)
-                        + power(:c1 * sin(radians(lat)) - :s1 * cos(radians(lat)) * cos(radians(lon) - :l1), 2)),
-                   :s1 * sin(radians(lat)) + :c1 * cos(radians(lat)) * cos(radians(lon) - :l1)) <= :radius)
-        ORDER BY dist, pid"""),
-        {"centre": centre, "box": math.sqrt(limit) * (1 + 1e-6), "inside": math.sqrt(limit * (1 - 1e-9)),
-         "outside": math.sqrt(limit * (1 + 1e-9)), "r": EARTH_RADIUS_MI, "l1": lng1,
-         "s1": math.sin(lat1), "c1": math.cos(lat1), "radius": place.radius_mi}).all()
-    return Near([r[0] for r in rows], [r[1] for r in rows])
-
-
-def by_place_alone(query: SearchQuery) -> bool:
-    """A search with a place and no other condition (what `search_rollup` can count)."""
-    return not (query.q or query.kind or query.accepting or query.telehealth or query.specialties
-                or query.networks or query.languages or query.services)
-
-
-def result(query: SearchQuery, total: int, page: list, specialty: dict, network: dict,
-           organizations: int, accepting: int) -> SearchResult:
-    """The SearchResult of a page of (lid, lat, lon, score) and the counts."""
-    miles = [None] * len(page)
-    if query.place is not None and page:
-        miles = great_circle_mi(query.place.lat, query.place.lon, np.array([p[1] for p in page]),
-                                np.array([p[2] for p in page])).tolist()
-    hits = [Hit(int(lid), mi, float(score)) for (lid, _lat, _lon, score), mi in zip(page, miles, strict=True)]
-    facets = {}
-    if query.facets:
-        kinds = {"organization": organizations, "practitioner": total - organizations}
-        facets = {
-            "specialty": _ordered(specialty),
-            "network": _ordered(network),
-            "kind": _ordered({k: n for k, n in kinds.items() if n}),
-            "accepting": _ordered({"true": accepting, "false": total - accepting}),
-        }
-    return SearchResult(total, hits, facets)
-
-
-def _ordered(counts: dict | None) -> dict[str, int]:
-    """Facet counts, most first then by key (as the Whoosh backend orders them)."""
-    items = ((str(k), int(v)) for k, v in (counts or {}).items())
-    return dict(sorted(items, key=lambda kv: (-kv[1], kv[0])))
-
-
-def topic_condition(facet: str, codes: list[str], by_place: bool, param) -> str:
-    """A listing holds one of these topic codes. Around a place, as a test of bits (cmask / smask,
-    read with the place index); without one, as an array overlap the GIN index answers."""
-    if by_place and all(i < MASK_BITS for i in codebook().encode(facet, codes)):
-        column = {"concepts": "cmask", "specialties": "smask"}[facet]
-        return f"(s.{column} & CAST({param(topic_mask(facet, codes))} AS bigint)) <> 0"
-    return f"s.{facet} && CAST({param(codes)} AS text[])"
-
-
-def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dict]:
-    """One statement: the matching rows once per listing (at its nearest place), their total, one
-    page in order, and the facet counts."""
-    params: dict = {}
-    where: list[str] = []
-    later: list[str] = []  # array overlaps, tested only on the listings the other conditions keep
-
-    def param(value) -> str:
-        name = f"p{len(params)}"
-        params[name] = value
-        return f":{name}"
-
-    near_cte = ""
-    if near is not None:
-        pids, dists = param(near.pids), param(near.dists)
-        near_cte = (f"near AS (SELECT * FROM unnest(CAST({pids} AS int[]), CAST({dists} AS float8[])) "
-                    f"AS near(pid, dist)), ")
-        distance = "near.dist"
-        source = f"near JOIN {TABLE} s ON s.pid = near.pid"
-        # Spelled out so that the planner can read the listings of these places through an index
-        # (and combine it with a tag index: BitmapAnd), not only through the join.
-        where.append(f"s.pid = ANY(CAST({pids} AS int[]))")
-    else:
-        distance = "NULL::float8"
-        source = f"{TABLE} s"
-        where.append("s.n = 0")
-
-    if query.kind is not None:
-        where.append(f"s.kind = {param(query.kind)}")
-    if query.accepting:
-        where.append("s.accepting")
-    if query.telehealth:
-        where.append("s.telehealth")
-    if query.specialties:
-        where.append(topic_condition("specialties", list(query.specialties), near is not None, param))
-    for column, values, sql_type in (("networks", query.networks, "int[]"),
-                                     ("languages", query.languages, "text[]"),
-                                     ("services", query.services, "text[]")):
-        if values:
-            # Around a place, tested after the cheaper conditions (see below).
-            (later if near is not None else where).append(
-                f"s.{column} && CAST({param(list(values))} AS {sql_type})")
-
-    score = "0::float8"
-    if query.q:
-        if words is None:
-            where.append("false")  # text with no searchable word matches nothing
-        for terms, topics in words or []:
-            cases = []
-            for field, term, weight in terms:
-                cases.append((f"s.{field}_tsv @@ CAST({param(tsvector_literal([term]))} AS tsquery)", weight))
-            for facet, codes, weight in topics:
-                cases.append((topic_condition(facet, codes, near is not None, param), weight))
-            if not cases:
-                where.append("false")
-                continue
-            where.append("(" + " OR ".join(cond for cond, _ in cases) + ")")
-            best = ", ".join(f"CASE WHEN {cond} THEN CAST({param(w)} AS float8) ELSE 0::float8 END"
-                             for cond, w in cases)
-            score = f"({score} + GREATEST({best}))"
-
-    # PostgreSQL orders a scan's conditions by estimated cost, and rates an array overlap below a
-    # test of bits, which it would then run on every listing around; a CASE keeps the order.
-    condition = " AND ".join(where) or "true"
-    if later:
-        first, rest = where[0], where[1:]
-        condition = (f"{first} AND CASE WHEN {' AND '.join(rest)} THEN {' AND '.join(later)} ELSE false END"
-                     if rest else " AND ".join(where + later))
-    order = {"distance": "dist, name_key, lid", "relevance": "score DESC, name_key, lid",
-             "name": "name_key, lid"}[query.sort]
-    facet_sql = ("""
-        (SELECT json_object_agg(code, n) FROM (SELECT unnest(specialties) AS code, count(*) AS n
-                                               FROM best GROUP BY 1) f),
-        (SELECT json_object_agg(code, n) FROM (SELECT unnest(networks) AS code, count(*) AS n
-                                               FROM best GROUP BY 1) f),
-        (SELECT ARRAY[count(*) FILTER (WHERE kind = 'organization'), count(*) FILTER (WHERE accepting)]
-         FROM best)""" if query.facets else "NULL, NULL, NULL")
-    sql = f"""
-        WITH {near_cte}hit AS (
-            SELECT s.lid, s.multi, s.name_key, s.kind, s.accepting, s.specialties, s.networks,
-                   s.lat, s.lon, {distance} AS dist, {score} AS score
-            FROM {source}
-            WHERE {condition}
-        ), best AS (
-            SELECT * FROM hit WHERE NOT multi
-            UNION ALL
-            (SELECT DISTINCT ON (lid) * FROM hit WHERE multi ORDER BY lid, dist)
-        )
-        SELECT (SELECT count(*) FROM best),
-               (SELECT json_agg(json_build_array(lid, lat, lon, score) ORDER BY {order})
-                FROM (SELECT lid, name_key, lat, lon, dist, score FROM best ORDER BY {order}
-                      LIMIT {param(query.per_page)} OFFSET {param(query.offset)}) page),
-               {facet_sql}
-    """
-    return sql, params
