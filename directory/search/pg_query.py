@@ -109,13 +109,13 @@ def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dic
                     f"AS near(pid, dist)), ")
         distance = "near.dist"
         source = f"near JOIN {TABLE} s ON s.pid = near.pid"
-        # Spelled out so that the planner can read the listings of these places through an index
-        # (and combine it with a tag index: BitmapAnd), not only through the join.
-        where.append(f"s.pid = ANY(CAST({pids} AS int[]))")
+        # Spelled out so that the planner reads the listings of these places through the place
+        # index (an index-only scan when the columns read are in it), not only through the join.
+        place = f"s.pid = ANY(CAST({pids} AS int[]))"
     else:
         distance = "NULL::float8"
         source = f"{TABLE} s"
-        where.append("s.n = 0")
+        place = "s.n = 0"
 
     if query.kind is not None:
         where.append(f"s.kind = {param(query.kind)}")
@@ -153,11 +153,9 @@ def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dic
 
     # PostgreSQL orders a scan's conditions by estimated cost, and rates an array overlap below a
     # test of bits, which it would then run on every listing around; a CASE keeps the order.
-    condition = " AND ".join(where) or "true"
-    if later:
-        first, rest = where[0], where[1:]
-        condition = (f"{first} AND CASE WHEN {' AND '.join(rest)} THEN {' AND '.join(later)} ELSE false END"
-                     if rest else " AND ".join(where + later))
+    condition = " AND ".join([place, *where, *later])
+    if where and later:
+        condition = f"{place} AND CASE WHEN {' AND '.join(where)} THEN {' AND '.join(later)} ELSE false END"
     order = {"distance": "dist, name_key, lid", "relevance": "score DESC, name_key, lid",
              "name": "name_key, lid"}[query.sort]
     facet_sql = ("""
