@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, text
 from sqlmodel import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -23,6 +23,7 @@ EMAIL_MAX = 254
 MAX_FAILURES = 5
 THROTTLE_WINDOW = timedelta(minutes=15)
 KEEP_ATTEMPTS = timedelta(days=30)  # sign-in attempts are kept this long, then pruned
+_LOCK_SPACE = 0x5161  # first key of the sign-in advisory locks (PostgreSQL)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 # Checked when the email is unknown, so a wrong email takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
@@ -107,6 +108,24 @@ def recent_failures(session: Session, email: str, client_key: str, now: datetime
     ).scalar_one()
 
 
+def _take_turns(session: Session, email: str, client_key: str, now: datetime) -> None:
+    """Sign-in attempts for one email or from one client run one after another until each is
+    stored, so that attempts sent at once cannot all pass the throttle with one failure left.
+
+    PostgreSQL: transaction-level advisory locks on both keys, taken in order (no deadlock).
+    SQLite: the transaction's first statement writes (pruning attempts older than KEEP_ATTEMPTS),
+    which takes the database's write lock until commit; a write after a read in the same
+    transaction could fail instead of waiting. Only the last THROTTLE_WINDOW counts; a month is kept
+    for looking back at an attack.
+    """
+    session.commit()  # a fresh transaction: the lock below must come first in it
+    if session.get_bind().dialect.name == "postgresql":
+        for key in sorted({f"email:{email}", f"client:{client_key}"}):
+            session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
+                            {"space": _LOCK_SPACE, "key": key})
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - KEEP_ATTEMPTS))
+
+
 def authenticate(session: Session, email: str, password: str, client_key: str,
                  now: datetime | None = None) -> StaffUser:
     """The active account with this email and password.
@@ -116,15 +135,15 @@ def authenticate(session: Session, email: str, password: str, client_key: str,
     """
     now = now or utcnow()
     email = normalize_email(email)
+    _take_turns(session, email, client_key, now)
     if recent_failures(session, email, client_key, now) >= MAX_FAILURES:
+        session.commit()  # the pruning, and the turn passes to the next attempt
         minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
         raise LoginThrottled(f"Too many failed sign-in attempts. Please wait {minutes} minutes and try again.")
     staff = session.execute(select(StaffUser).where(StaffUser.email == email)).scalar_one_or_none()
     password_ok = check_password_hash(staff.password_hash if staff else _DUMMY_HASH, password or "")
     succeeded = bool(staff and staff.active and password_ok)
     session.add(LoginAttempt(email=email[:EMAIL_MAX], client_key=client_key, succeeded=succeeded, at=now))
-    # Only the last THROTTLE_WINDOW counts; a month is kept for looking back at an attack.
-    session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - KEEP_ATTEMPTS))
     session.commit()
     if not succeeded:
         raise LoginFailed("wrong email or password")

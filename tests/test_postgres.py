@@ -16,13 +16,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from directory import create_app, demo
+from directory import accounts, create_app, demo
 from directory.cli import init_db
 from directory.db import get_engine
 from directory.migrate import alembic_config
 from directory.search import get_searcher
 from directory.search.sync import check_index, reindex
 from tests.factories import Factory
+from tests.throttle_race import EMAIL, failures_at_once
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -130,3 +131,19 @@ def test_same_results_as_sqlite_for_the_same_data(pg_url, tmp_path):
     finally:
         for app in apps:
             close(app)
+
+
+def test_sign_in_failures_sent_at_once_do_not_pass_the_throttle_together(pg_url, tmp_path):
+    """On PostgreSQL (READ COMMITTED) too: eight wrong passwords at once with one failure left,
+    one is checked and seven are refused."""
+    app = make_app(pg_url, tmp_path / "index")
+    try:
+        with Session(get_engine(app)) as session:
+            accounts.create_staff(session, email=EMAIL, role="admin", password="correct horse battery",
+                                  actor="test")
+            session.commit()
+        outcomes, stored = failures_at_once(get_engine(app))
+        assert sorted(outcomes) == ["failed"] + ["throttled"] * 7
+        assert stored == accounts.MAX_FAILURES
+    finally:
+        close(app)

@@ -16,6 +16,7 @@ from directory.db import get_engine, make_engine
 from directory.listings import ValidationError
 from directory.models import AuditEntry, LoginAttempt, StaffUser, utcnow
 from directory.web.staff.auth import role_required
+from tests.throttle_race import failures_at_once
 from tests.web.test_html_valid import assert_valid_html5
 from tests.web.test_providers import parse
 
@@ -356,3 +357,12 @@ def test_dashboard_shows_the_verification_counts(app, client, factory, session):
     assert counts["Verified within 90 days"] == "1"
     assert counts["Overdue (more than 90 days)"] == "1"
     assert counts["Never verified"] == "1"
+
+
+def test_failures_sent_at_once_do_not_pass_the_throttle_together(app, session):
+    """Eight wrong passwords at the same moment with one failure left: one is checked, seven are
+    refused (each attempt waits for the one before it to be stored)."""
+    make_staff(session)
+    outcomes, stored = failures_at_once(get_engine(app))
+    assert sorted(outcomes) == ["failed"] + ["throttled"] * 7
+    assert stored == accounts.MAX_FAILURES
