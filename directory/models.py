@@ -148,6 +148,10 @@ class Location(SQLModel, table=True):
 class Role(SQLModel, table=True):
     """A practitioner practising at an organization and/or location (FHIR PractitionerRole)."""
 
+    __table_args__ = (
+        UniqueConstraint("practitioner_id", "location_id", name="uq_role_practitioner_location"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     practitioner_id: int = Field(foreign_key="listing.id", index=True, ondelete="CASCADE")
     organization_id: int | None = Field(

@@ -38,6 +38,10 @@ def add_role(session: Session, *, practitioner_id: int, location_id: int, specia
         if held is None:
             errors["specialty_code"] = "the specialty must be one of the practitioner's specialties"
     if not errors:
+        # Two adds for one practitioner take turns (a row lock on PostgreSQL; SQLite has one writer
+        # at a time), so the second sees the first's role here. The unique constraint (migration
+        # 0005) stays as the database's own guarantee.
+        session.execute(select(Listing.id).where(Listing.id == practitioner_id).with_for_update())
         duplicate = session.execute(
             select(Role.id).where(Role.practitioner_id == practitioner_id, Role.location_id == location_id)
         ).first()

@@ -147,3 +147,53 @@ def test_sign_in_failures_sent_at_once_do_not_pass_the_throttle_together(pg_url,
         assert stored == accounts.MAX_FAILURES
     finally:
         close(app)
+
+
+def test_two_staff_adding_the_same_role_at_once_get_one_role_and_a_clear_error(pg_url, tmp_path):
+    """The second add passes the service's duplicate check (the first is not committed yet), waits
+    on the unique constraint, and gets the same validation error as a plain duplicate; its session
+    stays usable."""
+    import threading
+
+    from directory.listings import ValidationError
+    from directory.models import Location
+    from directory.roles import add_role
+
+    app = make_app(pg_url, tmp_path / "index")
+    try:
+        engine = get_engine(app)
+        with Session(engine) as session:
+            factory = Factory(app, session)
+            prac = factory.listing(kind="practitioner", name="Ada Lovelace", zip="02115", sync=False)
+            org = factory.listing(name="Springfield Infusion", zip="01103", sync=False)
+            location_id = session.execute(text("select id from location where listing_id = :o"),
+                                          {"o": org.id}).scalar_one()
+            prac_id = prac.id
+        first = Session(engine)
+        add_role(first, practitioner_id=prac_id, location_id=location_id, actor="first")  # not committed
+        outcome: dict = {}
+
+        def second() -> None:
+            with Session(engine) as session:
+                try:
+                    add_role(session, practitioner_id=prac_id, location_id=location_id, actor="second")
+                    session.commit()
+                    outcome["result"] = "added"
+                except ValidationError as error:
+                    outcome["result"] = error.errors
+                    outcome["usable"] = session.get(Location, location_id) is not None
+                    session.rollback()
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # waiting on the first one's uncommitted row
+        first.commit()
+        first.close()
+        thread.join(10)
+        assert outcome == {"result": {"location_id": "this practitioner already has a role at this location"},
+                           "usable": True}
+        with Session(engine) as session:
+            assert session.execute(text("select count(*) from role")).scalar_one() == 1
+    finally:
+        close(app)

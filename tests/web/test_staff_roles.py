@@ -146,3 +146,21 @@ def test_roles_pages_are_valid_html5(app, session, factory, tmp_path):
              "errors": post_role(client, prac.id, location_id="abc", specialty_code="261QI0500X")}
     assert pages["errors"].status_code == 400
     assert_valid_html5(pages, tmp_path, check=parse)
+
+
+def test_database_refuses_a_second_role_at_the_same_location(app, session, factory):
+    """The service checks for a duplicate; the database enforces it too (migration 0005), for two
+    staff adding the same role at once."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from directory.roles import add_role
+
+    prac, _org, location = setup(factory, session)
+    add_role(session, practitioner_id=prac.id, location_id=location.id, actor="test")
+    session.commit()
+    session.add(Role(practitioner_id=prac.id, organization_id=location.listing_id, location_id=location.id))
+    with pytest.raises(IntegrityError):
+        session.flush()
+    session.rollback()
+    assert count(session, Role) == 1
