@@ -1,4 +1,4 @@
-"""Staff accounts: create, sign in (with throttling), deactivate and reactivate.
+"""Staff accounts: create, sign in (with throttling), change passwords, deactivate and reactivate.
 
 Passwords are stored only as werkzeug scrypt hashes and never written to the audit log. Sign-in
 failures are kept in the database, so the throttle holds across several web workers: after
@@ -8,6 +8,7 @@ address), further attempts are refused until the window has passed.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime, timedelta
 
@@ -95,6 +96,38 @@ def set_staff_active(session: Session, *, staff_id: int, active: bool, actor: St
                                **_actor_fields(actor)))
         session.flush()
     return staff
+
+
+def set_password(session: Session, *, staff_id: int, new: str, actor: StaffUser | str,
+                 current: str | None = None) -> StaffUser:
+    """Give an account a new password; the caller commits. With `current` (people changing their
+    own), that must be the account's password. Sessions signed in with the old password end at
+    their next request (see `session_key`).
+
+    Raises `LookupError` for an unknown id and `ValidationError` for a wrong current password or a
+    new one shorter than `PASSWORD_MIN` characters.
+    """
+    staff = session.get(StaffUser, staff_id)
+    if staff is None:
+        raise LookupError(f"no staff account {staff_id}")
+    errors: dict[str, str] = {}
+    if current is not None and not check_password_hash(staff.password_hash, current):
+        errors["current_password"] = "This is not your current password."
+    if len(new or "") < PASSWORD_MIN:
+        errors["new_password"] = f"Use at least {PASSWORD_MIN} characters."
+    if errors:
+        raise ValidationError(errors)
+    staff.password_hash = generate_password_hash(new, method="scrypt")
+    session.add(AuditEntry(action="staff.password", changes={"email": [staff.email, staff.email]},
+                           **_actor_fields(actor)))
+    session.flush()
+    return staff
+
+
+def session_key(staff: StaffUser) -> str:
+    """Part of a signed-in session's user id: it changes with the password, so a new password ends
+    every session signed in with the old one (a stolen session cookie too)."""
+    return hashlib.sha256(staff.password_hash.encode()).hexdigest()[:16]
 
 
 def recent_failures(session: Session, email: str, client_key: str, now: datetime) -> int:

@@ -10,6 +10,7 @@ from flask import Flask, render_template
 from flask_login import LoginManager, UserMixin, current_user
 from sqlmodel import Session
 
+from directory.accounts import session_key
 from directory.db import get_engine
 from directory.models import StaffUser
 
@@ -26,9 +27,10 @@ class SignedInStaff(UserMixin):
     id: int
     email: str
     role: str
+    key: str  # accounts.session_key: changes with the password
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}-{self.key}"
 
     def may(self, *roles: str) -> bool:
         """Admins may do everything; others only what their role names."""
@@ -36,17 +38,21 @@ class SignedInStaff(UserMixin):
 
 
 def signed_in(staff: StaffUser) -> SignedInStaff:
-    return SignedInStaff(id=staff.id, email=staff.email, role=staff.role)
+    return SignedInStaff(id=staff.id, email=staff.email, role=staff.role, key=session_key(staff))
 
 
 @login_manager.user_loader
 def load_staff(user_id: str) -> SignedInStaff | None:
-    # A deactivated account loads as nobody, so deactivation ends its sessions at the next request.
-    if not user_id.isdigit():
+    # A deactivated account, or one whose password changed since this session signed in, loads as
+    # nobody: its sessions end at the next request.
+    number, _, key = user_id.partition("-")
+    if not number.isdigit():
         return None
     with Session(get_engine()) as session:
-        staff = session.get(StaffUser, int(user_id))
-        return signed_in(staff) if staff is not None and staff.active else None
+        staff = session.get(StaffUser, int(number))
+        if staff is None or not staff.active or key != session_key(staff):
+            return None
+        return signed_in(staff)
 
 
 def role_required(*roles: str) -> Callable:

@@ -137,3 +137,45 @@ def set_active(staff_id: int):
             return redirect(url_for("staff.accounts_page"), code=303)
         flash(f"{staff.email} {'reactivated' if staff.active else 'deactivated'}.", "success")
     return redirect(url_for("staff.accounts_page"), code=303)
+
+
+def _password_page(target: StaffUser, errors: dict | None = None, status: int = 200):
+    own = target.id == current_user.id
+    body = render_template("staff/password.html", target=target, own=own, errors=errors or {},
+                           password_min=accounts.PASSWORD_MIN)
+    return body, status
+
+
+@bp.route("/password", methods=["GET", "POST"], defaults={"staff_id": None})
+@bp.route("/accounts/<int:staff_id>/password", methods=["GET", "POST"])
+@role_required(*STAFF_ROLES)
+def password(staff_id: int | None):
+    """Change your own password (with the current one), or, as an admin, set another account's.
+    Sessions signed in with the old password end; yours continues."""
+    own = staff_id is None or staff_id == current_user.id
+    if not own and not current_user.may("admin"):
+        return render_template("staff/forbidden.html", roles=("admin",)), 403
+    with Session(get_engine()) as db:
+        target = db.get(StaffUser, current_user.id if own else staff_id)
+        if target is None:
+            abort(404)
+        if request.method == "GET":
+            return _password_page(target)
+        new = request.form.get("new_password", "")
+        errors = {}
+        if new != request.form.get("confirm_password", ""):
+            errors["confirm_password"] = "The two new passwords are not the same."
+        try:
+            staff = accounts.set_password(db, staff_id=target.id, new=new, actor=_actor(db),
+                                          current=request.form.get("current_password", "") if own else None)
+        except ValidationError as error:
+            errors = {**error.errors, **errors}
+        if errors:
+            db.rollback()
+            return _password_page(target, errors, status=400)
+        db.commit()
+        if own:
+            login_user(signed_in(staff))  # this session goes on under the new password
+        flash("Your password has been changed." if own else f"New password set for {staff.email}; "
+              "their signed-in sessions have ended.", "success")
+    return redirect(url_for("staff.dashboard" if own else "staff.accounts_page"), code=303)
