@@ -136,13 +136,20 @@ def validate(session: Session, data: ListingInput) -> dict[str, str]:
 
 def _write_children(session: Session, listing: Listing, data: ListingInput) -> None:
     lid = listing.id
-    for table in (ListingSpecialty, Participation):
-        session.execute(delete(table).where(table.listing_id == lid))
+    session.execute(delete(ListingSpecialty).where(ListingSpecialty.listing_id == lid))
     primary = data.primary_specialty or data.specialties[0]
     for code in dict.fromkeys(data.specialties):
         session.add(ListingSpecialty(listing_id=lid, code=code, is_primary=code == primary))
-    for network_id in dict.fromkeys(data.networks):
-        session.add(Participation(listing_id=lid, network_id=network_id))
+    # Networks still chosen keep their rows (and the participation dates an import or the demo set);
+    # only the others are removed or added.
+    wanted = list(dict.fromkeys(data.networks))
+    session.execute(delete(Participation).where(Participation.listing_id == lid,
+                                                Participation.network_id.not_in(wanted)))
+    held = set(session.execute(select(Participation.network_id)
+                               .where(Participation.listing_id == lid)).scalars())
+    for network_id in wanted:
+        if network_id not in held:
+            session.add(Participation(listing_id=lid, network_id=network_id))
     # Locations are updated in place, in order, so the roles practitioners hold at them survive an
     # edit of the organization; only locations removed from the end are deleted (with their roles).
     existing = list(session.execute(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from directory.models import AuditEntry, Listing, Location, Practitioner
 from directory.npi import make_npi
@@ -260,3 +260,27 @@ def test_bad_org_type_and_kind_are_refused_without_writing(app, session):
                                       "locations.0.address": "1 Main St", "locations.0.zip": "02115"})
     assert response.status_code == 400 and "last_name-error" in parse(response).ids
     assert count(session, Listing) == 0
+
+
+def test_an_edit_keeps_the_dates_of_networks_still_chosen(app, session, factory):
+    """Participation dates (set by the demo data or an import) survive an edit that keeps the
+    network; a network left out is removed and a new one added without dates."""
+    from datetime import date
+
+    from directory.listings import update_listing
+    from directory.models import Participation
+    from tests.search.helpers import listing_input
+
+    kept, dropped, added = (factory.network(name=f"Plan {n}") for n in ("Kept", "Dropped", "Added"))
+    listing = factory.listing(name="Fenway Infusion Center", networks=[kept.id, dropped.id])
+    session.execute(update(Participation).where(Participation.listing_id == listing.id)
+                    .values(start_date=date(2024, 1, 1), end_date=date(2027, 12, 31)))
+    session.commit()
+    update_listing(session, listing.id, listing_input(listing, name="Fenway Infusion Center", zips=["02115"],
+                                                      specialties=["261QI0500X"], networks=[kept.id, added.id]),
+                   actor="test")
+    session.commit()
+    rows = session.execute(select(Participation.network_id, Participation.start_date, Participation.end_date)
+                           .where(Participation.listing_id == listing.id)
+                           .order_by(Participation.network_id)).all()
+    assert rows == [(kept.id, date(2024, 1, 1), date(2027, 12, 31)), (added.id, None, None)]
