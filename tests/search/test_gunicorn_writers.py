@@ -115,3 +115,65 @@ def test_concurrent_staff_writes_under_gunicorn(app, session, factory, gunicorn)
         assert check_index(get_engine(app), get_searcher(app)).ok
     public = app.test_client().get("/api/v1/search?zip=02115&radius=1&per_page=100").get_json()
     assert {r["id"] for r in public["results"] if not r["stale"]} == set(versions)
+
+
+def multipart(fields: dict[str, str], filename: str, content: str) -> tuple[bytes, str]:
+    boundary = "----directory-test-boundary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+             for name, value in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                 f"Content-Type: text/csv\r\n\r\n{content}\r\n--{boundary}--\r\n")
+    return "".join(parts).encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_an_import_and_verifications_at_once_under_gunicorn(app, session, factory, gunicorn):
+    """An admin's import (300 listings in one request, written in batches) while verifiers work on
+    other workers: every request succeeds, nothing is lost, the index matches the database."""
+    from directory.importers.template import TEMPLATE_HEADER
+    from directory.npi import make_npi
+
+    made = [factory.listing(name=f"Clinic {i:02d}", zip="02115", sync=False) for i in range(16)]
+    factory.sync()
+    create_staff(session, email="v@example.org", role="verifier", password=PASSWORD, actor="test")
+    create_staff(session, email="a@example.org", role="admin", password=PASSWORD, actor="test")
+    session.commit()
+    versions = {listing.id: listing.version for listing in made}
+    rows = [",".join(TEMPLATE_HEADER)]
+    for i in range(300):
+        values = {"npi": make_npi(500_000 + i, individual=False), "kind": "organization",
+                  "name": f"Imported Infusion {i:03d}", "specialties": "261QI0500X",
+                  "address": f"{i + 1} Import St", "zip": "02116"}
+        rows.append(",".join(values.get(column, "") for column in TEMPLATE_HEADER))
+    csv_text = "\r\n".join(rows) + "\r\n"
+
+    def verify(lid: int) -> int:
+        opener, token = signed_in(gunicorn, "v@example.org")
+        body = urllib.parse.urlencode({"csrf_token": token, "method": "phone", "changed": "0",
+                                       "version": versions[lid]}).encode()
+        return fetch(opener, f"{gunicorn}/staff/verification/{lid}", body)[0]
+
+    def run_import() -> tuple[int, str]:
+        opener, token = signed_in(gunicorn, "a@example.org")
+        body, content_type = multipart({"csrf_token": token, "kind": "template", "dry_run": "0"},
+                                       "clinics.csv", csv_text)
+        request = urllib.request.Request(f"{gunicorn}/staff/imports", data=body,
+                                         headers={"Content-Type": content_type})
+        return fetch(opener, request)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        imported = pool.submit(run_import)
+        statuses = list(pool.map(verify, versions))
+        status, page = imported.result()
+    assert status == 200, page[-2000:]
+    assert re.search(r'id="report-created">300<', page), page[-2000:]
+    assert statuses == [200] * len(versions)
+
+    with Session(get_engine(app)) as fresh:
+        names = fresh.execute(select(Listing.name).where(Listing.name.like("Imported Infusion %"))).scalars().all()
+        verified = fresh.execute(select(Listing.last_verified).where(Listing.id.in_(versions))).scalars().all()
+    assert len(names) == 300 and verified == [date.today()] * len(versions)
+    with app.app_context():
+        assert apply_pending(get_engine(app), get_searcher(app)) == 0
+        assert check_index(get_engine(app), get_searcher(app)).ok
+    public = app.test_client().get("/api/v1/search?q=imported+infusion&per_page=1").get_json()
+    assert public["total"] == 300
