@@ -41,6 +41,19 @@ class _CountedBytes(io.RawIOBase):
         self.bar.update(count or 0)
         return count
 
+    def seekable(self) -> bool:
+        return self.raw.seekable()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        # The template importer reads the file twice (to group rows by NPI): the bar starts again.
+        position = self.raw.seek(offset, whence)
+        self.bar.reset()
+        self.bar.update(position)
+        return position
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
 
 def run_import(importer: Callable[..., ImportReport], path: str, dry_run: bool, progress: bool = False) -> None:
     """Run an importer on a file, bring the search index up to date, exit 1 on any rejection."""

@@ -29,7 +29,8 @@ keep their stored values.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+import io
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, replace
 from typing import TextIO
 
@@ -111,20 +112,32 @@ def _listing_differences(first: ListingInput, other: ListingInput) -> list[str]:
             if name != "locations" and value != getattr(other, name)]
 
 
-def read_candidates(stream: TextIO, report: ImportReport) -> tuple[list[Candidate], set[str]]:
-    """Group rows by NPI (first appearance order); unreadable rows go straight to the report.
+def read_candidates(stream: TextIO, report: ImportReport) -> tuple[Iterator[Candidate], set[str]]:
+    """Group rows by NPI; unreadable rows go straight to the report.
 
     A listing with one unreadable row is rejected whole, so that no location is silently dropped.
+    Rows of one NPI may be anywhere in the file: a first pass notes which record is each NPI's
+    last, so that the second yields a listing as soon as its last row is read and holds only the
+    listings whose rows are still to come, not the whole file.
     """
+    if not stream.seekable():  # a pipe: read it whole, as it cannot be read twice
+        stream = io.StringIO(stream.read(), newline="")
+    start_at = stream.tell()
     reader = csv.DictReader(stream)
     columns = set(reader.fieldnames or ())
     if missing := [c for c in REQUIRED if c not in columns]:
         report.reject(1, "", f"header: missing column {', '.join(missing)}")
-        return [], columns
+        return iter(()), columns
+    last = {_text(row, "npi"): number for number, row in enumerate(reader)}
+    stream.seek(start_at)
+    return _grouped(csv.DictReader(stream), last, report), columns
+
+
+def _grouped(reader: csv.DictReader, last: dict[str, int], report: ImportReport) -> Iterator[Candidate]:
     groups: dict[str, Candidate] = {}
     broken: set[str] = set()
     line = 1
-    for row in reader:
+    for number, row in enumerate(reader):
         start, line = line + 1, reader.line_num
         npi = _text(row, "npi")
         try:
@@ -133,20 +146,25 @@ def read_candidates(stream: TextIO, report: ImportReport) -> tuple[list[Candidat
         except RowError as error:
             report.reject(start, npi, str(error))
             broken.add(npi)
-            continue
-        if npi in groups:
-            first = groups[npi]
-            if differs := _listing_differences(first.data, data) + (["active"] if active != first.active else []):
-                report.reject(start, npi, f"{differs[0]}: differs from line {first.lines[0]} for the same NPI")
-                broken.add(npi)
-                continue
-            first.data.locations.extend(data.locations)
-            first.lines.append(start)
         else:
-            groups[npi] = Candidate(npi=npi, lines=[start], data=data, active=active)
-    for npi in broken & groups.keys():
-        report.reject(groups.pop(npi).lines[0], npi, "listing skipped: another of its rows was rejected")
-    return list(groups.values()), columns
+            if npi in groups:
+                first = groups[npi]
+                if differs := _listing_differences(first.data, data) + (["active"] if active != first.active else []):
+                    report.reject(start, npi, f"{differs[0]}: differs from line {first.lines[0]} for the same NPI")
+                    broken.add(npi)
+                else:
+                    first.data.locations.extend(data.locations)
+                    first.lines.append(start)
+            else:
+                groups[npi] = Candidate(npi=npi, lines=[start], data=data, active=active)
+        if number == last[npi]:  # the NPI's last row: its listing is complete
+            candidate = groups.pop(npi, None)
+            if npi in broken:
+                broken.discard(npi)
+                if candidate is not None:
+                    report.reject(candidate.lines[0], npi, "listing skipped: another of its rows was rejected")
+            elif candidate is not None:
+                yield candidate
 
 
 def _location_key(loc: LocationInput) -> tuple[str, str]:

@@ -131,3 +131,35 @@ def test_rows_of_one_npi_must_agree_on_listing_fields(session):
     assert (3, "2000700015", "name: differs from line 2 for the same NPI") in report.rejections
     assert (2, "2000700015", "listing skipped: another of its rows was rejected") in report.rejections
     assert session.execute(select(Listing).where(Listing.npi == "2000700015")).first() is None
+
+
+class _Pipe(io.StringIO):
+    """A stream that cannot seek, like standard input."""
+
+    def seekable(self) -> bool:
+        return False
+
+
+def test_listings_are_yielded_as_their_last_row_is_read(session):
+    """Rows of one NPI may be far apart; each listing is handed on as soon as its last row is read,
+    so only listings still waiting for rows are held, not the whole file. A pipe works too."""
+    from directory.importers.template import read_candidates
+    from directory.npi import make_npi
+
+    def row(npi: str, address: str) -> str:
+        values = {"npi": npi, "kind": "organization", "name": f"Org {npi}", "specialties": "261QI0500X",
+                  "address": address, "zip": "02115"}
+        return ",".join(values.get(column, "") for column in TEMPLATE_HEADER)
+
+    a, b, c = (make_npi(900 + i, individual=False) for i in range(3))
+    text = "\r\n".join([",".join(TEMPLATE_HEADER), row(a, "1 A St"), row(b, "1 B St"), row(a, "2 A St"),
+                        row(c, "1 C St")]) + "\r\n"
+    for stream in (io.StringIO(text, newline=""), _Pipe(text, newline="")):
+        report = upsert.ImportReport()
+        candidates, _columns = read_candidates(stream, report)
+        first = next(candidates)
+        assert (first.npi, first.lines) == (b, [3])  # complete before a's second row is read
+        rest = list(candidates)
+        assert [(x.npi, x.lines, len(x.data.locations)) for x in rest] == [(a, [2, 4], 2), (c, [5], 1)]
+        assert report.rejections == []
+    assert run(session, text).created == 3
