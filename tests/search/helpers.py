@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from directory.db import get_engine
-from directory.listings import ListingInput, LocationInput
+from directory.listings import ListingInput, LocationInput, update_listing
 from directory.search import Searcher, get_searcher
 from directory.search.query import Place, SearchQuery
 from directory.search.sync import check_index
@@ -53,6 +53,15 @@ def listing_input(listing, *, name: str, zips: list[str], specialties: list[str]
         last_name=extra.pop("last_name", "Lovelace" if listing.kind == "practitioner" else None),
         **extra,
     )
+
+
+def edit(session, factory, listing, *, name: str, zips: list[str], specialties: list[str]) -> None:
+    """Edit a listing through the write path (name, places, specialties), commit, and apply the
+    index change."""
+    update_listing(session, listing.id, listing_input(listing, name=name, zips=zips, specialties=specialties),
+                   actor="test")
+    session.commit()
+    factory.sync()
 
 
 def direct_search(searcher: Searcher, q: str = "", place: Place | None = None) -> list[int]:

@@ -17,7 +17,7 @@ from directory.search import BACKENDS as OPENERS
 from directory.search import get_searcher
 from directory.search.documents import load_docs
 from directory.search.sync import apply_pending, check_index
-from tests.search.helpers import BOSTON, assert_consistent, cli, direct_search, listing_input, report, search
+from tests.search.helpers import BOSTON, assert_consistent, cli, direct_search, edit, listing_input, report, search
 
 # -- the write path keeps search in step -----------------------------------------------------------
 
@@ -32,13 +32,7 @@ def test_create_update_deactivate_delete(app, client, runner, session, factory):
     assert search(client, q="lovelace") == [doctor.id]
 
     # Update: new name, new place, new specialty.
-    update_listing(
-        session, fenway.id,
-        listing_input(fenway, name="Harbor Light Clinic", zips=["96813"], specialties=["261QM1300X"]),
-        actor="test",
-    )
-    session.commit()
-    factory.sync()
+    edit(session, factory, fenway, name="Harbor Light Clinic", zips=["96813"], specialties=["261QM1300X"])
     # (That the old name, place and vocabulary no longer match as text is checked by
     # test_renamed_listing_stops_matching_its_old_text, an expected failure.)
     assert search(client, q="harbor light") == [fenway.id]
@@ -313,10 +307,7 @@ def test_editing_an_organization_keeps_its_practitioners_roles_and_their_documen
     factory.sync()
     assert search(client, q="harborview", kind="practitioner") == [doctor.id]
     # Rename the organization and change its address: the role stays, the doctor's document follows.
-    update_listing(session, org.id, listing_input(org, name="Lighthouse Infusion", zips=["02116"],
-                                                  specialties=["261QI0500X"]), actor="test")
-    session.commit()
-    factory.sync()
+    edit(session, factory, org, name="Lighthouse Infusion", zips=["02116"], specialties=["261QI0500X"])
     assert session.execute(select(Role.id).where(Role.practitioner_id == doctor.id)).all()
     assert search(client, q="lighthouse", kind="practitioner") == [doctor.id]
     assert search(client, q="harborview") == []

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from directory import create_app
 from directory.db import get_engine
-from directory.listings import delete_listing, set_active, update_listing
+from directory.listings import delete_listing, set_active
 from directory.search import BACKENDS as OPENERS
 from directory.search import get_searcher
 from directory.search.sync import apply_pending, check_index
-from tests.search.helpers import BOSTON, HONOLULU, assert_consistent, cli, direct_search, listing_input, search
+from tests.search.helpers import BOSTON, HONOLULU, assert_consistent, cli, direct_search, edit, search
 
 # -- several workers -------------------------------------------------------------------------------
 
@@ -19,12 +19,7 @@ def test_second_worker_sees_changes(app, client, runner, session, factory, worke
     assert direct_search(worker, place=BOSTON) == [listing.id]
     assert direct_search(worker, q="fenway") == [listing.id]
 
-    update_listing(session, listing.id,
-                   listing_input(listing, name="Waikiki Infusion", zips=["96815"],
-                                 specialties=["261QI0500X"]),
-                   actor="test")
-    session.commit()
-    factory.sync()
+    edit(session, factory, listing, name="Waikiki Infusion", zips=["96815"], specialties=["261QI0500X"])
     assert direct_search(worker, place=BOSTON) == []
     assert direct_search(worker, q="waikiki") == [listing.id]
     assert direct_search(worker, place=HONOLULU) == [listing.id]
@@ -87,13 +82,7 @@ def test_renamed_listing_stops_matching_its_old_text(app, client, runner, sessio
     fenway = factory.listing(name="Fenway Infusion Center", zip="02115")
     factory.listing(kind="practitioner", name="Dr. Ada Lovelace", zip="02116")
     assert search(client, q="fenway") == [fenway.id]  # the app's searcher is open and warm
-    update_listing(
-        session, fenway.id,
-        listing_input(fenway, name="Harbor Light Clinic", zips=["96813"], specialties=["261QM1300X"]),
-        actor="test",
-    )
-    session.commit()
-    factory.sync()
+    edit(session, factory, fenway, name="Harbor Light Clinic", zips=["96813"], specialties=["261QM1300X"])
     assert_consistent(app, runner)
     assert search(client, q="harbor light") == [fenway.id]
     assert search(client, q="fenway") == []
@@ -104,12 +93,7 @@ def test_renamed_listing_stops_matching_its_old_text(app, client, runner, sessio
 def test_second_worker_stops_matching_old_text(app, session, factory, worker):
     listing = factory.listing(name="Fenway Infusion Center", zip="02115")
     assert direct_search(worker, q="fenway") == [listing.id]
-    update_listing(session, listing.id,
-                   listing_input(listing, name="Waikiki Infusion", zips=["96815"],
-                                 specialties=["261QI0500X"]),
-                   actor="test")
-    session.commit()
-    factory.sync()
+    edit(session, factory, listing, name="Waikiki Infusion", zips=["96815"], specialties=["261QI0500X"])
     assert direct_search(worker, q="waikiki") == [listing.id]
     assert direct_search(worker, q="fenway") == []
 
@@ -125,13 +109,7 @@ def test_document_removed_from_text_index_stops_matching(app, client, factory):
 def test_renamed_listing_text_is_right_after_a_restart(app, client, session, factory):
     """The same change seen through a freshly opened searcher is right (so the index is)."""
     fenway = factory.listing(name="Fenway Infusion Center", zip="02115")
-    update_listing(
-        session, fenway.id,
-        listing_input(fenway, name="Harbor Light Clinic", zips=["96813"], specialties=["261QM1300X"]),
-        actor="test",
-    )
-    session.commit()
-    factory.sync()
+    edit(session, factory, fenway, name="Harbor Light Clinic", zips=["96813"], specialties=["261QM1300X"])
     fresh = OPENERS[app.config["SEARCH_BACKEND"]](app)
     try:
         assert direct_search(fresh, q="harbor light") == [fenway.id]
