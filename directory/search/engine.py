@@ -12,6 +12,8 @@ from directory.search.table import KIND_CODES, Codebook, ListingTable
 from directory.search.text import TextHits
 
 KIND_NAMES = {v: k for k, v in KIND_CODES.items()}
+# A filter holding at most 1/SELECTIVE_SHARE of all rows is read from its per-code rows.
+SELECTIVE_SHARE = 4
 
 
 @dataclass
@@ -58,7 +60,9 @@ def evaluate(
     """All listings of `table` matching `query`; each once, at its nearest place."""
     rows = chord2 = None
     if query.place is not None:
-        rows, chord2 = table.rows_within(query.place.lat, query.place.lon, query.place.radius_mi)
+        place = query.place
+        only = _selective_filter(table, query, codebook)
+        rows, chord2 = table.rows_within(place.lat, place.lon, place.radius_mi, only)
         pos = table.row_pos[rows]
     elif text is not None:
         pos = text.candidates(table)
@@ -91,6 +95,25 @@ def evaluate(
 
     facets = _facets(table, codebook, pos) if query.facets else {}
     return Matches(table, pos, rows, chord2, scores, facets)
+
+
+def _selective_filter(table: ListingTable, query: SearchQuery, codebook: Codebook):
+    """(facet, codes) of the any-of filter that keeps the fewest rows, when it keeps few enough
+    that reading its per-code rows beats testing every row around; else None."""
+    asked = []
+    if query.specialties:
+        asked.append(("specialties", codebook.encode("specialties", list(query.specialties))))
+    if query.networks:
+        asked.append(("networks", table.network_index(list(query.networks))))
+    best = None
+    for facet, codes in asked:
+        indptr = table.row_postings[facet].indptr
+        rows = sum(int(indptr[c + 1] - indptr[c]) for c in codes if c + 1 < len(indptr))
+        if best is None or rows < best[0]:
+            best = (rows, (facet, codes))
+    if best is None or best[0] > len(table.row_pos) // SELECTIVE_SHARE:
+        return None
+    return best[1]
 
 
 def _filter(table: ListingTable, query: SearchQuery, codebook: Codebook, pos, alive) -> np.ndarray:

@@ -14,10 +14,11 @@ import numpy as np
 
 from directory import reference
 from directory.geo import EARTH_RADIUS_MI, bounding_box, great_circle_mi
+from directory.search.arrays import Bits, Ragged, expand, rows_by_code
 from directory.search.documents import ListingDoc
 
 NAME_KEY_BYTES = 48
-FORMAT = 5  # bump when the arrays or the text index change shape: old snapshots need a reindex
+FORMAT = 6  # bump when the arrays or the text index change shape: old snapshots need a reindex
 
 
 class SnapshotFormatError(RuntimeError):
@@ -57,112 +58,6 @@ class Codebook:
         return [lookup[v] for v in values if v in lookup]
 
 
-class Ragged:
-    """A list of small integer lists, one per listing, as (indptr, values)."""
-
-    def __init__(self, indptr: np.ndarray, values: np.ndarray):
-        self.indptr = indptr
-        self.values = values
-        self._inverted: tuple[np.ndarray, np.ndarray] | None = None
-
-    @classmethod
-    def from_lists(cls, lists: list[list[int]]) -> Ragged:
-        lengths = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
-        indptr = np.zeros(len(lists) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        values = np.fromiter((v for x in lists for v in x), dtype=np.int32, count=int(indptr[-1]))
-        return cls(indptr, values)
-
-    def gather(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(values, owner) of these positions, where owner indexes into `positions`."""
-        starts = self.indptr[positions]
-        lengths = self.indptr[positions + 1] - starts
-        owner = np.repeat(np.arange(len(positions)), lengths)
-        offsets = np.arange(len(owner)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return self.values[np.repeat(starts, lengths) + offsets], owner
-
-    def any_of(self, positions: np.ndarray, wanted: list[int]) -> np.ndarray:
-        """Mask over `positions`: True where the listing holds any of `wanted`."""
-        mask = np.zeros(len(positions), dtype=bool)
-        if len(positions) > len(self.indptr) // 8:
-            holders = self.holders(wanted)
-            mask |= np.isin(positions, holders, assume_unique=False)
-            return mask
-        values, owner = self.gather(positions)
-        mask[owner[np.isin(values, wanted)]] = True
-        return mask
-
-    def holders(self, wanted: list[int]) -> np.ndarray:
-        """Sorted positions of the listings holding any of `wanted` (inverted lists, built once)."""
-        if self._inverted is None:
-            owners = np.repeat(
-                np.arange(len(self.indptr) - 1, dtype=np.int32), np.diff(self.indptr)
-            )
-            order = np.lexsort((owners, self.values))
-            self._inverted = (self.values[order], owners[order])
-        sorted_values, sorted_owners = self._inverted
-        parts = []
-        for value in wanted:
-            lo, hi = np.searchsorted(sorted_values, [value, value + 1])
-            parts.append(sorted_owners[lo:hi])
-        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int32)
-
-    def counts(self, positions: np.ndarray) -> dict[int, int]:
-        values, _ = self.gather(positions)
-        if not len(values):
-            return {}
-        uniq, counts = np.unique(values, return_counts=True)
-        return dict(zip(uniq.tolist(), counts.tolist(), strict=True))
-
-
-_BYTE_BITS = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(np.int64)
-
-
-class Bits:
-    """Per-listing bit sets over a small code space (n x words of uint64), for any-of filters."""
-
-    def __init__(self, words: np.ndarray):
-        self.words = words
-
-    @classmethod
-    def from_flat(cls, owners: np.ndarray, codes: np.ndarray, n: int, size: int) -> Bits:
-        """Bit sets for n listings from parallel arrays (listing position, code)."""
-        words = np.zeros((n, max(1, (size + 63) // 64)), dtype=np.uint64)
-        codes = np.asarray(codes, dtype=np.int64)
-        bits = np.left_shift(np.uint64(1), (codes & 63).astype(np.uint64))
-        np.bitwise_or.at(words, (np.asarray(owners, dtype=np.int64), codes >> 6), bits)
-        return cls(words)
-
-    @classmethod
-    def from_lists(cls, lists: list[list[int]], size: int) -> Bits:
-        owners = [i for i, codes in enumerate(lists) for _ in codes]
-        codes = [c for codes in lists for c in codes]
-        return cls.from_flat(np.array(owners, dtype=np.int64), np.array(codes, dtype=np.int64),
-                             len(lists), size)
-
-    def any_of(self, positions: np.ndarray, wanted: list[int]) -> np.ndarray:
-        mask = np.zeros(self.words.shape[1], dtype=np.uint64)
-        for code in wanted:
-            if code >> 6 < len(mask):
-                mask[code >> 6] |= np.uint64(1) << np.uint64(code & 63)
-        used = np.flatnonzero(mask)
-        hit = np.zeros(len(positions), dtype=bool)
-        for w in used:
-            hit |= (self.words[positions, w] & mask[w]) != 0
-        return hit
-
-    def counts(self, positions: np.ndarray) -> np.ndarray:
-        """How many of these listings hold each code (index = code).
-
-        A histogram of each byte column, times a 256 x 8 bit table, counts every bit at once.
-        """
-        chosen = np.ascontiguousarray(self.words[positions]).view(np.uint8)
-        columns = chosen.shape[1]
-        keys = chosen.astype(np.int32) + np.arange(0, columns * 256, 256, dtype=np.int32)
-        histogram = np.bincount(keys.ravel(), minlength=columns * 256).reshape(columns, 256)
-        return (histogram @ _BYTE_BITS).ravel()
-
-
 def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """(m, 3) points on the unit sphere: chord length orders points as great-circle distance does."""
     phi, lam = np.radians(lat), np.radians(lon)
@@ -179,7 +74,9 @@ class ListingTable:
 
     FIELDS = ("lids", "kinds", "accepting", "telehealth", "name_keys", "network_codes",
               "specialty_bits", "language_bits", "service_bits", "concept_bits", "network_bits",
-              "row_lat", "row_lon", "row_pos", "row_xyz", "row_multi", "cell_start", "name_rank",
+              "row_lat", "row_lon", "row_pos", "row_multi", "name_rank",
+              "place_start", "place_lat", "place_lon", "place_xyz", "place_cell_start",
+              "specialty_rows_indptr", "specialty_rows", "network_rows_indptr", "network_rows",
               "concept_counts", "specialty_counts")
     # Lists of codes per listing: needed to build and merge tables, not to search (bit sets do
     # that), so a saved snapshot leaves them out.
@@ -198,6 +95,11 @@ class ListingTable:
         self.topic_sets = {"concepts": self.concept_set, "specialties": self.specialty_set}
         self.topic_counts = {"concepts": self.concept_counts, "specialties": self.specialty_counts}
         self.network_set = Bits(self.network_bits)
+        # Per code, the sorted rows whose listing holds it: a selective filter reads only its rows.
+        self.row_postings = {
+            "specialties": Ragged(self.specialty_rows_indptr, self.specialty_rows),
+            "networks": Ragged(self.network_rows_indptr, self.network_rows),
+        }
         self._pos_of_lid: np.ndarray | None = None
 
     @property
@@ -235,10 +137,11 @@ class ListingTable:
     @staticmethod
     def _finish(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Order rows by (latitude cell, longitude) and listings by their first row, so that the
-        listings of one area sit together in memory; derive network bits, ranks and vectors."""
+        listings of one area sit together in memory; derive places, network bits, per-code rows,
+        ranks and vectors."""
         lat, lon, pos = arrays["row_lat"], arrays["row_lon"], arrays["row_pos"]
         cells = np.floor(lat).astype(np.int64) + 90
-        order = np.lexsort((lon, cells))
+        order = np.lexsort((lat, lon, cells))
         lat, lon, pos, cells = lat[order], lon[order], pos[order], cells[order]
         n = len(arrays["lids"])
         first_row = np.full(n, len(pos), dtype=np.int64)
@@ -257,10 +160,16 @@ class ListingTable:
             np.cumsum(lengths, out=indptr[1:])
             arrays[name + "_indptr"], arrays[name + "_values"] = indptr, values.astype(np.int32)
         arrays["row_lat"], arrays["row_lon"], arrays["row_pos"] = lat, lon, new_pos[pos]
-        arrays["cell_start"] = np.searchsorted(cells, np.arange(182))
-        arrays["row_xyz"] = unit_vectors(lat, lon)
-        places = np.bincount(arrays["row_pos"], minlength=n)
-        arrays["row_multi"] = places[arrays["row_pos"]] > 1
+        # Rows at the same point (most listings sit at a ZIP centroid) are adjacent: one place.
+        new_place = np.ones(len(lat), dtype=bool)
+        new_place[1:] = (lat[1:] != lat[:-1]) | (lon[1:] != lon[:-1])
+        starts = np.flatnonzero(new_place)
+        arrays["place_start"] = np.append(starts, len(lat)).astype(np.int64)
+        arrays["place_lat"], arrays["place_lon"] = lat[starts], lon[starts]
+        arrays["place_xyz"] = unit_vectors(lat[starts], lon[starts])
+        arrays["place_cell_start"] = np.searchsorted(cells[starts], np.arange(182))
+        per_listing = np.bincount(arrays["row_pos"], minlength=n)
+        arrays["row_multi"] = per_listing[arrays["row_pos"]] > 1
 
         codes = np.unique(arrays["networks_values"]).astype(np.int64)
         indptr = arrays["networks_indptr"]
@@ -268,6 +177,10 @@ class ListingTable:
         owners = np.repeat(np.arange(n), np.diff(indptr))
         arrays["network_codes"] = codes
         arrays["network_bits"] = Bits.from_flat(owners, dense, n, len(codes)).words
+        specialties = Ragged(arrays["specialties_indptr"], arrays["specialties_values"])
+        networks = Ragged(indptr, dense.astype(np.int32))
+        for name, ragged in (("specialty_rows", specialties), ("network_rows", networks)):
+            arrays[name + "_indptr"], arrays[name] = rows_by_code(ragged, arrays["row_pos"])
         everyone = np.arange(n)
         arrays["concept_counts"] = Bits(arrays["concept_bits"]).counts(everyone)
         arrays["specialty_counts"] = Bits(arrays["specialty_bits"]).counts(everyone)
@@ -337,8 +250,8 @@ class ListingTable:
         return [int(i) for i, nid in zip(found, network_ids, strict=True)
                 if i < len(self.network_codes) and self.network_codes[i] == nid]
 
-    def _box_rows(self, min_lat, max_lat, min_lon, max_lon) -> np.ndarray:
-        """Row indices inside a lat/lon box, from the 1-degree cells it covers."""
+    def _box_places(self, min_lat, max_lat, min_lon, max_lon) -> np.ndarray:
+        """Place indices inside a lat/lon box, from the 1-degree cells it covers."""
         ranges = []
         lon_ranges = [(min_lon, max_lon)]
         if min_lon < -180:
@@ -346,10 +259,10 @@ class ListingTable:
         elif max_lon > 180:
             lon_ranges = [(min_lon, 180.0), (-180.0, max_lon - 360)]
         for cell in range(int(np.floor(min_lat)) + 90, int(np.floor(max_lat)) + 91):
-            start, end = self.cell_start[cell], self.cell_start[min(cell + 1, 181)]
+            start, end = self.place_cell_start[cell], self.place_cell_start[min(cell + 1, 181)]
             if start == end:
                 continue
-            lons = self.row_lon[start:end]
+            lons = self.place_lon[start:end]
             for lo_lon, hi_lon in lon_ranges:
                 lo = np.searchsorted(lons, lo_lon, side="left")
                 hi = np.searchsorted(lons, hi_lon, side="right")
@@ -357,20 +270,49 @@ class ListingTable:
                     ranges.append(np.arange(start + lo, start + hi))
         return np.concatenate(ranges) if ranges else np.empty(0, dtype=np.int64)
 
-    def rows_within(self, lat: float, lon: float, radius_mi: float) -> tuple[np.ndarray, np.ndarray]:
-        """(row indices, squared chord lengths) of the places within `radius_mi` of (lat, lon).
+    def places_within(self, lat: float, lon: float, radius_mi: float) -> tuple[np.ndarray, np.ndarray]:
+        """(place indices, squared chord lengths to the centre) of the places within `radius_mi`.
 
-        The chord test is exact up to rounding; rows within rounding of the edge are decided by
+        The chord test is exact up to rounding; places within rounding of the edge are decided by
         the great-circle formula itself so the answer agrees with geopy.
         """
-        rows = self._box_rows(*bounding_box(lat, lon, radius_mi))
+        places = self._box_places(*bounding_box(lat, lon, radius_mi))
         centre = unit_vectors(np.array([lat]), np.array([lon]))[0]
-        diff = self.row_xyz[rows] - centre
+        diff = self.place_xyz[places] - centre
         chord2 = np.einsum("ij,ij->i", diff, diff)
         limit = (2 * np.sin(radius_mi / EARTH_RADIUS_MI / 2)) ** 2
         keep = chord2 <= limit * (1 - 1e-9)
         edge = np.flatnonzero((chord2 > limit * (1 - 1e-9)) & (chord2 <= limit * (1 + 1e-9)))
         if len(edge):
-            miles = great_circle_mi(lat, lon, self.row_lat[rows[edge]], self.row_lon[rows[edge]])
+            miles = great_circle_mi(lat, lon, self.place_lat[places[edge]], self.place_lon[places[edge]])
             keep[edge] = miles <= radius_mi
-        return rows[keep], chord2[keep]
+        return places[keep], chord2[keep]
+
+    def rows_within(
+        self, lat: float, lon: float, radius_mi: float, only: tuple[str, list[int]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(row indices, squared chord lengths) of the listing places within `radius_mi`.
+
+        With `only` = (facet, codes), just the rows whose listing holds one of those codes, read
+        from that facet's per-code rows: the cost follows the rows kept, not the rows around.
+        """
+        places, chord2 = self.places_within(lat, lon, radius_mi)
+        starts, ends = self.place_start[places], self.place_start[places + 1]
+        if only is None:
+            lengths = ends - starts
+            return expand(starts, lengths), np.repeat(chord2, lengths)
+        postings = self.row_postings[only[0]]
+        rows, chords = [], []
+        for code in only[1]:
+            if code + 1 >= len(postings.indptr):
+                continue
+            held = postings.values[postings.indptr[code] : postings.indptr[code + 1]]
+            lo, hi = np.searchsorted(held, starts), np.searchsorted(held, ends)
+            rows.append(held[expand(lo, hi - lo)])
+            chords.append(np.repeat(chord2, hi - lo))
+        if not rows:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        if len(rows) == 1:
+            return rows[0].astype(np.int64), chords[0]
+        rows, first = np.unique(np.concatenate(rows), return_index=True)  # a row holding two codes
+        return rows.astype(np.int64), np.concatenate(chords)[first]

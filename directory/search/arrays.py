@@ -1,0 +1,130 @@
+"""Compact integer structures over listings: lists of codes per listing, bit sets, ranges."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Ragged:
+    """A list of small integer lists, one per listing, as (indptr, values)."""
+
+    def __init__(self, indptr: np.ndarray, values: np.ndarray):
+        self.indptr = indptr
+        self.values = values
+        self._inverted: tuple[np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def from_lists(cls, lists: list[list[int]]) -> Ragged:
+        lengths = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+        indptr = np.zeros(len(lists) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        values = np.fromiter((v for x in lists for v in x), dtype=np.int32, count=int(indptr[-1]))
+        return cls(indptr, values)
+
+    def gather(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(values, owner) of these positions, where owner indexes into `positions`."""
+        starts = self.indptr[positions]
+        lengths = self.indptr[positions + 1] - starts
+        owner = np.repeat(np.arange(len(positions)), lengths)
+        offsets = np.arange(len(owner)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return self.values[np.repeat(starts, lengths) + offsets], owner
+
+    def any_of(self, positions: np.ndarray, wanted: list[int]) -> np.ndarray:
+        """Mask over `positions`: True where the listing holds any of `wanted`."""
+        mask = np.zeros(len(positions), dtype=bool)
+        if len(positions) > len(self.indptr) // 8:
+            holders = self.holders(wanted)
+            mask |= np.isin(positions, holders, assume_unique=False)
+            return mask
+        values, owner = self.gather(positions)
+        mask[owner[np.isin(values, wanted)]] = True
+        return mask
+
+    def holders(self, wanted: list[int]) -> np.ndarray:
+        """Sorted positions of the listings holding any of `wanted` (inverted lists, built once)."""
+        if self._inverted is None:
+            owners = np.repeat(
+                np.arange(len(self.indptr) - 1, dtype=np.int32), np.diff(self.indptr)
+            )
+            order = np.lexsort((owners, self.values))
+            self._inverted = (self.values[order], owners[order])
+        sorted_values, sorted_owners = self._inverted
+        parts = []
+        for value in wanted:
+            lo, hi = np.searchsorted(sorted_values, [value, value + 1])
+            parts.append(sorted_owners[lo:hi])
+        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int32)
+
+    def counts(self, positions: np.ndarray) -> dict[int, int]:
+        values, _ = self.gather(positions)
+        if not len(values):
+            return {}
+        uniq, counts = np.unique(values, return_counts=True)
+        return dict(zip(uniq.tolist(), counts.tolist(), strict=True))
+
+
+_BYTE_BITS = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(np.int64)
+
+
+def expand(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The integers of the ranges [start, start + length), concatenated."""
+    total = int(lengths.sum())
+    if not total:
+        return np.empty(0, dtype=np.int64)
+    before = np.cumsum(lengths) - lengths
+    return np.repeat(starts - before, lengths) + np.arange(total)
+
+
+def rows_by_code(codes: Ragged, row_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, rows): for each code, the sorted rows whose listing holds it."""
+    values, row = codes.gather(row_pos)
+    order = np.lexsort((row, values))
+    size = int(values.max()) + 1 if len(values) else 0
+    indptr = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(values, minlength=size), out=indptr[1:])
+    return indptr, row[order].astype(np.int32)
+
+
+class Bits:
+    """Per-listing bit sets over a small code space (n x words of uint64), for any-of filters."""
+
+    def __init__(self, words: np.ndarray):
+        self.words = words
+
+    @classmethod
+    def from_flat(cls, owners: np.ndarray, codes: np.ndarray, n: int, size: int) -> Bits:
+        """Bit sets for n listings from parallel arrays (listing position, code)."""
+        words = np.zeros((n, max(1, (size + 63) // 64)), dtype=np.uint64)
+        codes = np.asarray(codes, dtype=np.int64)
+        bits = np.left_shift(np.uint64(1), (codes & 63).astype(np.uint64))
+        np.bitwise_or.at(words, (np.asarray(owners, dtype=np.int64), codes >> 6), bits)
+        return cls(words)
+
+    @classmethod
+    def from_lists(cls, lists: list[list[int]], size: int) -> Bits:
+        owners = [i for i, codes in enumerate(lists) for _ in codes]
+        codes = [c for codes in lists for c in codes]
+        return cls.from_flat(np.array(owners, dtype=np.int64), np.array(codes, dtype=np.int64),
+                             len(lists), size)
+
+    def any_of(self, positions: np.ndarray, wanted: list[int]) -> np.ndarray:
+        mask = np.zeros(self.words.shape[1], dtype=np.uint64)
+        for code in wanted:
+            if code >> 6 < len(mask):
+                mask[code >> 6] |= np.uint64(1) << np.uint64(code & 63)
+        used = np.flatnonzero(mask)
+        hit = np.zeros(len(positions), dtype=bool)
+        for w in used:
+            hit |= (self.words[positions, w] & mask[w]) != 0
+        return hit
+
+    def counts(self, positions: np.ndarray) -> np.ndarray:
+        """How many of these listings hold each code (index = code).
+
+        A histogram of each byte column, times a 256 x 8 bit table, counts every bit at once.
+        """
+        chosen = np.ascontiguousarray(self.words[positions]).view(np.uint8)
+        columns = chosen.shape[1]
+        keys = chosen.astype(np.int32) + np.arange(0, columns * 256, 256, dtype=np.int32)
+        histogram = np.bincount(keys.ravel(), minlength=columns * 256).reshape(columns, 256)
+        return (histogram @ _BYTE_BITS).ravel()

@@ -1,0 +1,100 @@
+"""The listing table's places and per-code rows against the plain row-by-row answer.
+
+Listings share a few points (as listings at one ZIP centroid do), some have several places, and
+the codes are drawn so that some filters are selective and some are not. A search read from one
+facet's per-code rows must equal the search that tests every row around.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from directory.search import engine
+from directory.search.documents import ListingDoc
+from directory.search.engine import combine, evaluate
+from directory.search.query import Place, SearchQuery
+from directory.search.table import Codebook, ListingTable
+
+CODEBOOK = Codebook.current()
+POINTS = [(42.3427 + i * 0.07, -71.0922 + (i % 5) * 0.11) for i in range(12)] + [(42.30, -71.09)] * 2
+NETWORKS = [3, 5, 8, 13, 21]
+
+
+def make_docs(seed: int, n: int = 300) -> list[ListingDoc]:
+    rng = random.Random(seed)
+    specialties = list(CODEBOOK.specialties[:6])
+    docs = []
+    for lid in range(1, n + 1):
+        places = rng.sample(POINTS, rng.choice([1, 1, 1, 2, 3]))
+        docs.append(ListingDoc(
+            lid=lid, kind=rng.choice(["organization", "practitioner"]), name=f"Listing {rng.randrange(50):02d}",
+            accepting=rng.random() < 0.6, telehealth=rng.random() < 0.3,
+            specialties=rng.sample(specialties, rng.choice([0, 1, 1, 2])),
+            networks=rng.sample(NETWORKS, rng.choice([0, 1, 2, 3])),
+            languages=[], services=[], places=places, concepts=[],
+            name_text="", products_text="", place_text="",
+        ))
+    return docs
+
+
+@pytest.fixture(scope="module")
+def table() -> ListingTable:
+    docs = make_docs(11)
+    # Built in batches and joined, as the reindex does.
+    return ListingTable.concat([ListingTable.build(docs[i : i + 70], CODEBOOK) for i in range(0, len(docs), 70)])
+
+
+def test_places_group_identical_points(table):
+    starts, ends = table.place_start[:-1], table.place_start[1:]
+    assert len(table.place_lat) == len(set(POINTS))
+    for k, (a, b) in enumerate(zip(starts, ends, strict=True)):
+        assert b > a
+        assert set(table.row_lat[a:b]) == {table.place_lat[k]}
+        assert set(table.row_lon[a:b]) == {table.place_lon[k]}
+
+
+@settings(max_examples=60, deadline=None)
+@given(point=st.sampled_from(POINTS), radius=st.sampled_from([1, 3, 5, 8, 15, 40]),
+       facet=st.sampled_from(["specialties", "networks"]), picks=st.lists(st.integers(0, 7), max_size=3))
+def test_rows_of_codes_equal_rows_filtered(table, point, radius, facet, picks):
+    codes = sorted(set(picks))
+    rows, chord2 = table.rows_within(*point, radius)
+    bits = table.specialty_set if facet == "specialties" else table.network_set
+    held = bits.any_of(table.row_pos[rows], codes) if codes else np.zeros(len(rows), dtype=bool)
+    order = np.argsort(rows[held])
+    only_rows, only_chord2 = table.rows_within(*point, radius, (facet, codes))
+    assert only_rows.tolist() == rows[held][order].tolist()
+    assert np.array_equal(only_chord2, chord2[held][order])
+
+
+@settings(max_examples=40, deadline=None)
+@given(point=st.sampled_from(POINTS), radius=st.sampled_from([2, 6, 12, 30]),
+       specialties=st.lists(st.sampled_from(CODEBOOK.specialties[:6]), max_size=2, unique=True),
+       networks=st.lists(st.sampled_from(NETWORKS + [99]), max_size=2, unique=True),
+       sort=st.sampled_from(["distance", "name"]))
+def test_search_is_the_same_with_and_without_per_code_rows(table, monkeypatch_share, point, radius,
+                                                           specialties, networks, sort):
+    query = SearchQuery(place=Place(*point, radius), specialties=tuple(specialties),
+                        networks=tuple(networks), sort=sort, per_page=15)
+    answers = []
+    for share in (10**9, 1):  # never read per-code rows; read them whenever a filter is given
+        monkeypatch_share(share)
+        result = combine([evaluate(table, query, CODEBOOK, None)], query)
+        answers.append((result.total, [(h.lid, h.distance_mi) for h in result.hits], result.facets))
+    assert answers[0] == answers[1]
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_share():
+    saved = engine.SELECTIVE_SHARE
+
+    def set_share(value: int) -> None:
+        engine.SELECTIVE_SHARE = value
+
+    yield set_share
+    engine.SELECTIVE_SHARE = saved
