@@ -118,6 +118,17 @@ class Bits:
             hit |= (self.words[positions, w] & mask[w]) != 0
         return hit
 
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(listing positions, codes): one pair per bit set."""
+        owners, codes = [], []
+        for w in range(self.words.shape[1]):
+            column = self.words[:, w]
+            for bit in range(64):
+                held = np.flatnonzero(column & np.uint64(1 << bit))
+                owners.append(held)
+                codes.append(np.full(len(held), w * 64 + bit, dtype=np.int64))
+        return np.concatenate(owners), np.concatenate(codes)
+
     def counts(self, positions: np.ndarray) -> np.ndarray:
         """How many of these listings hold each code (index = code).
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from directory.geo import great_circle_mi
-from directory.search.query import SearchQuery
-from directory.search.table import KIND_CODES, Codebook, ListingTable
+from directory.search.arrays import expand
+from directory.search.query import SearchQuery, by_place_alone
+from directory.search.table import KIND_CODES, Codebook, ListingTable, facet_vector
 from directory.search.text import TextHits
 
 KIND_NAMES = {v: k for k, v in KIND_CODES.items()}
@@ -40,6 +41,7 @@ class Matches:
     chord2: np.ndarray | None  # squared chord to the centre: orders as great-circle distance
     scores: np.ndarray
     facets: dict[str, dict]
+    count: int  # listings matching: len(pos), unless pos holds only those that can make the page
 
     def primary(self, sort: str) -> np.ndarray:
         """The first sort key, smaller first (name order uses the table's precomputed rank)."""
@@ -58,6 +60,8 @@ def evaluate(
     alive: np.ndarray | None = None,
 ) -> Matches:
     """All listings of `table` matching `query`; each once, at its nearest place."""
+    if query.place is not None and query.sort == "distance" and by_place_alone(query):
+        return _by_place_alone(table, query, codebook, alive)
     rows = chord2 = None
     if query.place is not None:
         place = query.place
@@ -72,17 +76,7 @@ def evaluate(
     keep = _filter(table, query, codebook, pos, alive)
     pos = pos[keep]
     if rows is not None:
-        rows, chord2 = rows[keep], chord2[keep]
-        multi = table.row_multi[rows]
-        if multi.any():
-            # A listing with several places counts once, at its nearest place.
-            single = np.flatnonzero(~multi)
-            many = np.flatnonzero(multi)
-            order = many[np.lexsort((chord2[many], pos[many]))]
-            first = np.ones(len(order), dtype=bool)
-            first[1:] = pos[order][1:] != pos[order][:-1]
-            chosen = np.concatenate([single, order[first]])
-            pos, rows, chord2 = pos[chosen], rows[chosen], chord2[chosen]
+        pos, rows, chord2 = _once_each(table, pos, rows[keep], chord2[keep])
 
     scores = np.zeros(len(pos))
     if text is not None and len(pos):
@@ -93,8 +87,71 @@ def evaluate(
     elif text is not None:
         scores = np.zeros(0)
 
-    facets = _facets(table, codebook, pos) if query.facets else {}
-    return Matches(table, pos, rows, chord2, scores, facets)
+    facets = _facets(table, codebook, _vector(table, pos)) if query.facets else {}
+    return Matches(table, pos, rows, chord2, scores, facets, len(pos))
+
+
+def _once_each(table: ListingTable, pos, rows, chord2):
+    """A listing with several places counts once, at its nearest place."""
+    multi = table.row_multi[rows]
+    if not multi.any():
+        return pos, rows, chord2
+    single = np.flatnonzero(~multi)
+    many = np.flatnonzero(multi)
+    order = many[np.lexsort((chord2[many], pos[many]))]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = pos[order][1:] != pos[order][:-1]
+    chosen = np.concatenate([single, order[first]])
+    return pos[chosen], rows[chosen], chord2[chosen]
+
+
+def _by_place_alone(table: ListingTable, query: SearchQuery, codebook: Codebook, alive) -> Matches:
+    """A place and nothing else, nearest first: counts and facets add up the per-place rollup of
+    the places around; only the nearest places are read for the page.
+
+    The rollup counts each listing at its home place. A listing whose home is outside the radius
+    but another place of it inside is found through its away rows, and a listing changed since the
+    snapshot (not alive here) is taken back out of the rollup.
+    """
+    place = query.place
+    places, chord2 = table.places_within(place.lat, place.lon, place.radius_mi)
+    inside = np.zeros(len(table.place_lat), dtype=bool)
+    inside[places] = True
+    starts, ends = table.place_start[places], table.place_start[places + 1]
+    lo, hi = np.searchsorted(table.away_rows, starts), np.searchsorted(table.away_rows, ends)
+    away = table.row_pos[table.away_rows[expand(lo, hi - lo)]]
+    away = np.unique(away[~inside[table.home_place[away]]])
+    vector = table.place_rollup[places].sum(axis=0, dtype=np.int64)
+    if alive is not None:
+        away = away[alive[away]]
+        dead = np.flatnonzero(~alive)
+        vector -= _vector(table, dead[inside[table.home_place[dead]]])
+    vector += _vector(table, away)
+    facets = _facets(table, codebook, vector) if query.facets else {}
+
+    order = np.argsort(chord2, kind="stable")
+    places, chord2, starts, lengths = places[order], chord2[order], starts[order], (ends - starts)[order]
+    wanted = query.offset + query.per_page
+    enough = np.cumsum(lengths)
+    target = wanted
+    while True:  # the nearest places holding `wanted` listings (and every place as near as the last)
+        k = min(int(np.searchsorted(enough, target)) + 1, len(places))
+        k = int(np.searchsorted(chord2, chord2[k - 1], side="right")) if k else 0
+        rows = expand(starts[:k], lengths[:k])
+        row_chord2 = np.repeat(chord2[:k], lengths[:k])
+        pos = table.row_pos[rows]
+        if alive is not None:
+            keep = alive[pos]
+            pos, rows, row_chord2 = pos[keep], rows[keep], row_chord2[keep]
+        pos, rows, row_chord2 = _once_each(table, pos, rows, row_chord2)
+        if len(pos) >= wanted or k == len(places):
+            break
+        target *= 4
+    return Matches(table, pos, rows, row_chord2, np.zeros(len(pos)), facets, int(vector[0]))
+
+
+def _vector(table: ListingTable, pos: np.ndarray) -> np.ndarray:
+    return facet_vector(table.kinds, table.accepting, table.specialty_set, table.network_set, pos)
 
 
 def _selective_filter(table: ListingTable, query: SearchQuery, codebook: Codebook):
@@ -140,11 +197,12 @@ def _filter(table: ListingTable, query: SearchQuery, codebook: Codebook, pos, al
     return keep
 
 
-def _facets(table: ListingTable, codebook: Codebook, pos: np.ndarray) -> dict[str, dict]:
-    kinds = np.bincount(table.kinds[pos], minlength=2)
-    accepting = int(np.count_nonzero(table.accepting[pos]))
-    specialty = table.specialty_set.counts(pos)
-    network = table.network_set.counts(pos)
+def _facets(table: ListingTable, codebook: Codebook, vector: np.ndarray) -> dict[str, dict]:
+    """Facet counts from a facet vector (see table.facet_vector)."""
+    listings, organizations, practitioners, accepting = (int(v) for v in vector[:4])
+    specialty = vector[4 : 4 + table.specialty_bits.shape[1] * 64]
+    network = vector[4 + len(specialty) :]
+    kinds = (organizations, practitioners)
     return {
         "specialty": {
             codebook.specialties[i]: int(specialty[i])
@@ -154,8 +212,8 @@ def _facets(table: ListingTable, codebook: Codebook, pos: np.ndarray) -> dict[st
             str(table.network_codes[i]): int(network[i])
             for i in np.flatnonzero(network[: len(table.network_codes)])
         },
-        "kind": {KIND_NAMES[i]: int(kinds[i]) for i in range(2) if kinds[i]},
-        "accepting": {"true": accepting, "false": len(pos) - accepting},
+        "kind": {KIND_NAMES[i]: kinds[i] for i in range(2) if kinds[i]},
+        "accepting": {"true": accepting, "false": listings - accepting},
     }
 
 
@@ -175,7 +233,7 @@ def combine(parts: list[Matches], query: SearchQuery) -> SearchResult:
     few rows, however many matched.
     """
     wanted = query.offset + query.per_page
-    total = sum(len(p.pos) for p in parts)
+    total = sum(p.count for p in parts)
     chosen = [(p, _leaders(p, query.sort, wanted)) for p in parts]
     lids = np.concatenate([p.table.lids[p.pos[i]] for p, i in chosen])
     name_keys = np.concatenate([p.table.name_keys[p.pos[i]] for p, i in chosen])

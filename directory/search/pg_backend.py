@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from directory.search import Searcher
 from directory.search.documents import ListingDoc
 from directory.search.engine import SearchResult
-from directory.search.pg_query import Near, build_search, by_place_alone, places_near, result
+from directory.search.pg_query import Near, build_search, places_near, result
 from directory.search.pg_rows import TEXT_FIELDS, TOPIC_FACETS, rollup_tags, rows_and_counts
 from directory.search.pg_tables import (
     COLUMNS,
@@ -44,7 +44,7 @@ from directory.search.pg_tables import (
     ensure_schema,
     point_ids,
 )
-from directory.search.query import SearchQuery
+from directory.search.query import SearchQuery, by_place_alone
 from directory.search.table import Codebook
 from directory.search.text import analyzer, plan_words, query_words, term_weight, topic_weight
 from directory.search.topics import TopicIndex, TopicMatch

@@ -49,12 +49,6 @@ def places_near(conn: Connection, place: Place) -> Near:
     return Near([r[0] for r in rows], [r[1] for r in rows])
 
 
-def by_place_alone(query: SearchQuery) -> bool:
-    """A search with a place and no other condition (what `search_rollup` can count)."""
-    return not (query.q or query.kind or query.accepting or query.telehealth or query.specialties
-                or query.networks or query.languages or query.services)
-
-
 def result(query: SearchQuery, total: int, page: list, specialty: dict, network: dict,
            organizations: int, accepting: int) -> SearchResult:
     """The SearchResult of a page of (lid, lat, lon, score) and the counts."""

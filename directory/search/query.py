@@ -60,6 +60,12 @@ class SearchQuery:
         return (self.page - 1) * self.per_page
 
 
+def by_place_alone(query: SearchQuery) -> bool:
+    """A search with no condition but (perhaps) a place: what per-place counts can answer."""
+    return not (query.q or query.kind or query.accepting or query.telehealth or query.specialties
+                or query.networks or query.languages or query.services)
+
+
 def clean_text(text: str) -> str:
     """Drop control characters and collapse whitespace; the text stays plain words."""
     kept = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)

@@ -58,6 +58,31 @@ class Codebook:
         return [lookup[v] for v in values if v in lookup]
 
 
+def facet_vector(kinds: np.ndarray, accepting: np.ndarray, specialty: Bits, network: Bits,
+                 positions: np.ndarray) -> np.ndarray:
+    """What the facets of these listings add up from: [listings, organizations, practitioners,
+    accepting, count per specialty code..., count per network code...]."""
+    kind_counts = np.bincount(kinds[positions], minlength=2)
+    head = [len(positions), kind_counts[0], kind_counts[1], np.count_nonzero(accepting[positions])]
+    return np.concatenate([np.array(head, dtype=np.int64), specialty.counts(positions),
+                           network.counts(positions)])
+
+
+def place_rollup(arrays: dict[str, np.ndarray], places: int) -> np.ndarray:
+    """(places x facet_vector) int32: the facet vector of the listings whose home is each place."""
+    home = arrays["home_place"].astype(np.int64)
+    kinds = arrays["kinds"]
+    columns = [np.bincount(home, minlength=places), np.bincount(home[kinds == 0], minlength=places),
+               np.bincount(home[kinds == 1], minlength=places),
+               np.bincount(home[arrays["accepting"]], minlength=places)]
+    for words in (arrays["specialty_bits"], arrays["network_bits"]):
+        owners, codes = Bits(words).pairs()
+        size = 64 * words.shape[1]
+        flat = np.bincount(home[owners] * size + codes, minlength=places * size)
+        columns.extend(flat.reshape(places, size).T)
+    return np.column_stack(columns).astype(np.int32) if places else np.zeros((0, len(columns)), np.int32)
+
+
 def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """(m, 3) points on the unit sphere: chord length orders points as great-circle distance does."""
     phi, lam = np.radians(lat), np.radians(lon)
@@ -77,6 +102,7 @@ class ListingTable:
               "row_lat", "row_lon", "row_pos", "row_multi", "name_rank",
               "place_start", "place_lat", "place_lon", "place_xyz", "place_cell_start",
               "specialty_rows_indptr", "specialty_rows", "network_rows_indptr", "network_rows",
+              "home_place", "away_rows", "place_rollup",
               "concept_counts", "specialty_counts")
     # Lists of codes per listing: needed to build and merge tables, not to search (bit sets do
     # that), so a saved snapshot leaves them out.
@@ -170,6 +196,10 @@ class ListingTable:
         arrays["place_cell_start"] = np.searchsorted(cells[starts], np.arange(182))
         per_listing = np.bincount(arrays["row_pos"], minlength=n)
         arrays["row_multi"] = per_listing[arrays["row_pos"]] > 1
+        # A listing's home is the place of its first row; its other rows are "away" rows.
+        row_place = np.repeat(np.arange(len(starts), dtype=np.int32), np.diff(arrays["place_start"]))
+        arrays["home_place"] = row_place[first_row[listing_order]] if n else np.empty(0, dtype=np.int32)
+        arrays["away_rows"] = np.flatnonzero(first_row[pos] != np.arange(len(pos))).astype(np.int32)
 
         codes = np.unique(arrays["networks_values"]).astype(np.int64)
         indptr = arrays["networks_indptr"]
@@ -181,6 +211,7 @@ class ListingTable:
         networks = Ragged(indptr, dense.astype(np.int32))
         for name, ragged in (("specialty_rows", specialties), ("network_rows", networks)):
             arrays[name + "_indptr"], arrays[name] = rows_by_code(ragged, arrays["row_pos"])
+        arrays["place_rollup"] = place_rollup(arrays, len(starts))
         everyone = np.arange(n)
         arrays["concept_counts"] = Bits(arrays["concept_bits"]).counts(everyone)
         arrays["specialty_counts"] = Bits(arrays["specialty_bits"]).counts(everyone)
