@@ -10,8 +10,10 @@
 Starts `gunicorn wsgi:app` (DIRECTORY_ENV=production) on a free loopback port, times its start
 (spawn until /healthz answers 200, and until the first search answers 200), sends every search
 URL of the benchmark mix once to warm the workers and check each answers 200, then loads it with
-wrk from a second process: once on /healthz (the ceiling the framework allows) and once on the
-search mix (bench/wrk/paths.lua cycles through the URLs; --per-kind adds one run per kind).
+wrk from a second process: once on /healthz (the ceiling the framework allows), once on
+/api/v1/providers/<id> over 1,000 listings (a reference: one listing read from the database and
+sent as JSON, no search), and once on the search mix (bench/wrk/paths.lua cycles through the
+URLs; --per-kind adds one run per kind).
 Afterwards it reads VmRSS/VmHWM of the master and of each worker. Gunicorn's default (sync)
 workers close the connection after every response, so each request includes a TCP connect;
 wrk, gunicorn and the app share this machine's CPUs. Results go to
@@ -91,6 +93,22 @@ def network_ids(database_url: str) -> list[int]:
     try:
         with engine.connect() as conn:
             return list(conn.execute(text("select id from network order by id")).scalars())
+    finally:
+        engine.dispose()
+
+
+def provider_paths(database_url: str, n: int = 1000) -> list[str]:
+    """`/api/v1/providers/<id>` for up to n listings spread evenly over the ids."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            count = conn.execute(text("select count(*) from listing")).scalar_one()
+            step = max(1, count // n)
+            ids = conn.execute(text("select id from listing where id % :step = 0 order by id limit :n"),
+                               {"step": step, "n": n}).scalars()
+            return [f"/api/v1/providers/{lid}" for lid in ids]
     finally:
         engine.dispose()
 
@@ -300,6 +318,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--queries", type=int, default=200, help="search URLs per kind of the mix")
     parser.add_argument("--per-kind", action="store_true", help="also one wrk run per kind of the mix")
+    parser.add_argument("--no-reference", dest="reference", action="store_false",
+                        help="skip the reference run on /api/v1/providers/<id> (one listing, no search)")
     parser.add_argument("--label", help="results go to bench/results/http-<label>.json")
     args = parser.parse_args()
     if args.backend == "postgres" and not (args.database_url or "").startswith("postgresql"):
@@ -329,6 +349,7 @@ def run(args: argparse.Namespace) -> None:
 
     by_kind = search_paths(config["DATABASE_URL"], args.queries)
     mix = interleave([by_kind[kind] for kind in MIX])
+    providers = provider_paths(config["DATABASE_URL"]) if args.reference else []
 
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         work = Path(tmp)
@@ -345,6 +366,8 @@ def run(args: argparse.Namespace) -> None:
             server.check_workers()
             report["warm_up_s"] = round(warm_up(server.base, mix, args.connections), 1)
             report["healthz"] = run_wrk(server.base + "/healthz", args)
+            if providers:
+                report["provider"] = run_wrk(server.base, args, providers, work, "provider")
             report["search"] = run_wrk(server.base, args, mix, work, "search")
             if args.per_kind:
                 report["kinds"] = {kind: run_wrk(server.base, args, by_kind[kind], work, kind) for kind in MIX}
@@ -355,6 +378,9 @@ def run(args: argparse.Namespace) -> None:
 
     workers_rss = [m["VmHWM"] for m in report["memory_mb"]["workers"].values()]
     ratio = report["search"]["requests_per_s"] / report["healthz"]["requests_per_s"]
+    if "provider" in report:
+        report["provider_ratio"] = round(
+            report["provider"]["requests_per_s"] / report["healthz"]["requests_per_s"], 3)
     report["bar"] = {"ratio": round(ratio, 3), "ratio_ok": ratio >= BAR_RATIO,
                      "max_worker_rss_mb": max(workers_rss), "rss_ok": max(workers_rss) <= BAR_RSS_MB}
 
@@ -364,7 +390,8 @@ def run(args: argparse.Namespace) -> None:
     print_table(report)
     print(f"\nresults: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
 
-    runs = {"healthz": report["healthz"], "search": report["search"], **report.get("kinds", {})}
+    runs = {name: report[name] for name in ("healthz", "provider", "search") if name in report}
+    runs.update(report.get("kinds", {}))
     failed = {name: run["non_2xx_3xx"] for name, run in runs.items() if run["non_2xx_3xx"]}
     errors = {name: run["socket_errors"] for name, run in runs.items() if any(run["socket_errors"].values())}
     if errors:
@@ -381,12 +408,17 @@ def print_table(report: dict) -> None:
           f"{wrk['duration_s']} s per run, on the same machine")
     print("| endpoint | req/s | p50 ms | p90 ms | p99 ms | requests |")
     print("|---|---|---|---|---|---|")
-    rows = {"/healthz": h, "search mix": s, **{f"search {k}": v for k, v in report.get("kinds", {}).items()}}
+    rows = {"/healthz": h}
+    if "provider" in report:
+        rows["/api/v1/providers/<id>"] = report["provider"]
+    rows.update({"search mix": s, **{f"search {k}": v for k, v in report.get("kinds", {}).items()}})
     for name, run in rows.items():
         print(f"| {name} | {run['requests_per_s']:,.0f} | {run['p50_ms']} | {run['p90_ms']} | "
               f"{run['p99_ms']} | {run['requests']:,} |")
     verdict = "meets" if bar["ratio_ok"] else "MISSES"
     print(f"\nsearch / healthz throughput: {bar['ratio']:.0%} ({verdict} the bar of {BAR_RATIO:.0%})")
+    if "provider_ratio" in report:
+        print(f"reference, one listing by id (no search) / healthz: {report['provider_ratio']:.0%}")
     rss = ", ".join(f"{m['VmRSS']} MB (peak {m['VmHWM']})" for m in report["memory_mb"]["workers"].values())
     master = report["memory_mb"]["master"]
     verdict = "meets" if bar["rss_ok"] else "MISSES"
