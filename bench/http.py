@@ -13,7 +13,9 @@ URL of the benchmark mix once to warm the workers and check each answers 200, th
 wrk from a second process: once on /healthz (the ceiling the framework allows), once on
 /api/v1/providers/<id> over 1,000 listings (a reference: one listing read from the database and
 sent as JSON, no search), and once on the search mix (bench/wrk/paths.lua cycles through the
-URLs; --per-kind adds one run per kind).
+URLs; --per-kind adds one run per kind). --floor then serves bench/floor.py, where every worker
+remembers each search result, and loads /healthz and the search mix again: the rest of a search
+request without any engine work, i.e. the most any search engine could give.
 Afterwards it reads VmRSS/VmHWM of the master and of each worker. Gunicorn's default (sync)
 workers close the connection after every response, so each request includes a TCP connect;
 wrk, gunicorn and the app share this machine's CPUs. Results go to
@@ -171,12 +173,13 @@ def memory_mb(pid: int) -> dict[str, float]:
 class Server:
     """`gunicorn wsgi:app` on a loopback port, stopped (SIGTERM, then SIGKILL) on exit."""
 
-    def __init__(self, env: dict[str, str], workers: int, log_path: Path):
+    def __init__(self, env: dict[str, str], workers: int, log_path: Path, app: str = "wsgi:app"):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.log_path = log_path
         self.env = env
+        self.app = app
         self.process: subprocess.Popen | None = None
         self.spawned = 0.0
 
@@ -185,7 +188,7 @@ class Server:
         if not gunicorn.exists():
             gunicorn = Path(shutil.which("gunicorn") or "gunicorn")
         command = [str(gunicorn), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
-                   "--log-level", "warning", "wsgi:app"]
+                   "--log-level", "warning", self.app]
         self.log = open(self.log_path, "w")  # closed in __exit__
         self.spawned = time.perf_counter()
         # A session of its own, so Ctrl-C reaches this script only and the server is stopped below.
@@ -318,6 +321,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--queries", type=int, default=200, help="search URLs per kind of the mix")
     parser.add_argument("--per-kind", action="store_true", help="also one wrk run per kind of the mix")
+    parser.add_argument("--floor", action="store_true",
+                        help="also serve bench.floor:app (every search result remembered) and load it: "
+                             "the throughput with a search engine that costs nothing")
     parser.add_argument("--no-reference", dest="reference", action="store_false",
                         help="skip the reference run on /api/v1/providers/<id> (one listing, no search)")
     parser.add_argument("--label", help="results go to bench/results/http-<label>.json")
@@ -375,9 +381,21 @@ def run(args: argparse.Namespace) -> None:
             if len(report["memory_mb"]["workers"]) != args.workers:
                 print(f"warning: {len(report['memory_mb']['workers'])} workers after the load, "
                       f"not {args.workers} (did one restart?)\n{server.log_tail()}", file=sys.stderr)
+        if args.floor:
+            with Server(env, args.workers, work / "gunicorn-floor.log", "bench.floor:app") as server:
+                print(f"gunicorn bench.floor:app on {server.base}", file=sys.stderr)
+                server.wait_for("/healthz")
+                # Twice: every worker then holds every result (a worker is not chosen by URL).
+                for _ in range(2):
+                    warm_up(server.base, mix, args.connections)
+                report["floor_healthz"] = run_wrk(server.base + "/healthz", args, name="floor /healthz")
+                report["floor"] = run_wrk(server.base, args, mix, work, "floor")
 
     workers_rss = [m["VmHWM"] for m in report["memory_mb"]["workers"].values()]
     ratio = report["search"]["requests_per_s"] / report["healthz"]["requests_per_s"]
+    if "floor" in report:
+        report["floor_ratio"] = round(
+            report["floor"]["requests_per_s"] / report["floor_healthz"]["requests_per_s"], 3)
     if "provider" in report:
         report["provider_ratio"] = round(
             report["provider"]["requests_per_s"] / report["healthz"]["requests_per_s"], 3)
@@ -390,7 +408,8 @@ def run(args: argparse.Namespace) -> None:
     print_table(report)
     print(f"\nresults: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
 
-    runs = {name: report[name] for name in ("healthz", "provider", "search") if name in report}
+    runs = {name: report[name] for name in ("healthz", "provider", "search", "floor_healthz", "floor")
+            if name in report}
     runs.update(report.get("kinds", {}))
     failed = {name: run["non_2xx_3xx"] for name, run in runs.items() if run["non_2xx_3xx"]}
     errors = {name: run["socket_errors"] for name, run in runs.items() if any(run["socket_errors"].values())}
@@ -412,6 +431,9 @@ def print_table(report: dict) -> None:
     if "provider" in report:
         rows["/api/v1/providers/<id>"] = report["provider"]
     rows.update({"search mix": s, **{f"search {k}": v for k, v in report.get("kinds", {}).items()}})
+    if "floor" in report:
+        rows["/healthz (bench.floor)"] = report["floor_healthz"]
+        rows["search mix, results remembered (bench.floor)"] = report["floor"]
     for name, run in rows.items():
         print(f"| {name} | {run['requests_per_s']:,.0f} | {run['p50_ms']} | {run['p90_ms']} | "
               f"{run['p99_ms']} | {run['requests']:,} |")
@@ -419,6 +441,9 @@ def print_table(report: dict) -> None:
     print(f"\nsearch / healthz throughput: {bar['ratio']:.0%} ({verdict} the bar of {BAR_RATIO:.0%})")
     if "provider_ratio" in report:
         print(f"reference, one listing by id (no search) / healthz: {report['provider_ratio']:.0%}")
+    if "floor_ratio" in report:
+        print(f"reference, search mix with every result remembered (no engine work) / healthz: "
+              f"{report['floor_ratio']:.0%}")
     rss = ", ".join(f"{m['VmRSS']} MB (peak {m['VmHWM']})" for m in report["memory_mb"]["workers"].values())
     master = report["memory_mb"]["master"]
     verdict = "meets" if bar["rss_ok"] else "MISSES"
