@@ -76,33 +76,36 @@ def evaluate(
     keep = _filter(table, query, codebook, pos, alive)
     pos = pos[keep]
     if rows is not None:
-        pos, rows, chord2 = _once_each(table, pos, rows[keep], chord2[keep])
+        rows, chord2 = rows[keep], chord2[keep]
 
+    # The text before the nearest place of each listing: a listing's words do not depend on the
+    # place, and fewer rows are left to order.
     scores = np.zeros(len(pos))
     if text is not None and len(pos):
         matched, scores = text.score(table, pos)
         pos, scores = pos[matched], scores[matched]
         if rows is not None:
             rows, chord2 = rows[matched], chord2[matched]
-    elif text is not None:
-        scores = np.zeros(0)
+
+    if rows is not None:
+        chosen = _once_each(table, pos, rows, chord2)
+        pos, rows, chord2, scores = pos[chosen], rows[chosen], chord2[chosen], scores[chosen]
 
     facets = _facets(table, codebook, _vector(table, pos)) if query.facets else {}
     return Matches(table, pos, rows, chord2, scores, facets, len(pos))
 
 
-def _once_each(table: ListingTable, pos, rows, chord2):
-    """A listing with several places counts once, at its nearest place."""
+def _once_each(table: ListingTable, pos, rows, chord2) -> np.ndarray | slice:
+    """Which of these rows to keep: a listing with several places counts once, at its nearest."""
     multi = table.row_multi[rows]
     if not multi.any():
-        return pos, rows, chord2
+        return slice(None)
     single = np.flatnonzero(~multi)
     many = np.flatnonzero(multi)
     order = many[np.lexsort((chord2[many], pos[many]))]
     first = np.ones(len(order), dtype=bool)
     first[1:] = pos[order][1:] != pos[order][:-1]
-    chosen = np.concatenate([single, order[first]])
-    return pos[chosen], rows[chosen], chord2[chosen]
+    return np.concatenate([single, order[first]])
 
 
 def _by_place_alone(table: ListingTable, query: SearchQuery, codebook: Codebook, alive) -> Matches:
@@ -143,7 +146,8 @@ def _by_place_alone(table: ListingTable, query: SearchQuery, codebook: Codebook,
         if alive is not None:
             keep = alive[pos]
             pos, rows, row_chord2 = pos[keep], rows[keep], row_chord2[keep]
-        pos, rows, row_chord2 = _once_each(table, pos, rows, row_chord2)
+        chosen = _once_each(table, pos, rows, row_chord2)
+        pos, rows, row_chord2 = pos[chosen], rows[chosen], row_chord2[chosen]
         if len(pos) >= wanted or k == len(places):
             break
         target *= 4
