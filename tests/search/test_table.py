@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from directory.search import engine
 from directory.search.documents import ListingDoc
 from directory.search.engine import combine, evaluate
-from directory.search.query import Place, SearchQuery
+from directory.search.query import Place, SearchQuery, by_place_alone
 from directory.search.table import Codebook, ListingTable
 
 CODEBOOK = Codebook.current()
@@ -77,34 +77,23 @@ def test_rows_of_codes_equal_rows_filtered(table, point, radius, facet, picks):
        specialties=st.lists(st.sampled_from(CODEBOOK.specialties[:6]), max_size=2, unique=True),
        networks=st.lists(st.sampled_from(NETWORKS + [99]), max_size=2, unique=True),
        sort=st.sampled_from(["distance", "name"]))
-def test_search_is_the_same_with_and_without_per_code_rows(table, monkeypatch_share, point, radius,
+def test_search_is_the_same_with_and_without_per_code_rows(table, set_engine, point, radius,
                                                            specialties, networks, sort):
     query = SearchQuery(place=Place(*point, radius), specialties=tuple(specialties),
                         networks=tuple(networks), sort=sort, per_page=15)
     answers = []
     for share in (10**9, 1):  # never read per-code rows; read them whenever a filter is given
-        monkeypatch_share(share)
+        set_engine("SELECTIVE_SHARE", share)
         result = combine([evaluate(table, query, CODEBOOK, None)], query)
         answers.append((result.total, [(h.lid, h.distance_mi) for h in result.hits], result.facets))
     assert answers[0] == answers[1]
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_share():
-    saved = engine.SELECTIVE_SHARE
-
-    def set_share(value: int) -> None:
-        engine.SELECTIVE_SHARE = value
-
-    yield set_share
-    engine.SELECTIVE_SHARE = saved
 
 
 @settings(max_examples=60, deadline=None)
 @given(point=st.sampled_from(POINTS), radius=st.sampled_from([1, 4, 9, 20, 60]),
        dead_share=st.sampled_from([0.0, 0.3, 0.9]), page=st.integers(1, 6),
        per_page=st.sampled_from([1, 7, 40]), seed=st.integers(0, 10**6))
-def test_place_alone_rollup_equals_reading_every_row(table, monkeypatch_place_alone, point, radius,
+def test_place_alone_rollup_equals_reading_every_row(table, set_engine, point, radius,
                                                      dead_share, page, per_page, seed):
     """Counts and facets from the per-place rollup (with away rows and listings changed since the
     snapshot taken back out), and the page from the nearest places, equal the row-by-row answer."""
@@ -112,8 +101,8 @@ def test_place_alone_rollup_equals_reading_every_row(table, monkeypatch_place_al
     alive = rng.random(table.size) >= dead_share if dead_share else None
     query = SearchQuery(place=Place(*point, radius), sort="distance", page=page, per_page=per_page)
     answers = []
-    for rollup in (True, False):
-        monkeypatch_place_alone(rollup)
+    for place_alone in (by_place_alone, lambda query: False):  # the rollup, then every row
+        set_engine("by_place_alone", place_alone)
         matches = evaluate(table, query, CODEBOOK, None, alive)
         result = combine([matches], query)
         answers.append((result.total, [(h.lid, h.distance_mi) for h in result.hits], result.facets))
@@ -121,11 +110,15 @@ def test_place_alone_rollup_equals_reading_every_row(table, monkeypatch_place_al
 
 
 @pytest.fixture(scope="module")
-def monkeypatch_place_alone():
-    saved = engine.by_place_alone
+def set_engine():
+    """Set attributes of the engine module for a while (hypothesis runs many cases per test, so
+    pytest's function-scoped monkeypatch does not fit); restored at the end of the module."""
+    saved = {}
 
-    def use_rollup(on: bool) -> None:
-        engine.by_place_alone = saved if on else (lambda query: False)
+    def set_attribute(name: str, value) -> None:
+        saved.setdefault(name, getattr(engine, name))
+        setattr(engine, name, value)
 
-    yield use_rollup
-    engine.by_place_alone = saved
+    yield set_attribute
+    for name, value in saved.items():
+        setattr(engine, name, value)
