@@ -58,10 +58,14 @@ def evaluate(
     codebook: Codebook,
     text: TextHits | None,
     alive: np.ndarray | None = None,
+    dead: np.ndarray | None = None,
 ) -> Matches:
-    """All listings of `table` matching `query`; each once, at its nearest place."""
+    """All listings of `table` matching `query`; each once, at its nearest place. `alive` masks
+    out the positions another table now answers for; `dead` lists them (else derived)."""
     if query.place is not None and query.sort == "distance" and by_place_alone(query):
-        return _by_place_alone(table, query, codebook, alive)
+        if alive is not None and dead is None:
+            dead = np.flatnonzero(~alive)
+        return _by_place_alone(table, query, codebook, alive, dead)
     rows = chord2 = None
     if query.place is not None:
         place = query.place
@@ -108,7 +112,7 @@ def _once_each(table: ListingTable, pos, rows, chord2) -> np.ndarray | slice:
     return np.concatenate([single, order[first]])
 
 
-def _by_place_alone(table: ListingTable, query: SearchQuery, codebook: Codebook, alive) -> Matches:
+def _by_place_alone(table: ListingTable, query: SearchQuery, codebook: Codebook, alive, dead) -> Matches:
     """A place and nothing else, nearest first: counts and facets add up the per-place rollup of
     the places around; only the nearest places are read for the page.
 
@@ -127,7 +131,6 @@ def _by_place_alone(table: ListingTable, query: SearchQuery, codebook: Codebook,
     vector = table.place_rollup[places].sum(axis=0, dtype=np.int64)
     if alive is not None:
         away = away[alive[away]]
-        dead = np.flatnonzero(~alive)
         vector -= _vector(table, dead[inside[table.home_place[dead]]])
     vector += _vector(table, away)
     facets = _facets(table, codebook, vector) if query.facets else {}

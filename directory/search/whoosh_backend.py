@@ -64,7 +64,8 @@ class WhooshSearcher(Searcher):
             self._snapshot_key = None
             self.base = ListingTable.empty(self.codebook)
             self.watermark = 0
-        self.base_alive: np.ndarray | None = None
+        self.base_alive: np.ndarray | None = None  # False where the overlay replaces a listing
+        self.base_dead: np.ndarray | None = None  # those positions
         self.overlay_docs: dict[int, ListingDoc | None] = {}
         self.overlay = ListingTable.empty(self.codebook)
         self._count_live_topics()
@@ -113,12 +114,13 @@ class WhooshSearcher(Searcher):
         self.overlay = ListingTable.build(live, self.codebook)
         changed = np.fromiter(self.overlay_docs, dtype=np.int64, count=len(self.overlay_docs))
         self.base_alive = ~np.isin(self.base.lids, changed)
+        self.base_dead = np.flatnonzero(~self.base_alive).astype(np.int32)
         self._count_live_topics()
 
     def _count_live_topics(self) -> None:
         """Live listings per topic code, over the snapshot and the overlay (so a listing scores the
         same whichever table holds it); counted once per change, not per search."""
-        dead = None if self.base_alive is None else np.flatnonzero(~self.base_alive).astype(np.int32)
+        dead = self.base_dead
         self.live_topic_counts = {}
         for facet, base_counts in self.base.topic_counts.items():
             counts = base_counts.astype(np.int64)
@@ -151,11 +153,11 @@ class WhooshSearcher(Searcher):
     def search(self, query: SearchQuery) -> SearchResult:
         self.refresh()
         with self._lock:
-            base, alive, overlay = self.base, self.base_alive, self.overlay
+            base, alive, dead, overlay = self.base, self.base_alive, self.base_dead, self.overlay
             text = self.matcher.match(query.q, self._topic_df) if query.q else None
             if query.q and text is None:
                 text = TextHits([Word([], [], [])])  # text with no searchable word matches nothing
-        parts = [evaluate(base, query, self.codebook, text, alive)]
+        parts = [evaluate(base, query, self.codebook, text, alive, dead)]
         if overlay.size:
             parts.append(evaluate(overlay, query, self.codebook, text))
         return combine(parts, query)
