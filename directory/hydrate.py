@@ -220,13 +220,28 @@ def detail(session: Session, lid: int) -> dict | None:
     if listing is None:
         return None
     specialties, networks, locations = _related(session, [lid])
-    body = summaries(session, [lid])[0]
+    places = locations[lid]
+    # The card fields, as `summaries` gives them, from the rows read here (not read again).
+    body = {
+        "id": lid,
+        "kind": listing.kind,
+        "name": listing.name,
+        "npi": listing.npi,
+        "location": location_json(places[0]) if places else None,
+        "specialties": specialties[lid],
+        "networks": networks[lid],
+        "accepting_new_patients": listing.accepting_new_patients,
+        "telehealth": listing.telehealth,
+        "languages": listing.languages,
+        "last_verified": listing.last_verified.isoformat() if listing.last_verified else None,
+        "stale": is_stale(listing.last_verified),
+        "demo": listing.is_demo,
+    }
     body.update(
         {
             "active": listing.active,
             "services": listing.services,
             "website": listing.website,
-            "networks": networks[lid],
             "locations": [
                 location_json(loc)
                 | {"hours": loc.hours, "wheelchair_accessible": loc.wheelchair_accessible,
