@@ -11,7 +11,6 @@ class Ragged:
     def __init__(self, indptr: np.ndarray, values: np.ndarray):
         self.indptr = indptr
         self.values = values
-        self._inverted: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def from_lists(cls, lists: list[list[int]]) -> Ragged:
@@ -26,41 +25,7 @@ class Ragged:
         starts = self.indptr[positions]
         lengths = self.indptr[positions + 1] - starts
         owner = np.repeat(np.arange(len(positions)), lengths)
-        offsets = np.arange(len(owner)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return self.values[np.repeat(starts, lengths) + offsets], owner
-
-    def any_of(self, positions: np.ndarray, wanted: list[int]) -> np.ndarray:
-        """Mask over `positions`: True where the listing holds any of `wanted`."""
-        mask = np.zeros(len(positions), dtype=bool)
-        if len(positions) > len(self.indptr) // 8:
-            holders = self.holders(wanted)
-            mask |= np.isin(positions, holders, assume_unique=False)
-            return mask
-        values, owner = self.gather(positions)
-        mask[owner[np.isin(values, wanted)]] = True
-        return mask
-
-    def holders(self, wanted: list[int]) -> np.ndarray:
-        """Sorted positions of the listings holding any of `wanted` (inverted lists, built once)."""
-        if self._inverted is None:
-            owners = np.repeat(
-                np.arange(len(self.indptr) - 1, dtype=np.int32), np.diff(self.indptr)
-            )
-            order = np.lexsort((owners, self.values))
-            self._inverted = (self.values[order], owners[order])
-        sorted_values, sorted_owners = self._inverted
-        parts = []
-        for value in wanted:
-            lo, hi = np.searchsorted(sorted_values, [value, value + 1])
-            parts.append(sorted_owners[lo:hi])
-        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int32)
-
-    def counts(self, positions: np.ndarray) -> dict[int, int]:
-        values, _ = self.gather(positions)
-        if not len(values):
-            return {}
-        uniq, counts = np.unique(values, return_counts=True)
-        return dict(zip(uniq.tolist(), counts.tolist(), strict=True))
+        return self.values[expand(starts, lengths)], owner
 
 
 _BYTE_BITS = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(np.int64)
