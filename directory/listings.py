@@ -56,6 +56,7 @@ class LocationInput:
     fax: str | None = None
     hours: dict = field(default_factory=dict)
     wheelchair_accessible: bool = False
+    id: int | None = None  # the stored location this updates; None adds a new one
 
 
 @dataclass
@@ -134,7 +135,75 @@ def validate(session: Session, data: ListingInput) -> dict[str, str]:
     return errors
 
 
-def _write_children(session: Session, listing: Listing, data: ListingInput) -> None:
+def _location_values(loc: LocationInput) -> dict:
+    place = lookup_zip(loc.zip)
+    return {
+        "name": loc.name,
+        "address": loc.address.strip(),
+        "city": loc.city.strip() or place.city,
+        "state": (loc.state.strip() or place.state).upper(),
+        "zip": place.zip,
+        "lat": place.lat,
+        "lon": place.lon,
+        "geo_source": "zip_centroid",
+        "phone": format_phone(loc.phone),
+        "fax": format_phone(loc.fax),
+        "hours": loc.hours,
+        "wheelchair_accessible": loc.wheelchair_accessible,
+    }
+
+
+def _location_id_errors(session: Session, listing_id: int | None, locations: list[LocationInput]) -> dict[str, str]:
+    """Locations named by id must be this listing's own, each named once."""
+    errors: dict[str, str] = {}
+    named = [(i, loc.id) for i, loc in enumerate(locations) if loc.id is not None]
+    if not named:
+        return errors
+    own = set() if listing_id is None else set(session.execute(
+        select(Location.id).where(Location.listing_id == listing_id)).scalars())
+    seen: set[int] = set()
+    for i, location_id in named:
+        if location_id not in own:
+            errors[f"locations.{i}.id"] = f"location {location_id} is not one of this listing's locations"
+        elif location_id in seen:
+            errors[f"locations.{i}.id"] = f"location {location_id} is given twice"
+        seen.add(location_id)
+    return errors
+
+
+def _remove_location(session: Session, location: Location, actor: str) -> None:
+    """Delete one of a listing's locations and, each with its own audit entry, the roles held there."""
+    roles = session.execute(select(Role).where(Role.location_id == location.id).order_by(Role.id)).scalars().all()
+    for role in roles:
+        session.add(AuditEntry(actor=actor, listing_id=role.practitioner_id, action="role.remove", changes={
+            "role": [{"id": role.id, "organization_id": role.organization_id, "location_id": role.location_id,
+                      "specialty_code": role.specialty_code}, None],
+            "reason": [None, f"location {location.id} was removed from listing {location.listing_id}"],
+        }))
+        record_change(session, role.practitioner_id)
+        session.delete(role)
+    session.flush()
+    session.delete(location)
+
+
+def _write_locations(session: Session, listing_id: int, locations: list[LocationInput], actor: str) -> None:
+    """Match locations by id: a named one is updated in place (its roles stay), one without an id is
+    added, and a stored one left out is removed with the roles held there. Nothing else moves."""
+    existing = {loc.id: loc for loc in session.execute(
+        select(Location).where(Location.listing_id == listing_id)).scalars()}
+    kept = {loc.id for loc in locations if loc.id is not None}
+    for location_id in sorted(set(existing) - kept):
+        _remove_location(session, existing[location_id], actor)
+    for loc in locations:
+        values = _location_values(loc)
+        if loc.id is not None:
+            for key, value in values.items():
+                setattr(existing[loc.id], key, value)
+        else:
+            session.add(Location(listing_id=listing_id, **values))
+
+
+def _write_children(session: Session, listing: Listing, data: ListingInput, actor: str) -> None:
     lid = listing.id
     session.execute(delete(ListingSpecialty).where(ListingSpecialty.listing_id == lid))
     primary = data.primary_specialty or data.specialties[0]
@@ -150,34 +219,7 @@ def _write_children(session: Session, listing: Listing, data: ListingInput) -> N
     for network_id in wanted:
         if network_id not in held:
             session.add(Participation(listing_id=lid, network_id=network_id))
-    # Locations are updated in place, in order, so the roles practitioners hold at them survive an
-    # edit of the organization; only locations removed from the end are deleted (with their roles).
-    existing = list(session.execute(
-        select(Location).where(Location.listing_id == lid).order_by(Location.id)
-    ).scalars())
-    for number, loc in enumerate(data.locations):
-        place = lookup_zip(loc.zip)
-        values = {
-            "name": loc.name,
-            "address": loc.address.strip(),
-            "city": loc.city.strip() or place.city,
-            "state": (loc.state.strip() or place.state).upper(),
-            "zip": place.zip,
-            "lat": place.lat,
-            "lon": place.lon,
-            "geo_source": "zip_centroid",
-            "phone": format_phone(loc.phone),
-            "fax": format_phone(loc.fax),
-            "hours": loc.hours,
-            "wheelchair_accessible": loc.wheelchair_accessible,
-        }
-        if number < len(existing):
-            for key, value in values.items():
-                setattr(existing[number], key, value)
-        else:
-            session.add(Location(listing_id=lid, **values))
-    for gone in existing[len(data.locations):]:
-        session.delete(gone)
+    _write_locations(session, lid, data.locations, actor)
     if listing.kind == "organization":
         org = session.get(Organization, lid) or Organization(listing_id=lid, org_type=data.org_type)
         org.org_type, org.ivig_products = data.org_type, list(data.ivig_products)
@@ -227,14 +269,14 @@ def _children(session: Session, listing_id: int) -> dict:
 
 def create_listing(session: Session, data: ListingInput, actor: str) -> Listing:
     """Add a listing with its places, specialties and networks; audit and queue the index change."""
-    if errors := validate(session, data):
+    if errors := validate(session, data) | _location_id_errors(session, None, data.locations):
         raise ValidationError(errors)
     if session.execute(select(Listing.id).where(Listing.npi == data.npi)).first():
         raise ValidationError({"npi": f"a listing with NPI {data.npi} already exists"})
     listing = Listing(**_listing_values(data), source=data.source)
     session.add(listing)
     session.flush()
-    _write_children(session, listing, data)
+    _write_children(session, listing, data, actor)
     session.add(AuditEntry(actor=actor, listing_id=listing.id, action="create",
                            changes={k: [None, v] for k, v in asdict(data).items()}))
     record_change(session, listing.id)
@@ -261,7 +303,7 @@ def update_listing(session: Session, listing_id: int, data: ListingInput, actor:
             f"this listing was changed by someone else (version {listing.version}, "
             f"you edited version {expected_version}); reload it and make your change again"
         )
-    if errors := validate(session, data):
+    if errors := validate(session, data) | _location_id_errors(session, listing_id, data.locations):
         raise ValidationError(errors)
     clash = session.execute(
         select(Listing.id).where(Listing.npi == data.npi, Listing.id != listing_id)
@@ -274,7 +316,7 @@ def update_listing(session: Session, listing_id: int, data: ListingInput, actor:
     listing.version += 1
     listing.updated_at = utcnow()
     affected = affiliated_practitioners(session, listing_id)
-    _write_children(session, listing, data)
+    _write_children(session, listing, data, actor)
     session.flush()
     after = _listing_values(data) | _children(session, listing_id)
     changes = {k: [before[k], v] for k, v in after.items() if before[k] != v}

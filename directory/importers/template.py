@@ -183,8 +183,9 @@ def template_merge(columns: Iterable[str]):
         kept = {_location_key(loc): loc for loc in current.locations}
         locations = []
         for loc in incoming.locations:
-            old = kept.get(_location_key(loc))
-            changes = {"hours": dict(old.hours) if old else {}}
+            old = kept.pop(_location_key(loc), None)  # a stored location matches one row at most
+            # A location at a stored address is that location (its roles stay); others are new.
+            changes = {"hours": dict(old.hours) if old else {}, "id": old.id if old else None}
             if old and "location_name" not in present:
                 changes["name"] = old.name
             if old and "wheelchair_accessible" not in present:

@@ -88,7 +88,7 @@ def snapshot(session: Session, listing: Listing) -> ListingInput:
         locations=[
             LocationInput(address=loc.address, zip=loc.zip, city=loc.city, state=loc.state, name=loc.name,
                           phone=loc.phone, fax=loc.fax, hours=dict(loc.hours or {}),
-                          wheelchair_accessible=loc.wheelchair_accessible)
+                          wheelchair_accessible=loc.wheelchair_accessible, id=loc.id)
             for loc in locations
         ],
         networks=sorted(networks), accepting_new_patients=listing.accepting_new_patients,

@@ -284,3 +284,29 @@ def test_an_edit_keeps_the_dates_of_networks_still_chosen(app, session, factory)
                            .where(Participation.listing_id == listing.id)
                            .order_by(Participation.network_id)).all()
     assert rows == [(kept.id, date(2024, 1, 1), date(2027, 12, 31)), (added.id, None, None)]
+
+
+def test_clearing_the_first_location_in_the_form_leaves_the_others_and_their_roles(app, session, factory):
+    """The form sends each location's id: blanking the first row removes that location only; the
+    roles practitioners hold at the others stay where they were."""
+    from directory.models import Role
+    from directory.roles import add_role
+
+    org = factory.listing(name="Three Sites Infusion", zips=["02115", "02139", "01103"])
+    places = session.execute(select(Location).where(Location.listing_id == org.id)
+                             .order_by(Location.id)).scalars().all()
+    prac = factory.listing(kind="practitioner", name="Dr Ada Lovelace")
+    role = add_role(session, practitioner_id=prac.id, location_id=places[2].id, actor="test")
+    session.commit()
+    role_id, kept = role.id, [(p.id, p.address, p.zip) for p in places[1:]]
+    client = editor(app, session)
+    form = edit_form(client, org.id)
+    for name in ("address", "zip", "city", "state", "phone", "fax"):
+        form[f"locations.0.{name}"] = ""
+    form["accepting_new_patients"] = form.get("accepting_new_patients", "")
+    response = client.post(f"/staff/listings/{org.id}/edit", data=form)
+    assert response.status_code == 303, text(response)
+    session.expire_all()
+    rows = session.execute(select(Location).where(Location.listing_id == org.id).order_by(Location.id)).scalars()
+    assert [(p.id, p.address, p.zip) for p in rows] == kept
+    assert session.get(Role, role_id).location_id == places[2].id

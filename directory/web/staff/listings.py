@@ -177,6 +177,7 @@ def _listing_input(db: Session, form: dict, listing_id: int | None) -> tuple[Lis
             # Fields this form does not show are kept as they were.
             name=old.name if old else None, hours=dict(old.hours) if old else {},
             wheelchair_accessible=old.wheelchair_accessible if old else False,
+            id=old.id if old else None,
         ))
         kept.append(row_index)
     organization = form["kind"] == "organization"
