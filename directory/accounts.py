@@ -1,9 +1,17 @@
 """Staff accounts: create, sign in (with throttling), change passwords, deactivate and reactivate.
 
-Passwords are stored only as werkzeug scrypt hashes and never written to the audit log. Sign-in
-failures are kept in the database, so the throttle holds across several web workers: after
-`MAX_FAILURES` failures within `THROTTLE_WINDOW` for one email, or from one client (by hashed
-address), further attempts are refused until the window has passed.
+Passwords are stored only as werkzeug scrypt hashes and never written to the audit log.
+
+Sign-in throttle. Failures are kept in the database, so the throttle holds across several web
+workers. A client (a hashed remote address) is refused, before its password is checked, while it
+has within `THROTTLE_WINDOW` (15 minutes):
+- `MAX_FAILURES` (5) failures for the email it is signing in with, or
+- `MAX_CLIENT_FAILURES` (20) failures across all emails.
+Failures are never counted per email alone, so a stranger cannot lock an account out: their
+failures throttle only their own client, and the owner signing in from a client that has not
+failed is never refused. Guessing one password from many clients is slowed per client, and the
+12-character minimum keeps it out of reach. Attempts from one client take turns (see
+`_take_turns`), so attempts sent at once cannot all pass with one failure left.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import hashlib
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import delete, func, select, text
 from sqlmodel import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -21,7 +29,8 @@ from directory.models import STAFF_ROLES, AuditEntry, LoginAttempt, StaffUser, u
 
 PASSWORD_MIN = 12
 EMAIL_MAX = 254
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per email and client
+MAX_CLIENT_FAILURES = 20  # per client, across all emails
 THROTTLE_WINDOW = timedelta(minutes=15)
 KEEP_ATTEMPTS = timedelta(days=30)  # sign-in attempts are kept this long, then pruned
 _LOCK_SPACE = 0x5161  # first key of the sign-in advisory locks (PostgreSQL)
@@ -35,7 +44,8 @@ class LoginFailed(Exception):
 
 
 class LoginThrottled(Exception):
-    """Too many recent failures for this email or client; `message` says what to do."""
+    """Too many recent failures from this client (for this email, or in all); `message` says what
+    to do."""
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -130,22 +140,24 @@ def session_key(staff: StaffUser) -> str:
     return hashlib.sha256(staff.password_hash.encode()).hexdigest()[:16]
 
 
-def recent_failures(session: Session, email: str, client_key: str, now: datetime) -> int:
-    """Failed attempts within the throttle window for this email or from this client."""
-    return session.execute(
-        select(func.count()).select_from(LoginAttempt).where(
+def recent_failures(session: Session, email: str, client_key: str, now: datetime) -> tuple[int, int]:
+    """Failed attempts from this client within the throttle window: (for this email, for any email)."""
+    for_email, in_all = session.execute(
+        select(func.count().filter(LoginAttempt.email == email), func.count()).select_from(LoginAttempt).where(
             LoginAttempt.succeeded.is_(False),
             LoginAttempt.at > now - THROTTLE_WINDOW,
-            or_(LoginAttempt.email == email, LoginAttempt.client_key == client_key),
+            LoginAttempt.client_key == client_key,
         )
-    ).scalar_one()
+    ).one()
+    return for_email, in_all
 
 
-def _take_turns(session: Session, email: str, client_key: str, now: datetime) -> None:
-    """Sign-in attempts for one email or from one client run one after another until each is
-    stored, so that attempts sent at once cannot all pass the throttle with one failure left.
+def _take_turns(session: Session, client_key: str, now: datetime) -> None:
+    """Sign-in attempts from one client run one after another until each is stored, so that
+    attempts sent at once cannot all pass the throttle with one failure left (both limits count
+    only this client's attempts, so one key is enough).
 
-    PostgreSQL: transaction-level advisory locks on both keys, taken in order (no deadlock).
+    PostgreSQL: a transaction-level advisory lock on the client's key.
     SQLite: the transaction's first statement writes (pruning attempts older than KEEP_ATTEMPTS),
     which takes the database's write lock until commit; a write after a read in the same
     transaction could fail instead of waiting. Only the last THROTTLE_WINDOW counts; a month is kept
@@ -153,9 +165,8 @@ def _take_turns(session: Session, email: str, client_key: str, now: datetime) ->
     """
     session.commit()  # a fresh transaction: the lock below must come first in it
     if session.get_bind().dialect.name == "postgresql":
-        for key in sorted({f"email:{email}", f"client:{client_key}"}):
-            session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
-                            {"space": _LOCK_SPACE, "key": key})
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
+                        {"space": _LOCK_SPACE, "key": f"client:{client_key}"})
     session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - KEEP_ATTEMPTS))
 
 
@@ -163,13 +174,15 @@ def authenticate(session: Session, email: str, password: str, client_key: str,
                  now: datetime | None = None) -> StaffUser:
     """The active account with this email and password.
 
-    Raises `LoginThrottled` (checked before the password) or `LoginFailed`. Commits the attempt
-    itself, because a failure must be stored even though the call raises.
+    Raises `LoginThrottled` (checked before the password; see the module docstring) or
+    `LoginFailed`. Commits the attempt itself, because a failure must be stored even though the call
+    raises.
     """
     now = now or utcnow()
     email = normalize_email(email)
-    _take_turns(session, email, client_key, now)
-    if recent_failures(session, email, client_key, now) >= MAX_FAILURES:
+    _take_turns(session, client_key, now)
+    for_email, in_all = recent_failures(session, email, client_key, now)
+    if for_email >= MAX_FAILURES or in_all >= MAX_CLIENT_FAILURES:
         session.commit()  # the pruning, and the turn passes to the next attempt
         minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
         raise LoginThrottled(f"Too many failed sign-in attempts. Please wait {minutes} minutes and try again.")
