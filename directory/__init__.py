@@ -31,7 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
-    from directory import cli, db, search, verification_cli
+    from directory import cli, db, search, verification_cli, web
     from directory.importers import cli as importers_cli
     from directory.web import api, errors, guide, providers, public, security
     from directory.web.staff import auth as staff_auth
@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     verification_cli.init_app(app)
     importers_cli.init_app(app)
+    web.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     staff_auth.init_app(app)

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 DEFAULT_SECRET = "dev-only-secret-change-me"
+# Largest request body accepted, in bytes (the staff import page allows its own 5 MB).
+DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
 
 
 def from_environment(instance_path: str) -> dict:
@@ -19,6 +21,8 @@ def from_environment(instance_path: str) -> dict:
         "GEOCODER": os.environ.get("GEOCODER", "off"),
         "SEARCH_BACKEND": os.environ.get("SEARCH_BACKEND", "whoosh"),
         "ENV": os.environ.get("DIRECTORY_ENV", "development"),
+        # Largest request body, in bytes: larger ones are refused with 413 before being read.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_CONTENT_LENGTH),
         # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host (0: none; the
         # headers are then ignored, since any client could send them).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),

@@ -1,24 +1,56 @@
-"""One JSON error shape for the API: {"error": {"code", "message", "field"}} with a 4xx status."""
+"""One JSON error shape for the API: {"error": {"code", "message", "field"}} with a 4xx status.
+
+Pages get the site's error page instead. Either way the headers an HTTP error carries (`Allow` on
+405, `Retry-After` on 429 and 503) are kept.
+"""
 
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, ServiceUnavailable
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, ServiceUnavailable
 
 from directory.search.query import QueryError
 from directory.search.table import SnapshotFormatError
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None):
+def error_response(status: int, code: str, message: str, field: str | None = None, headers=None):
     body = {"error": {"code": code, "message": message, "field": field}}
-    return jsonify(body), status
+    return jsonify(body), status, headers or {}
 
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
+def error_headers(error: HTTPException) -> list[tuple[str, str]]:
+    """The headers `error` would send, but for its own Content-Type (ours replaces its body)."""
+    return [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+
+
+def size_in_words(size: int) -> str:
+    """1048576 -> '1 MB', 2048 -> '2 KB', 100 -> '100 bytes'."""
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size} bytes"
+
+
+def too_large(limit: int | None) -> RequestEntityTooLarge:
+    """A 413 that says what is allowed."""
+    if limit is None:
+        return RequestEntityTooLarge()
+    return RequestEntityTooLarge(f"The request is too large: at most {size_in_words(limit)} may be sent.")
+
+
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def _refuse_large_bodies():
+        # Every route, whether or not it reads its body (the API's GETs never do). Runs after the
+        # blueprints' url_value_preprocessors, so a page that allows more (imports) is honoured.
+        limit = request.max_content_length
+        if limit is not None and request.content_length is not None and request.content_length > limit:
+            raise too_large(limit)
+
     @app.errorhandler(QueryError)
     def _query_error(error: QueryError):
         return error_response(400, error.code, error.message, error.field)
@@ -34,9 +66,14 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
-        if not _wants_json():
-            if error.code and error.code >= 400:
-                return render_template("error.html", error=error), error.code
+        if isinstance(error, RequestEntityTooLarge) and error.description == RequestEntityTooLarge.description:
+            error = too_large(request.max_content_length)  # raised by Werkzeug reading a form
+        if error.code is None or error.code < 400:
             return error
+        headers = error_headers(error)
+        if not _wants_json():
+            return render_template("error.html", error=error), error.code, headers
         code = (error.name or "error").lower().replace(" ", "_")
-        return error_response(error.code or 500, code, error.description or error.name)
+        if isinstance(error, RequestEntityTooLarge):
+            code = "request_too_large"
+        return error_response(error.code, code, error.description or error.name, headers=headers)

@@ -1,0 +1,196 @@
+"""Error responses across the app: ids that are not listings, 405's Allow header, the body limit."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from werkzeug.test import EnvironBuilder
+
+from directory import create_app
+from directory.config import DEFAULT_MAX_CONTENT_LENGTH
+from directory.importers.template import TEMPLATE_HEADER
+from directory.web import MAX_ID, digits_at_most
+from tests.web.test_api import assert_error
+from tests.web.test_staff_auth import csrf_token, make_staff, sign_in, text
+
+HUGE = 6091027775321257541632  # beyond any database integer (SQLite and PostgreSQL bigint: 2**63 - 1)
+EDGES = (HUGE, 2**63, 2**63 - 1, 2**31, 999_999)
+
+
+def signed_in(client, session) -> None:
+    make_staff(session)
+    assert sign_in(client).status_code == 303
+
+
+# --- ids that are not stored rows: 404, never 500 ----------------------------------------------------
+
+@pytest.mark.parametrize("lid", EDGES)
+def test_an_id_that_is_no_listing_is_a_json_404(client, lid):
+    assert_error(client.get(f"/api/v1/providers/{lid}"), 404, None if lid >= 2**63 else "id")
+
+
+@pytest.mark.parametrize("lid", EDGES)
+def test_an_id_that_is_no_listing_is_a_404_page(client, lid):
+    response = client.get(f"/providers/{lid}")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert "We could not find that page or listing" in text(response)
+
+
+@pytest.mark.parametrize("lid", EDGES)
+def test_a_report_on_an_id_that_is_no_listing_is_404(client, factory, lid):
+    listing = factory.listing()
+    page = client.get(f"/providers/{listing.id}").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    response = client.post(f"/providers/{lid}/report",
+                           data={"csrf_token": token, "problem": "wrong_phone", "details": "Rings a pizza shop."})
+    assert response.status_code == 404
+
+
+STAFF_GETS = ["/staff/listings/{id}/edit", "/staff/listings/{id}/roles", "/staff/accounts/{id}/password"]
+STAFF_POSTS = ["/staff/listings/{id}/edit", "/staff/listings/{id}/deactivate", "/staff/listings/{id}/restore",
+               "/staff/listings/{id}/roles", "/staff/listings/1/roles/{id}/remove",
+               "/staff/listings/{id}/roles/1/remove", "/staff/verification/{id}",
+               "/staff/accounts/{id}/active", "/staff/accounts/{id}/password"]
+
+
+@pytest.mark.parametrize("lid", (HUGE, 2**63))
+def test_staff_routes_answer_404_for_an_id_beyond_the_database(client, session, factory, lid):
+    factory.listing()
+    signed_in(client, session)
+    for url in STAFF_GETS:
+        assert client.get(url.format(id=lid)).status_code == 404, url
+    token = csrf_token(client, "/staff/")
+    for url in STAFF_POSTS:
+        response = client.post(url.format(id=lid), data={"csrf_token": token, "version": "1", "method": "phone"})
+        assert response.status_code == 404, url
+
+
+@pytest.mark.parametrize("limit", [0, 1, 9, 10, 99, 100, 123, 2024, 9999])
+def test_the_id_pattern_matches_exactly_the_numbers_up_to_its_limit(limit):
+    pattern = re.compile(digits_at_most(limit))
+    assert [n for n in range(12_000) if pattern.fullmatch(str(n))] == list(range(limit + 1))
+    assert pattern.fullmatch(f"00{limit}") and not pattern.fullmatch(f"-{limit}")
+
+
+def test_the_id_pattern_stops_at_the_largest_database_integer():
+    pattern = re.compile(digits_at_most(MAX_ID))
+    for n in (MAX_ID - 1, MAX_ID, 10**18 - 1, 10**18, 9_199_999_999_999_999_999):
+        assert pattern.fullmatch(str(n)), n
+    for n in (MAX_ID + 1, 9_300_000_000_000_000_000, 10**19 - 1, 10**19, HUGE):
+        assert not pattern.fullmatch(str(n)), n
+
+
+def test_the_largest_database_integer_still_reaches_the_staff_view(client, session):
+    signed_in(client, session)
+    response = client.get(f"/staff/listings/{2**63 - 1}/edit")
+    assert response.status_code == 404 and "We could not find" in text(response)
+
+
+# --- 405 says what is allowed (RFC 9110 section 15.5.6) ----------------------------------------------
+
+@pytest.mark.parametrize("method, url, allowed", [
+    ("POST", "/api/v1/search", {"GET", "HEAD", "OPTIONS"}),
+    ("DELETE", "/api/v1/providers/1", {"GET", "HEAD", "OPTIONS"}),
+    ("PUT", "/healthz", {"GET", "HEAD", "OPTIONS"}),
+])
+def test_a_json_405_carries_allow(client, method, url, allowed):
+    response = client.open(url, method=method)
+    assert_error(response, 405, None)
+    assert set(response.headers["Allow"].split(", ")) == allowed
+
+
+@pytest.mark.parametrize("method, url, allowed", [
+    ("POST", "/", {"GET", "HEAD", "OPTIONS"}),
+    ("GET", "/providers/1/report", {"POST", "OPTIONS"}),
+    ("DELETE", "/staff/login", {"GET", "HEAD", "POST", "OPTIONS"}),
+    ("PUT", "/export.csv", {"GET", "HEAD", "OPTIONS"}),
+])
+def test_a_405_page_carries_allow(client, method, url, allowed):
+    response = client.open(url, method=method)
+    assert response.status_code == 405 and response.mimetype == "text/html"
+    assert set(response.headers["Allow"].split(", ")) == allowed
+    assert "Method Not Allowed" in text(response)
+
+
+def test_headers_of_other_http_errors_are_kept(app, client):
+    from werkzeug.exceptions import TooManyRequests
+
+    @app.get("/api/v1/_busy")
+    def _busy():
+        raise TooManyRequests(retry_after=120)
+
+    @app.get("/_busy")
+    def _busy_page():
+        raise TooManyRequests(retry_after=120)
+
+    response = client.get("/api/v1/_busy")
+    assert_error(response, 429, None)
+    assert response.headers["Retry-After"] == "120"
+    response = client.get("/_busy")
+    assert response.status_code == 429 and response.mimetype == "text/html"
+    assert response.headers["Retry-After"] == "120"
+
+
+# --- request bodies: at most MAX_CONTENT_LENGTH (1 MB unless configured), the import page 5 MB -------
+
+def post_big(client, url: str, size: int, **fields):
+    """POST a multipart form with a `size`-byte file (spooled by Werkzeug: closed afterwards)."""
+    data = {**fields, "file": (io.BytesIO(b"x" * size), "big.bin")}
+    builder = EnvironBuilder(path=url, method="POST", data=data)
+    environ = builder.get_environ()
+    try:
+        return client.open(environ)
+    finally:
+        environ["wsgi.input"].close()
+        builder.close()
+
+
+def test_the_default_body_limit_is_one_megabyte(app):
+    assert DEFAULT_MAX_CONTENT_LENGTH == 1024 * 1024
+    assert app.config["MAX_CONTENT_LENGTH"] == DEFAULT_MAX_CONTENT_LENGTH
+
+
+def test_the_body_limit_is_read_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAX_CONTENT_LENGTH", "2048")
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    assert create_app({"TESTING": True}).config["MAX_CONTENT_LENGTH"] == 2048
+
+
+def test_a_report_larger_than_the_limit_is_a_413_page(client, factory):
+    listing = factory.listing()
+    response = post_big(client, f"/providers/{listing.id}/report", DEFAULT_MAX_CONTENT_LENGTH + 1)
+    assert response.status_code == 413 and response.mimetype == "text/html"
+    assert "at most 1 MB" in text(response)
+
+
+def test_a_staff_form_larger_than_the_limit_is_a_413_page(client, session):
+    signed_in(client, session)
+    response = post_big(client, "/staff/listings/new", 2 * 1024 * 1024)
+    assert response.status_code == 413 and "at most 1 MB" in text(response)
+
+
+def test_an_api_request_larger_than_the_limit_is_a_json_413(client):
+    response = client.get("/api/v1/search", data=b"x" * (DEFAULT_MAX_CONTENT_LENGTH + 1))
+    error = assert_error(response, 413, None)
+    assert error["code"] == "request_too_large" and "at most 1 MB" in error["message"]
+
+
+def test_the_import_page_keeps_its_own_five_megabyte_limit(client, session):
+    signed_in(client, session)
+    token = csrf_token(client, "/staff/imports")
+    fields = {"csrf_token": token, "kind": "template", "dry_run": "1"}
+    # 3 MB of a readable template file: a header, then blank lines (read and skipped)
+    data = {**fields, "file": (io.BytesIO((",".join(TEMPLATE_HEADER) + "\n" + "\n" * (3 * 1024 * 1024)).encode()),
+                               "listings.csv")}
+    builder = EnvironBuilder(path="/staff/imports", method="POST", data=data)
+    environ = builder.get_environ()
+    try:
+        accepted = client.open(environ)
+    finally:
+        environ["wsgi.input"].close()
+        builder.close()
+    assert accepted.status_code == 200, text(accepted)[:500]
+    refused = post_big(client, "/staff/imports", 6 * 1024 * 1024, **fields)
+    assert refused.status_code == 413 and "at most 5 MB" in text(refused)
