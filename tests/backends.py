@@ -4,7 +4,9 @@
 - `postgres`: a throw-away PostgreSQL database (copied from a migrated template made once per test
   run, dropped at the end of the run) with SEARCH_BACKEND=postgres. Needs a server:
   TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test, trust auth) names a
-  database whose user may create databases. Without one, these tests are skipped and say so.
+  database whose user may create databases. Without one, these tests are skipped and say so,
+  unless the environment variable CI is set (to anything but "", "0" or "false"): then they fail,
+  so that a CI run never passes with the PostgreSQL half of the suite left out.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from flask import Flask
@@ -75,11 +78,24 @@ class PostgresServer:
         self.admin.dispose()
 
 
-def start_postgres() -> PostgresServer:
+def postgres_required() -> bool:
+    """Whether the PostgreSQL tests must run (CI is set), instead of being skipped without a server."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
+def postgres_unavailable(url: str, error: Exception) -> NoReturn:
+    """Skip the test for want of a server, or fail it when CI is set; the message says which server."""
+    reason = SKIP_REASON.format(url=url, error=type(error).__name__)
+    if postgres_required():
+        pytest.fail(f"{reason} (CI is set, so the PostgreSQL tests must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+def start_postgres(admin_url: str = ADMIN_URL) -> PostgresServer:
     try:
-        return PostgresServer()
+        return PostgresServer(admin_url)
     except (OperationalError, ModuleNotFoundError) as error:
-        pytest.skip(SKIP_REASON.format(url=ADMIN_URL, error=type(error).__name__))
+        postgres_unavailable(admin_url, error)
 
 
 def make_app(backend: str, folder: Path, server: PostgresServer | None = None, **config) -> Flask:
