@@ -16,6 +16,7 @@ from typing import TextIO
 from sqlalchemy import event, inspect, or_, select
 from sqlmodel import Session
 
+from directory.csvcells import neutralise_row
 from directory.models import AuditEntry
 
 CSV_COLUMNS = ("at", "actor", "action", "listing_id", "field", "before", "after")
@@ -82,7 +83,10 @@ def export_csv(session: Session, stream: TextIO, *, listing_id: int | None = Non
                action: str | None = None, since: date | datetime | None = None,
                until: date | datetime | None = None, batch_size: int = 1000) -> int:
     """Write matching entries, newest first, as CSV with one row per changed field (an entry with no
-    field changes gets one row with an empty field); returns the rows written, header excluded."""
+    field changes gets one row with an empty field); returns the rows written, header excluded.
+
+    Every cell goes through `csvcells.neutralise`, so an actor or value such as `=HYPERLINK(...)`
+    is shown as text by a spreadsheet, not run as a formula (`csvcells.restore` gives it back)."""
     writer = csv.writer(stream)
     writer.writerow(CSV_COLUMNS)
     query = _filtered(listing_id=listing_id, actor=actor, action=action, since=since, until=until)
@@ -93,6 +97,6 @@ def export_csv(session: Session, stream: TextIO, *, listing_id: int | None = Non
         changes = entry.changes or {"": [None, None]}
         for field, pair in changes.items():
             before, after = pair if isinstance(pair, list | tuple) and len(pair) == 2 else (None, pair)
-            writer.writerow([*base, field, _cell(before), _cell(after)])
+            writer.writerow(neutralise_row([*base, field, _cell(before), _cell(after)]))
             rows += 1
     return rows

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from directory.audit import AuditImmutable, entries, export_csv
+from directory.csvcells import restore
 from directory.db import get_engine
 from directory.models import AuditEntry
 from directory.verification import verify_listing
@@ -128,3 +129,18 @@ def test_adding_entries_still_works(trail, session):
     session.add(AuditEntry(actor="carol", listing_id=3, action="create"))
     session.commit()
     assert entries(session, actor="carol")[0].listing_id == 3
+
+
+def test_csv_cells_never_become_spreadsheet_formulas(session):
+    formula = '=HYPERLINK("http://evil.example","click")'
+    session.add(AuditEntry(at=at(5), actor="@evil", listing_id=7, action="update",
+                           changes={"name": ["-2+3", formula], "phone": [None, "+1 617"]}))
+    session.commit()
+    stream = io.StringIO()
+    export_csv(session, stream)
+    rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert [(r["actor"], r["field"], r["before"], r["after"]) for r in rows] == [
+        ("'@evil", "name", "'-2+3", "'" + formula),
+        ("'@evil", "phone", "", "'+1 617"),
+    ]
+    assert [restore(r["after"]) for r in rows] == [formula, "+1 617"]
