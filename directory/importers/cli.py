@@ -21,6 +21,10 @@ SHOWN_REJECTIONS = 50
 
 def print_report(report: ImportReport) -> None:
     click.echo(report.summary())
+    if report.fields:
+        click.echo("fields that would change:" if report.dry_run else "fields changed:")
+        for line in report.field_lines():
+            click.echo(f"  {line}")
     for line, key, reason in report.rejections[:SHOWN_REJECTIONS]:
         click.echo(f"line {line}: {key or '-'}: {reason}", err=True)
     if report.rejected > SHOWN_REJECTIONS:

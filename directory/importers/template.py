@@ -22,8 +22,12 @@ Columns (`TEMPLATE_HEADER`; order does not matter, names do):
 
 Listing-level columns must agree on all rows of an NPI (else the listing is rejected). A listing is
 written only when it differs from what is stored; opening hours, which the template does not carry,
-are kept for locations whose address and ZIP are unchanged. Optional columns missing from the file
-keep their stored values.
+are kept for locations whose address and ZIP are unchanged.
+
+Only `npi, kind, name, specialties, address, zip` must be in the header. For a listing already
+stored, a column the file does not have keeps the stored value (location columns: for a location
+at the same address and ZIP); a column the file has with an empty cell clears the field or sets the
+default given above. A new listing gets those defaults for every column missing or empty.
 """
 
 from __future__ import annotations
@@ -175,9 +179,22 @@ def _location_key(loc: LocationInput) -> tuple[str, str]:
     return loc.address.strip().lower(), zip5
 
 
+# Optional columns and the ListingInput / LocationInput field each one fills.
+LISTING_COLUMNS = {
+    "first_name": "first_name", "last_name": "last_name", "credentials": "credentials", "org_type": "org_type",
+    "networks": "networks", "accepting_new_patients": "accepting_new_patients", "telehealth": "telehealth",
+    "languages": "languages", "services": "services", "website": "website", "ivig_products": "ivig_products",
+}
+LOCATION_COLUMNS = {"city": "city", "state": "state", "phone": "phone", "fax": "fax", "location_name": "name",
+                    "wheelchair_accessible": "wheelchair_accessible"}
+
+
 def template_merge(columns: Iterable[str]):
-    """Merge for template rows: the file wins, except for what the template does not carry."""
+    """Merge for template rows: a column in the file wins (an empty cell clears the field); a column
+    the file does not have keeps the stored value, as does what the template never carries (hours)."""
     present = set(columns)
+    kept_listing = {attr: column for column, attr in LISTING_COLUMNS.items() if column not in present}
+    kept_location = [attr for column, attr in LOCATION_COLUMNS.items() if column not in present]
 
     def merge(current: ListingInput, incoming: ListingInput) -> ListingInput:
         kept = {_location_key(loc): loc for loc in current.locations}
@@ -186,13 +203,11 @@ def template_merge(columns: Iterable[str]):
             old = kept.pop(_location_key(loc), None)  # a stored location matches one row at most
             # A location at a stored address is that location (its roles stay); others are new.
             changes = {"hours": dict(old.hours) if old else {}, "id": old.id if old else None}
-            if old and "location_name" not in present:
-                changes["name"] = old.name
-            if old and "wheelchair_accessible" not in present:
-                changes["wheelchair_accessible"] = old.wheelchair_accessible
+            if old:
+                changes |= {attr: getattr(old, attr) for attr in kept_location}
             locations.append(replace(loc, **changes))
-        products = incoming.ivig_products if "ivig_products" in present else current.ivig_products
-        return replace(incoming, locations=locations, ivig_products=products, source=current.source)
+        listing = {attr: getattr(current, attr) for attr in kept_listing}
+        return replace(incoming, locations=locations, source=current.source, **listing)
 
     return merge
 

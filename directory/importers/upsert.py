@@ -7,6 +7,7 @@ search index in the same transaction.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import islice
@@ -31,7 +32,11 @@ Merge = Callable[[ListingInput, ListingInput], ListingInput]
 
 @dataclass
 class ImportReport:
-    """What an import did (or, in a dry run, would do); rejections are (line, key, reason)."""
+    """What an import did (or, in a dry run, would do); rejections are (line, key, reason).
+
+    `fields` counts, per field, the existing listings whose value changed (would change, in a dry
+    run): {"networks": 12} reads "networks: 12 listings".
+    """
 
     created: int = 0
     updated: int = 0
@@ -40,6 +45,7 @@ class ImportReport:
     skipped: int = 0
     rejections: list[tuple[int, str, str]] = field(default_factory=list)
     dry_run: bool = False
+    fields: Counter = field(default_factory=Counter)
 
     @property
     def rejected(self) -> int:
@@ -52,6 +58,36 @@ class ImportReport:
         prefix = "dry run, nothing written: would have " if self.dry_run else ""
         return (f"{prefix}created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
                 f"deactivated {self.deactivated}, skipped {self.skipped}, rejected {self.rejected}")
+
+    def field_lines(self) -> list[str]:
+        """'networks: 12 listings' per changed field, most changed first."""
+        return [f"{name}: {count} listing{'' if count == 1 else 's'}"
+                for name, count in sorted(self.fields.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    def field_summary(self) -> str:
+        return "; ".join(self.field_lines())
+
+    def add(self, outcome: Outcome) -> None:
+        """Fold in what one batch (or one listing) did once it is committed (or rolled back, dry)."""
+        for key in COUNTS:
+            setattr(self, key, getattr(self, key) + outcome.counts[key])
+        self.rejections.extend(outcome.rejections)
+        self.fields.update(outcome.fields)
+
+
+COUNTS = ("created", "updated", "unchanged", "deactivated", "skipped")
+
+
+@dataclass
+class Outcome:
+    """What a batch did, kept apart until it is committed: a batch that fails adds nothing."""
+
+    counts: Counter = field(default_factory=Counter)
+    rejections: list[tuple[int, str, str]] = field(default_factory=list)
+    fields: Counter = field(default_factory=Counter)
+
+    def reject(self, line: int, key: str, reason: str) -> None:
+        self.rejections.append((line, key, reason))
 
 
 @dataclass
@@ -106,8 +142,13 @@ def snapshot(session: Session, listing: Listing) -> ListingInput:
     return data
 
 
+LOCATION_FIELDS = ("address", "city", "state", "zip", "location_name", "phone", "fax", "hours",
+                   "wheelchair_accessible")
+
+
 def comparable(data: ListingInput) -> dict:
-    """The values `create_listing` would store for `data`, for deciding whether an update is needed."""
+    """The values `create_listing` would store for `data`, by field (named as the template's columns;
+    location fields hold one value per location), for deciding whether and what an update changes."""
     locations = []
     for loc in data.locations:
         try:
@@ -125,15 +166,24 @@ def comparable(data: ListingInput) -> dict:
         "kind": data.kind, "npi": data.npi, "name": data.name.strip(),
         "accepting_new_patients": data.accepting_new_patients, "telehealth": data.telehealth,
         "languages": list(dict.fromkeys(data.languages)), "services": list(dict.fromkeys(data.services)),
-        "website": data.website or None, "specialties": sorted(set(data.specialties)),
-        "primary": data.primary_specialty or (data.specialties[0] if data.specialties else None),
-        "networks": sorted(set(data.networks)), "locations": locations,
+        "website": data.website or None,
+        "specialties": (data.primary_specialty or (data.specialties[0] if data.specialties else None),
+                        sorted(set(data.specialties))),
+        "networks": sorted(set(data.networks)), "locations": len(locations),
     }
+    for i, name in enumerate(LOCATION_FIELDS):
+        values[name] = [loc[i] for loc in locations]
     if data.kind == "organization":
         values.update(org_type=data.org_type, ivig_products=list(data.ivig_products))
     else:
         values.update(first_name=data.first_name, last_name=data.last_name, credentials=data.credentials or None)
     return values
+
+
+def changed_fields(current: ListingInput, wanted: ListingInput) -> list[str]:
+    """The fields (template column names, plus `locations` for their number) that differ."""
+    before, after = comparable(current), comparable(wanted)
+    return [name for name, value in after.items() if before.get(name) != value]
 
 
 def _error_line(candidate: Candidate, errors: dict[str, str]) -> int:
@@ -144,14 +194,15 @@ def _error_line(candidate: Candidate, errors: dict[str, str]) -> int:
     return candidate.lines[0]
 
 
-def _apply_one(session: Session, candidate: Candidate, actor: str, merge: Merge, counts: dict,
-               report: ImportReport) -> bool:
+def _apply_one(session: Session, candidate: Candidate, actor: str, merge: Merge, outcome: Outcome) -> bool:
     """Write one candidate; False (and a rejection) when its data cannot be accepted."""
+    counts = outcome.counts
     listing = session.execute(select(Listing).where(Listing.npi == candidate.npi)).scalar_one_or_none()
     if candidate.deactivate:
         if listing is not None and listing.active:
             set_active(session, listing.id, False, actor)
             counts["deactivated"] += 1
+            outcome.fields["active"] += 1
         else:
             counts["skipped" if listing is None else "unchanged"] += 1
         return True
@@ -160,12 +211,12 @@ def _apply_one(session: Session, candidate: Candidate, actor: str, merge: Merge,
     else:
         current = snapshot(session, listing)
         if candidate.data.kind != current.kind:
-            report.reject(candidate.lines[0], candidate.npi, f"kind: this NPI is already listed as {current.kind}")
+            outcome.reject(candidate.lines[0], candidate.npi, f"kind: this NPI is already listed as {current.kind}")
             return False
         wanted = merge(current, candidate.data)
     if errors := validate(session, wanted):
         reason = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        report.reject(_error_line(candidate, errors), candidate.npi, reason)
+        outcome.reject(_error_line(candidate, errors), candidate.npi, reason)
         return False
     if listing is None:
         listing = create_listing(session, wanted, actor)
@@ -173,13 +224,14 @@ def _apply_one(session: Session, candidate: Candidate, actor: str, merge: Merge,
         if candidate.active is False:
             set_active(session, listing.id, False, actor)
         return True
-    changed = comparable(wanted) != comparable(current)
-    if changed:
+    changes = changed_fields(current, wanted)
+    if changes:
         update_listing(session, listing.id, wanted, actor)
     if candidate.active is not None and candidate.active != listing.active:
         set_active(session, listing.id, candidate.active, actor)
-        changed = True
-    counts["updated" if changed else "unchanged"] += 1
+        changes.append("active")
+    outcome.fields.update(changes)
+    counts["updated" if changes else "unchanged"] += 1
     return True
 
 
@@ -188,28 +240,44 @@ def keep_incoming(current: ListingInput, incoming: ListingInput) -> ListingInput
     return replace(incoming, source=current.source)
 
 
+def _attempt(session: Session, candidates: list[Candidate], *, actor: str, dry_run: bool, merge: Merge) -> Outcome:
+    """Write candidates in one transaction and commit it (roll it back, in a dry run); raises on a
+    failed write, after rolling back."""
+    outcome = Outcome()
+    try:
+        for candidate in candidates:
+            _apply_one(session, candidate, actor, merge, outcome)
+        session.flush()
+    except Exception:
+        session.rollback()
+        raise
+    if dry_run:
+        session.rollback()
+    else:
+        session.commit()
+    return outcome
+
+
 def apply_batches(session: Session, candidates: Iterable[Candidate], report: ImportReport, *, actor: str,
                   dry_run: bool, batch_size: int, merge: Merge = keep_incoming) -> ImportReport:
-    """Write candidates `batch_size` at a time; a batch that fails to write is rolled back whole."""
+    """Write candidates `batch_size` at a time, each batch in one transaction.
+
+    A batch whose write fails (the database refuses a row the service accepted) is rolled back
+    whole and its candidates written again one at a time, each in its own transaction: the good
+    ones are written and only the failing one is rejected, with its line and the database's reason.
+    So every candidate ends reported, and no listing is ever half written.
+    """
     report.dry_run = dry_run
-    for number, batch in enumerate(batched(candidates, batch_size), start=1):
-        counts = dict.fromkeys(("created", "updated", "unchanged", "deactivated", "skipped"), 0)
-        written: list[Candidate] = []
+    for batch in batched(candidates, batch_size):
         try:
-            for candidate in batch:
-                written.append(candidate)
-                if not _apply_one(session, candidate, actor, merge, counts, report):
-                    written.pop()
-            session.flush()
-            if dry_run:
-                session.rollback()
-            else:
-                session.commit()
-        except Exception as error:  # any failed write undoes the whole batch; the file goes on
-            session.rollback()
-            for candidate in written:
-                report.reject(candidate.lines[0], candidate.npi, f"batch {number} rolled back: {error}")
+            report.add(_attempt(session, batch, actor=actor, dry_run=dry_run, merge=merge))
             continue
-        for key, value in counts.items():
-            setattr(report, key, getattr(report, key) + value)
+        except Exception:  # retried one by one below, where the failing row is named
+            pass
+        for candidate in batch:
+            try:
+                report.add(_attempt(session, [candidate], actor=actor, dry_run=dry_run, merge=merge))
+            except Exception as error:  # the database's reason goes into the report
+                reason = " ".join(str(getattr(error, "orig", None) or error).split())
+                report.reject(candidate.lines[0], candidate.npi, f"not written: {reason}")
     return report

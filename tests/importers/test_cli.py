@@ -88,3 +88,16 @@ def test_import_nppes_twice_then_index_matches(app, tmp_path, runner):
     second = runner.invoke(args=["import-nppes", str(path)])
     assert "created 0, updated 0, unchanged 6" in second.output
     assert check_index(get_engine(app), get_searcher(app)).ok
+
+
+def test_dry_run_lists_per_field_how_many_listings_would_change(tmp_path, runner, factory):
+    first = factory.listing(telehealth=True, accepting_new_patients=True)
+    second = factory.listing(name="Capitol Infusion", telehealth=True)
+    path = tmp_path / "short.csv"
+    path.write_text("npi,kind,name,specialties,address,zip,telehealth\n"
+                    f"{first.npi},organization,Fenway Infusion Center,261QI0500X,1 Main St,02115,no\n"
+                    f"{second.npi},organization,Capitol Infusion Center,261QI0500X,1 Main St,02115,no\n")
+    result = runner.invoke(args=["import-csv", "--dry-run", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "would have created 0, updated 2" in result.output
+    assert "fields that would change:\n  telehealth: 2 listings\n  name: 1 listing\n" in result.output

@@ -93,7 +93,7 @@ def test_dry_run_reports_and_writes_nothing(session):
     assert count(session, Listing) == count(session, AuditEntry) == count(session, IndexChange) == 0
 
 
-def test_failed_batch_rolls_back_whole_and_the_rest_goes_on(session, monkeypatch):
+def test_failed_batch_is_written_again_one_listing_at_a_time(session, monkeypatch):
     real = upsert.create_listing
 
     def failing(session, data, actor):
@@ -103,11 +103,10 @@ def test_failed_batch_rolls_back_whole_and_the_rest_goes_on(session, monkeypatch
 
     monkeypatch.setattr(upsert, "create_listing", failing)
     report = run(session, batch_size=2)
-    # Batch 1 holds 2000700015 (written, then undone) and 1000700017 (failed); batch 2 is written.
-    assert report.created == 1
-    rolled = [(line, npi) for line, npi, reason in report.rejections if "batch 1 rolled back: disk full" in reason]
-    assert rolled == [(2, "2000700015"), (4, "1000700017")]
-    assert list(session.execute(select(Listing.npi)).scalars()) == ["2000700056"]
+    # Batch 1 holds 2000700015 and 1000700017 (fails): rolled back, then 2000700015 is written alone.
+    assert report.created == 2
+    assert [(line, npi) for line, npi, reason in report.rejections if "disk full" in reason] == [(4, "1000700017")]
+    assert sorted(session.execute(select(Listing.npi)).scalars()) == ["2000700015", "2000700056"]
 
 
 def test_missing_header_column_is_reported(session):
@@ -163,3 +162,94 @@ def test_listings_are_yielded_as_their_last_row_is_read(session):
         assert [(x.npi, x.lines, len(x.data.locations)) for x in rest] == [(a, [2, 4], 2), (c, [5], 1)]
         assert report.rejections == []
     assert run(session, text).created == 3
+
+
+# --- absent columns keep what is stored (issue 12, item 1) -------------------------------------
+
+SHORT_HEADER = "npi,kind,name,specialties,address,zip"
+
+
+def _rich_listings(factory, session):
+    """An organization and a practitioner with every optional field set away from its default."""
+    ppo = factory.network()
+    org = factory.listing(networks=[ppo.id], accepting_new_patients=True, telehealth=True,
+                          languages=["en", "es"], services=["ivig"], website="https://fenway.example",
+                          org_type="home_infusion", specialties=["3336H0001X"], ivig_products=["Privigen"],
+                          sync=False)
+    prac = factory.listing(kind="practitioner", name="Ada Lovelace, MD", credentials="MD",
+                           networks=[ppo.id], accepting_new_patients=True, telehealth=True,
+                           languages=["en", "fr"], services=["ivig"], sync=False)
+    for listing in (org, prac):
+        place = session.execute(select(Location).where(Location.listing_id == listing.id)).scalar_one()
+        place.name, place.fax, place.wheelchair_accessible = "Suite 4", "(617) 555-0101", True
+    session.commit()
+    return org, prac
+
+
+def _stored(session):
+    from directory.exports import listing_record
+    from directory.models import Network
+
+    networks = {n.id: n for n in session.execute(select(Network)).scalars()}
+    session.expire_all()
+    return {x.npi: listing_record(session, x, networks) for x in session.execute(select(Listing)).scalars()}
+
+
+def test_a_file_with_fewer_columns_keeps_every_absent_field(factory, session):
+    org, prac = _rich_listings(factory, session)
+    before = _stored(session)
+    text = (f"{SHORT_HEADER}\n{org.npi},organization,Fenway Infusion Center,3336H0001X,1 Main St,02115\n"
+            f"{prac.npi},practitioner,\"Ada Lovelace, MD\",207RR0500X,1 Main St,02115\n")
+    report = run(session, text)
+    assert (report.updated, report.unchanged, report.rejected) == (0, 2, 0), report.rejections
+    assert _stored(session) == before
+
+
+def test_a_present_column_with_an_empty_cell_clears_it_and_the_report_counts_fields(factory, session):
+    org, prac = _rich_listings(factory, session)
+    text = (f"{SHORT_HEADER},networks,telehealth,website\n"
+            f"{org.npi},organization,Fenway Infusion Center,3336H0001X,1 Main St,02115,,,\n"
+            f"{prac.npi},practitioner,\"Ada Lovelace, MD\",207RR0500X,1 Main St,02115,,yes,\n")
+    dry = run(session, text, dry_run=True)
+    assert dry.fields == {"networks": 2, "telehealth": 1, "website": 1}
+    assert "networks: 2 listings" in dry.field_summary() and "telehealth: 1 listing" in dry.field_summary()
+    report = run(session, text)
+    assert (report.updated, report.fields) == (2, dry.fields)
+    after = _stored(session)
+    assert after[org.npi]["networks"] == after[prac.npi]["networks"] == []
+    assert (after[org.npi]["telehealth"], after[prac.npi]["telehealth"]) == (False, True)
+    assert after[org.npi]["website"] is None
+    # Absent columns still kept.
+    assert after[org.npi]["languages"] == ["en", "es"] and after[org.npi]["org_type"] == "home_infusion"
+    assert after[prac.npi]["credentials"] == "MD" and after[prac.npi]["accepting_new_patients"]
+
+
+def test_new_listings_get_the_documented_defaults(session):
+    report = run(session, f"{SHORT_HEADER}\n2000700015,organization,Fenway,261QI0500X,1 Main St,02115\n")
+    assert report.created == 1
+    listing = by_npi(session, "2000700015")
+    assert (listing.languages, listing.accepting_new_patients, listing.telehealth) == (["en"], False, False)
+
+
+# --- every row reported when a write fails in the database (issue 12, item 9) -----------------
+
+def test_a_database_failure_rejects_only_its_row_and_the_rest_of_the_batch_is_written(app, session):
+    from sqlalchemy import text as sql
+
+    # A real failure the service cannot foresee: the database refuses one name.
+    session.execute(sql("create trigger refuse_boom before insert on listing when new.name = 'Boom Clinic' "
+                        "begin select raise(abort, 'refused by the database'); end"))
+    session.commit()
+    rows = [f"{make(i)},organization,{'Boom Clinic' if i == 2 else f'Clinic {i}'},261QI0500X,{i} Main St,02115"
+            for i in range(5)]
+    report = run(session, f"{SHORT_HEADER}\n" + "\n".join(rows) + "\n", batch_size=10)
+    assert report.created == 4
+    assert [(line, npi) for line, npi, _ in report.rejections] == [(4, make(2))]
+    assert "refused by the database" in report.rejections[0][2]
+    assert sorted(session.execute(select(Listing.name)).scalars()) == [f"Clinic {i}" for i in (0, 1, 3, 4)]
+
+
+def make(i: int) -> str:
+    from directory.npi import make_npi
+
+    return make_npi(5000 + i, individual=False)
