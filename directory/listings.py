@@ -10,12 +10,15 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from directory import reference
 from directory.geo import ZipError, lookup_zip
 from directory.models import (
+    KINDS,
+    ORG_TYPES,
+    WEEKDAYS,
     AuditEntry,
     Listing,
     ListingSpecialty,
@@ -31,6 +34,8 @@ from directory.npi import is_valid_npi
 from directory.search.sync import record_change
 
 PHONE = re.compile(r"^\(?(\d{3})\)?[ .-]?(\d{3})[ .-]?(\d{4})$")
+STATE = re.compile(r"^[A-Za-z]{2}$")
+OPENING = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$|^\d\d:\d\d-24:00$")
 
 
 class ValidationError(ValueError):
@@ -43,6 +48,30 @@ class ValidationError(ValueError):
 
 class StaleVersion(ValueError):
     """Someone else saved this listing since it was loaded (optimistic locking)."""
+
+
+STALE_TEMPLATE = ("this listing was changed by someone else (version {current}, you {verb} version {expected}); "
+                  "reload it and make your change again")
+
+
+def claim_listing(session: Session, listing_id: int, expected_version: int | None = None, *,
+                  verb: str = "edited") -> Listing:
+    """The listing, its row held for this transaction, checked to be still at `expected_version`.
+
+    A no-op UPDATE takes the row first (PostgreSQL's row lock; SQLite's write lock), so of two
+    writes to one listing at once the second waits for the first to commit and then finds the
+    version changed: never two writes from one version. Raises LookupError or StaleVersion."""
+    claim = update(Listing).where(Listing.id == listing_id)
+    if expected_version is not None:
+        claim = claim.where(Listing.version == expected_version)
+    claimed = session.execute(claim.values(version=Listing.version)
+                              .execution_options(synchronize_session=False)).rowcount
+    listing = session.get(Listing, listing_id, populate_existing=True)
+    if listing is None:
+        raise LookupError(f"no listing {listing_id}")
+    if claimed != 1:
+        raise StaleVersion(STALE_TEMPLATE.format(current=listing.version, verb=verb, expected=expected_version))
+    return listing
 
 
 @dataclass
@@ -91,11 +120,25 @@ def format_phone(raw: str | None) -> str | None:
     return "({}) {}-{}".format(*match.groups())
 
 
+def _hours_error(hours) -> str | None:
+    """Opening hours are {day: "HH:MM-HH:MM" or None} with days mon..sun; a message if not."""
+    if not isinstance(hours, dict):
+        return "opening hours are a mapping of days (mon..sun) to HH:MM-HH:MM"
+    for day, opening in hours.items():
+        if day not in WEEKDAYS:
+            return f"unknown day {day!r} in opening hours (use {', '.join(WEEKDAYS)})"
+        if opening is not None and not (isinstance(opening, str) and OPENING.match(opening)):
+            return f"opening hours for {day} must look like 08:00-17:00"
+    return None
+
+
 def validate(session: Session, data: ListingInput) -> dict[str, str]:
     """Every problem with `data`, by field; empty when it can be saved."""
     errors: dict[str, str] = {}
-    if data.kind not in ("organization", "practitioner"):
+    if data.kind not in KINDS:
         errors["kind"] = "kind must be organization or practitioner"
+    elif data.kind == "organization" and data.org_type not in ORG_TYPES:
+        errors["org_type"] = f"org_type must be one of {', '.join(ORG_TYPES)}"
     if not is_valid_npi(data.npi or ""):
         errors["npi"] = "an NPI is 10 digits with a valid check digit"
     if not (data.name or "").strip():
@@ -116,6 +159,10 @@ def validate(session: Session, data: ListingInput) -> dict[str, str]:
             lookup_zip(loc.zip)
         except ZipError as error:
             errors[f"locations.{i}.zip"] = str(error)
+        if (loc.state or "").strip() and not STATE.match(loc.state.strip()):
+            errors[f"locations.{i}.state"] = "a state is its two-letter code, like MA"
+        if error := _hours_error(loc.hours):
+            errors[f"locations.{i}.hours"] = error
         for name in ("phone", "fax"):
             try:
                 format_phone(getattr(loc, name))
@@ -295,14 +342,7 @@ def affiliated_practitioners(session: Session, organization_id: int) -> set[int]
 def update_listing(session: Session, listing_id: int, data: ListingInput, actor: str,
                    expected_version: int | None = None) -> Listing:
     """Replace a listing's fields and children; refuses if `expected_version` is out of date."""
-    listing = session.get(Listing, listing_id)
-    if listing is None:
-        raise LookupError(f"no listing {listing_id}")
-    if expected_version is not None and listing.version != expected_version:
-        raise StaleVersion(
-            f"this listing was changed by someone else (version {listing.version}, "
-            f"you edited version {expected_version}); reload it and make your change again"
-        )
+    listing = claim_listing(session, listing_id, expected_version)
     if errors := validate(session, data) | _location_id_errors(session, listing_id, data.locations):
         raise ValidationError(errors)
     clash = session.execute(
@@ -328,11 +368,10 @@ def update_listing(session: Session, listing_id: int, data: ListingInput, actor:
     return listing
 
 
-def set_active(session: Session, listing_id: int, active: bool, actor: str) -> Listing:
+def set_active(session: Session, listing_id: int, active: bool, actor: str,
+               expected_version: int | None = None) -> Listing:
     """Deactivate (soft delete, hidden from search) or restore a listing."""
-    listing = session.get(Listing, listing_id)
-    if listing is None:
-        raise LookupError(f"no listing {listing_id}")
+    listing = claim_listing(session, listing_id, expected_version)
     if listing.active != active:
         listing.active = active
         listing.version += 1

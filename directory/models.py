@@ -13,6 +13,8 @@ from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 KINDS = ("organization", "practitioner")
+ORG_TYPES = ("infusion_center", "home_infusion", "hospital_infusion", "specialty_pharmacy", "practice")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 VERIFICATION_METHODS = ("phone", "email", "attestation", "nppes", "import")
 STAFF_ROLES = ("editor", "verifier", "admin")
 GEO_SOURCES = ("zip_centroid", "geocoder")

@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, exists, func, or_, select, union
 from sqlmodel import Session
 
 import directory.audit  # noqa: F401  (importing it keeps audit entries append-only)
-from directory.listings import StaleVersion, ValidationError
+from directory.listings import ValidationError, claim_listing
 from directory.models import STALE_AFTER_DAYS, AuditEntry, Listing, Location, ProblemReport, Role, utcnow
 from directory.search.sync import record_change
 
@@ -51,14 +51,7 @@ def verify_listing(session: Session, listing_id: int, *, by: str, method: str, c
     resolved in the same transaction. Raises LookupError, ValidationError or StaleVersion."""
     if method not in METHODS:
         raise ValidationError({"method": f"method must be one of {', '.join(METHODS)}"})
-    listing = session.get(Listing, listing_id)
-    if listing is None:
-        raise LookupError(f"no listing {listing_id}")
-    if expected_version is not None and listing.version != expected_version:
-        raise StaleVersion(
-            f"this listing was changed by someone else (version {listing.version}, "
-            f"you verified version {expected_version}); reload it and verify again"
-        )
+    listing = claim_listing(session, listing_id, expected_version, verb="verified")
     on = on or date.today()
     now = utcnow()
     changes = {

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from directory.importers.upsert import snapshot
-from directory.listings import ValidationError, update_listing
+from directory.listings import LocationInput, ValidationError, update_listing
 from directory.models import AuditEntry, Listing, Location, Role
 from directory.roles import add_role
 
@@ -66,3 +66,49 @@ def test_a_location_of_another_listing_cannot_be_named(factory, session):
         update_listing(session, org.id, data, actor="test")
     assert "locations.0.id" in error.value.errors
     session.rollback()
+
+
+def _org_input(**overrides):
+    from directory.listings import ListingInput, LocationInput
+    from directory.npi import make_npi
+
+    values = {"kind": "organization", "npi": make_npi(7301, individual=False), "name": "Valid Infusion",
+              "specialties": ["261QI0500X"], "locations": [LocationInput(address="1 Main St", zip="02115")]}
+    return ListingInput(**(values | overrides))
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"org_type": "hospital"}, "org_type"),
+    ({"org_type": ""}, "org_type"),
+    ({"locations": [LocationInput(address="1 Main St", zip="02115", state="MASS")]}, "locations.0.state"),
+    ({"locations": [LocationInput(address="1 Main St", zip="02115", state="M1")]}, "locations.0.state"),
+    ({"locations": [LocationInput(address="1 Main St", zip="02115", hours=["mon"])]}, "locations.0.hours"),
+])
+def test_every_database_rule_is_a_field_error_from_the_service(session, overrides, field):
+    """What the database's CHECK constraints (and column sizes) would refuse is caught first, by
+    field, so an import rejects that row only instead of failing a whole batch."""
+    from directory.listings import create_listing, validate
+
+    data = _org_input(**overrides)
+    assert field in validate(session, data)
+    with pytest.raises(ValidationError):
+        create_listing(session, data, actor="test")
+    session.rollback()
+
+
+def test_an_import_row_with_a_bad_org_type_is_rejected_alone(session):
+    """Item 10: one bad org_type used to reach the CHECK constraint and roll back its whole batch."""
+    import io
+
+    from directory.importers.template import import_template
+    from directory.npi import make_npi
+
+    header = "npi,kind,name,org_type,specialties,address,zip\n"
+    good, bad = make_npi(7311, individual=False), make_npi(7312, individual=False)
+    rows = f"{good},organization,Good Infusion,infusion_center,261QI0500X,1 Main St,02115\n" \
+           f"{bad},organization,Bad Infusion,hospital,261QI0500X,2 Main St,02115\n"
+    report = import_template(session, io.StringIO(header + rows, newline=""), actor="test")
+    assert report.created == 1
+    assert [(line, npi) for line, npi, _ in report.rejections] == [(3, bad)]
+    assert "org_type" in report.rejections[0][2]
+    assert session.execute(select(Listing.npi)).scalars().all() == [good]

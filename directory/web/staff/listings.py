@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import event, func, or_, select, update
+from sqlalchemy import event, func, or_, select
 from sqlmodel import Session
 
 from directory import reference
@@ -160,8 +160,6 @@ def _listing_input(db: Session, form: dict, listing_id: int | None) -> tuple[Lis
             networks.append(int(raw))
         else:
             errors["networks"] = f"unknown network id {raw}"
-    if form["kind"] == "organization" and form["org_type"] not in ORG_TYPES:
-        errors["org_type"] = "choose one of the organization types"
     existing: dict[int, Location] = {}
     if listing_id is not None:
         existing = {loc.id: loc for loc in db.execute(select(Location).where(Location.listing_id == listing_id))
@@ -255,8 +253,6 @@ def edit(listing_id: int):
                               status=400)
         data, kept, errors = _listing_input(db, form, listing_id)
         try:
-            if listing.version != version or not _claim(db, listing_id, version):
-                raise StaleVersion(STALE_MESSAGE)
             if errors:
                 raise ValidationError(errors)
             update_listing(db, listing_id, data, actor=current_user.email, expected_version=version)
@@ -271,14 +267,6 @@ def edit(listing_id: int):
         name = listing.name
     flash(f"Saved {name}; public search shows the change.", "success")
     return redirect(url_for("staff_listings.edit", listing_id=listing_id), code=303)
-
-
-def _claim(db: Session, listing_id: int, version: int) -> bool:
-    """Lock the row if it is still at `version` (a no-op UPDATE), so that of two editors saving the same
-    version at the same moment, the second waits and then finds the version changed."""
-    claimed = db.execute(update(Listing).where(Listing.id == listing_id, Listing.version == version)
-                         .values(version=Listing.version).execution_options(synchronize_session=False))
-    return claimed.rowcount == 1
 
 
 def _set_active(listing_id: int, active: bool):
