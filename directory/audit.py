@@ -1,9 +1,14 @@
 """The audit trail: read it, export it, and keep it append-only.
 
-Importing this module installs the guard: the ORM refuses to update or delete an `AuditEntry`
-(unit-of-work flushes raise from `before_update`/`before_delete`; ORM bulk `update()`/`delete()`
-statements raise from `do_orm_execute`). Core SQL on the table bypasses the ORM and is not blocked;
-the app never issues it, and a database role without UPDATE/DELETE on `auditentry` closes that too.
+Append-only is enforced twice:
+- by the database: migration 0006 adds triggers that refuse every UPDATE and DELETE on
+  `auditentry` (and TRUNCATE on PostgreSQL), raw SQL and other clients included, with an integrity
+  error saying "append-only". Only INSERT works; correcting an entry means adding another.
+- by the ORM, earlier and with a clearer error: importing this module makes SQLAlchemy refuse to
+  update or delete an `AuditEntry` (unit-of-work flushes raise from `before_update`/`before_delete`;
+  ORM bulk `update()`/`delete()` statements raise from `do_orm_execute`) with `AuditImmutable`.
+Removing the triggers takes a schema change (downgrading migration 0006), which a database role
+without DDL rights on `auditentry` cannot make.
 """
 
 from __future__ import annotations

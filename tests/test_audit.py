@@ -1,4 +1,5 @@
-"""The audit trail: filtering, CSV export, and entries that cannot be edited or deleted."""
+"""The audit trail: filtering, CSV export, and entries that cannot be edited or deleted (by the ORM,
+and by the database itself on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ import io
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import delete, select, update
+from alembic import command
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from directory.audit import AuditImmutable, entries, export_csv
 from directory.csvcells import restore
 from directory.db import get_engine
+from directory.migrate import alembic_config
 from directory.models import AuditEntry
 from directory.verification import verify_listing
+from tests.backends import close_app, make_app
 
 
 def at(day: int, hour: int = 12) -> datetime:
@@ -144,3 +149,48 @@ def test_csv_cells_never_become_spreadsheet_formulas(session):
         ("'@evil", "phone", "", "'+1 617"),
     ]
     assert [restore(r["after"]) for r in rows] == [formula, "+1 617"]
+
+
+# --- append-only in the database itself ---------------------------------------------------------
+
+def raw_changes_are_refused(engine) -> None:
+    """Raw SQL, outside the ORM: INSERT works, UPDATE and DELETE fail and change nothing."""
+    with engine.begin() as conn:
+        conn.execute(text("insert into auditentry (at, actor, action, changes) "
+                          "values (:at, 'raw', 'create', '{}')"), {"at": at(6)})
+    statements = ("update auditentry set actor = 'mallory'",
+                  "update auditentry set changes = '{}' where actor = 'raw'",
+                  "delete from auditentry where actor = 'raw'",
+                  "delete from auditentry")
+    for statement in statements:
+        with engine.connect() as conn, pytest.raises(IntegrityError, match="append-only"):
+            conn.execute(text(statement))
+    with engine.connect() as conn:
+        assert conn.execute(select(AuditEntry.actor).order_by(AuditEntry.id)).scalars().all() == ["raw"]
+
+
+def test_the_sqlite_database_refuses_to_edit_or_delete_entries(app):
+    raw_changes_are_refused(get_engine(app))
+
+
+def test_the_postgresql_database_refuses_to_edit_delete_or_truncate_entries(postgres_server, tmp_path):
+    app = make_app("whoosh", tmp_path, DATABASE_URL=postgres_server.database())
+    try:
+        engine = get_engine(app)
+        raw_changes_are_refused(engine)
+        with engine.connect() as conn, pytest.raises(IntegrityError, match="append-only"):
+            conn.execute(text("truncate auditentry"))
+    finally:
+        close_app(app)
+
+
+def test_downgrading_0006_lifts_the_guard(app):
+    engine = get_engine(app)
+    with engine.begin() as conn:
+        conn.execute(text("insert into auditentry (at, actor, action, changes) values (:at, 'a', 'x', '{}')"),
+                     {"at": at(6)})
+        command.downgrade(alembic_config(conn), "0005")
+        conn.execute(text("delete from auditentry"))
+        assert conn.execute(select(func.count()).select_from(AuditEntry)).scalar_one() == 0
+        command.upgrade(alembic_config(conn), "head")
+    raw_changes_are_refused(engine)
