@@ -215,7 +215,8 @@ def summaries(
 
 
 def detail(session: Session, lid: int) -> dict | None:
-    """One listing with every location, role, network and what it offers."""
+    """One listing with every location, role, network and what it offers, as the public sees it
+    (a deactivated listing too: `active` says so, and the views answer 410 Gone)."""
     listing = session.get(Listing, lid)
     if listing is None:
         return None
@@ -248,9 +249,9 @@ def detail(session: Session, lid: int) -> dict | None:
                    "geo_source": loc.geo_source}
                 for loc in locations[lid]
             ],
+            # When, how and from where; never who (a staff account is not public).
             "verification": {
                 "last_verified": body["last_verified"],
-                "verified_by": listing.verified_by,
                 "method": listing.verification_method,
                 "source": listing.source,
             },

@@ -56,6 +56,8 @@ def provider(lid: int):
         body = hydrate.detail(session, lid)
     if body is None:
         return error_response(404, "not_found", f"no provider with id {lid}", "id")
+    if not body["active"]:
+        return error_response(410, "gone", f"provider {lid}: this listing was removed from the directory", "id")
     return jsonify(body)
 
 

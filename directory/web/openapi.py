@@ -19,6 +19,7 @@ from directory.search.query import (
     SORTS,
     TRUE_WORDS,
 )
+from directory.web import MAX_ID
 
 
 def ref(name: str) -> dict:
@@ -90,7 +91,6 @@ DETAIL = {k: v for k, v in SUMMARY.items() if k != "distance_mi"} | {
     })),
     "verification": obj({
         "last_verified": DATE,
-        "verified_by": t("string", True),
         "method": t("string", True, enum=[*VERIFICATION_METHODS, None]),
         "source": t("string"),
     }),
@@ -121,7 +121,8 @@ KIND_ONLY = ("organization", "practitioners", "practitioner", "roles")
 
 SCHEMAS = {
     "Error": obj({"error": obj({
-        "code": t("string", description="Machine-readable, e.g. invalid_parameter, unknown_zip, not_found."),
+        "code": t("string", description="Machine-readable, e.g. invalid_parameter, unknown_zip, not_found, "
+                  "gone, method_not_allowed, request_too_large, index_unavailable."),
         "message": t("string", description="Human-readable; says what is allowed."),
         "field": t("string", True, description="The parameter at fault, when there is one."),
     })}),
@@ -208,8 +209,23 @@ def ok(schema: str, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
 
 
+BAD = {"400": ok("Error", "A parameter is invalid; `field` names it.")}
+MISSING = {"404": ok("Error", "Not found.")}
+GONE = {"410": ok("Error", "The listing was removed from the directory (deactivated); `field` is id. "
+                           "An id that was never a listing is 404.")}
+REBUILDING = {"503": ok("Error", "The search index cannot be opened (e.g. it is being rebuilt).")}
+ANY_PATH = {
+    "405": ok("Error", "Another method than GET (the API is read-only).")
+    | {"headers": {"Allow": {"description": "The methods this path answers.", "schema": t("string")}}},
+    "413": ok("Error", "The request body is larger than the server's limit (MAX_CONTENT_LENGTH, 1 MB by "
+                       "default); code request_too_large."),
+}
+
+
 def get(op_id: str, summary: str, responses: dict, parameters: list | None = None) -> dict:
-    op = {"operationId": op_id, "summary": summary, "responses": responses}
+    """A GET operation; every path also answers 405 to other methods and 413 to a large body."""
+    responses = responses | ANY_PATH
+    op = {"operationId": op_id, "summary": summary, "responses": dict(sorted(responses.items()))}
     if parameters:
         op["parameters"] = parameters
     return {"get": op}
@@ -218,25 +234,24 @@ def get(op_id: str, summary: str, responses: dict, parameters: list | None = Non
 @lru_cache(maxsize=1)
 def openapi_document() -> dict:
     """The OpenAPI 3.1 document served at /api/v1/openapi.json. Do not mutate the result."""
-    bad = {"400": ok("Error", "A parameter is invalid; `field` names it.")}
-    missing = {"404": ok("Error", "Not found.")}
-    rebuilding = {"503": ok("Error", "The search index cannot be opened (e.g. it is being rebuilt).")}
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "IVIG Provider Directory API",
             "version": "1",
             "description": "Read-only search of IVIG infusion centres and prescribing specialists. "
-                           "Out-of-range values are rejected with 400, never clamped.",
+                           "Out-of-range values are rejected with 400, never clamped. Errors have one "
+                           "shape: {\"error\": {\"code\", \"message\", \"field\"}}.",
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "paths": {
             "/api/v1/search": get("search", "Search listings", {
-                "200": ok("SearchResponse", "One page of results within the radius."), **bad, **rebuilding,
+                "200": ok("SearchResponse", "One page of results within the radius."), **BAD, **REBUILDING,
             }, search_parameters()),
             "/api/v1/providers/{id}": get("getProvider", "One listing with every location and role", {
-                "200": ok("ProviderDetail", "The listing."), **missing,
-            }, [param("id", t("integer", minimum=0), "Listing id.", "path")]),
+                "200": ok("ProviderDetail", "The listing."), **MISSING, **GONE,
+            }, [param("id", t("integer", minimum=0, maximum=MAX_ID),
+                      "Listing id; any number that is not a listing's id is 404.", "path")]),
             "/api/v1/specialties": get("listSpecialties", "NUCC specialties that can be searched", {
                 "200": ok("SpecialtyList", "Every specialty, in taxonomy order."),
             }),
@@ -244,10 +259,10 @@ def openapi_document() -> dict:
                 "200": ok("NetworkList", "Every network, by payer then name."),
             }),
             "/api/v1/zip/{zip}": get("lookupZip", "Centroid of a ZIP code", {
-                "200": ok("ZipPlace", "The ZIP's city, state and centroid."), **missing,
+                "200": ok("ZipPlace", "The ZIP's city, state and centroid."), **MISSING,
             }, [param("zip", t("string"), "5-digit ZIP or ZIP+4; anything else is 404.", "path")]),
             "/healthz": get("health", "Database and search index check",
-                            {"200": ok("Health", "Healthy."), **rebuilding}),
+                            {"200": ok("Health", "Healthy."), **REBUILDING}),
             "/api/v1/openapi.json": get("openapi", "This document", {
                 "200": {"description": "OpenAPI 3.1 document.",
                         "content": {"application/json": {"schema": {"type": "object"}}}},

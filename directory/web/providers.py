@@ -25,8 +25,9 @@ ORG_TYPES = {
     "practice": "Medical practice",
 }
 GENDERS = {"F": "Female", "M": "Male", "X": "Another gender"}
-METHODS = {"phone": "by phone", "email": "by email", "attestation": "by the provider's attestation",
-           "nppes": "against the NPPES registry", "import": "by data import"}
+METHODS = {"phone": "By phone", "email": "By email", "attestation": "By the provider's attestation",
+           "nppes": "Against the NPPES registry", "import": "By data import"}
+REMOVED = "This listing was removed from the directory. Search for another provider nearby."
 EMPTY_FORM = {"problem": "", "details": "", "contact": ""}
 THANKS = "Thank you — your report was sent to our staff."
 
@@ -70,7 +71,7 @@ def page_context(listing: dict) -> dict:
         "language_names": [languages.get(code, code) for code in listing["languages"]],
         "org_type": ORG_TYPES.get(listing.get("organization", {}).get("type"), None),
         "gender": GENDERS.get((listing.get("practitioner") or {}).get("gender")),
-        "method": METHODS.get(verification["method"], verification["method"]),
+        "method": METHODS.get(verification["method"], verification["method"]),  # how, never who
         "problems": reports.PROBLEMS,
         "limits": {"details_min": reports.DETAILS_MIN, "details_max": reports.DETAILS_MAX},
     }
@@ -79,8 +80,10 @@ def page_context(listing: dict) -> dict:
 def _load(lid: int) -> dict:
     with Session(get_engine()) as session:
         listing = hydrate.detail(session, lid)
-    if listing is None or not listing["active"]:
+    if listing is None:
         abort(404)
+    if not listing["active"]:
+        abort(410, description=REMOVED)
     return listing
 
 

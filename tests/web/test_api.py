@@ -139,6 +139,19 @@ def test_unknown_provider_is_404(client):
     assert_error(client.get("/api/v1/providers/999999"), 404, "id")
 
 
+def test_a_deactivated_provider_is_410_gone(client, factory, session):
+    from directory.listings import set_active
+
+    listing = factory.listing()
+    set_active(session, listing.id, False, actor="test")
+    session.commit()
+    error = assert_error(client.get(f"/api/v1/providers/{listing.id}"), 410, "id")
+    assert error["code"] == "gone" and "removed from the directory" in error["message"]
+    set_active(session, listing.id, True, actor="test")
+    session.commit()
+    assert client.get(f"/api/v1/providers/{listing.id}").status_code == 200
+
+
 def test_provider_detail_has_every_location(client, factory):
     listing = factory.listing(zips=["02115", "02139"])
     body = client.get(f"/api/v1/providers/{listing.id}").get_json()

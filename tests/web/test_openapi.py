@@ -184,3 +184,52 @@ def test_schemas_are_strict_enough_to_catch_drift():
         {"total": 0, "page": 1, "per_page": 20, "results": [{"id": 1}], "facets": {}}
     )
     assert validator.is_valid({"total": 0, "page": 1, "per_page": 20, "results": [], "facets": {}})
+
+
+# Every status each operation can answer; 405 (another method) and 413 (a body over the limit) apply
+# to every path, 503 wherever the search index is opened.
+STATUSES = {
+    "/api/v1/search": {"200", "400", "405", "413", "503"},
+    "/api/v1/providers/{id}": {"200", "404", "405", "410", "413"},
+    "/api/v1/specialties": {"200", "405", "413"},
+    "/api/v1/networks": {"200", "405", "413"},
+    "/api/v1/zip/{zip}": {"200", "404", "405", "413"},
+    "/healthz": {"200", "405", "413", "503"},
+    "/api/v1/openapi.json": {"200", "405", "413"},
+}
+
+
+def test_every_operation_lists_the_statuses_it_can_answer():
+    paths = openapi_document()["paths"]
+    assert set(paths) == set(STATUSES)
+    for path, statuses in STATUSES.items():
+        responses = paths[path]["get"]["responses"]
+        assert set(responses) == statuses, path
+        for status in statuses - {"200"}:
+            assert responses[status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+        assert "Allow" in responses["405"]["headers"], path
+
+
+def test_error_statuses_are_answered_as_documented(client, factory, session):
+    from directory.listings import set_active
+
+    gone = factory.listing()
+    set_active(session, gone.id, False, actor="test")
+    session.commit()
+    concrete = {"/api/v1/providers/{id}": f"/api/v1/providers/{gone.id}", "/api/v1/zip/{zip}": "/api/v1/zip/02115"}
+    for path in STATUSES:
+        url = concrete.get(path, path)
+        response = client.post(url)
+        check(response, path)
+        assert response.status_code == 405 and "GET" in response.headers["Allow"], path
+        response = client.get(url, data=b"x" * (1024 * 1024 + 1))
+        check(response, path)
+        assert response.status_code == 413, path
+    for url, path, status in [("/api/v1/search?zip=02115&radius=0", "/api/v1/search", 400),
+                              (f"/api/v1/providers/{gone.id}", "/api/v1/providers/{id}", 410),
+                              ("/api/v1/providers/999999", "/api/v1/providers/{id}", 404),
+                              (f"/api/v1/providers/{2**70}", "/api/v1/providers/{id}", 404),
+                              ("/api/v1/zip/99999", "/api/v1/zip/{zip}", 404)]:
+        response = client.get(url)
+        assert response.status_code == status, url
+        assert check(response, path)["error"]["code"]

@@ -106,8 +106,9 @@ def test_organization_page_shows_everything(client, org):
                  "<dt>Help with prior authorization</dt><dd>Yes</dd>", "English, Spanish",
                  "<dt>Telehealth</dt><dd>Yes</dd>", "<dt>Accepting new patients</dt><dd>Yes</dd>",
                  "Accepting new patients</span>", (date.today() - timedelta(days=3)).isoformat(),
-                 "Sam Staff, by phone", 'id="report-form"'):
+                 "<dt>How verified</dt><dd>By phone</dd>", 'id="report-form"'):
         assert text in html, text
+    assert "Sam Staff" not in html  # who verified is for staff only
     assert html.index("Infusion Therapy Clinic/Center") < html.index("Medical Specialty Clinic")  # primary first
     assert "⚠" not in html and "Never verified" not in html
 
@@ -145,13 +146,48 @@ def test_stale_warning(client, factory, session, age, stale):
     assert ("call to confirm before you go" in html) is stale
 
 
-def test_unknown_and_deactivated_listings_are_404_pages(client, factory, session):
+def test_a_deactivated_listing_is_a_410_page_and_an_unknown_one_404(client, factory, session):
     listing = factory.listing()
     set_active(session, listing.id, False, actor="test")
     session.commit()
-    for lid in (listing.id, 999999):
-        response = client.get(f"/providers/{lid}")
-        assert response.status_code == 404 and response.mimetype == "text/html"
+    response = client.get(f"/providers/{listing.id}")
+    assert response.status_code == 410 and response.mimetype == "text/html"
+    assert "<h1>Listing removed</h1>" in response.get_data(as_text=True)
+    assert "This listing was removed from the directory." in response.get_data(as_text=True)
+    parse(response)
+    response = client.get("/providers/999999")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert "removed from the directory" not in response.get_data(as_text=True)
+    set_active(session, listing.id, True, actor="test")
+    session.commit()
+    assert client.get(f"/providers/{listing.id}").status_code == 200
+
+
+def test_a_staff_verification_publishes_when_and_how_never_who(client, factory, session):
+    from tests.web.test_staff_upkeep import signed_in_as, verify_form
+
+    listing = factory.listing(name="Fenway Infusion Center")
+    email = signed_in_as(client, session, "verifier")
+    response = client.post(f"/staff/verification/{listing.id}", data=verify_form(client, listing, method="email"))
+    assert response.status_code == 303
+    session.expire_all()
+    assert session.get(Listing, listing.id).verified_by == email  # staff keep it
+    public = {
+        "page": client.get(f"/providers/{listing.id}"),
+        "api": client.get(f"/api/v1/providers/{listing.id}"),
+        "search": client.get("/api/v1/search?zip=02115"),
+        "page of results": client.get("/?zip=02115"),
+        "csv": client.get("/export.csv?zip=02115"),
+        "referrals": client.get("/referrals?zip=02115"),
+        "openapi": client.get("/api/v1/openapi.json"),
+    }
+    for name, response in public.items():
+        assert response.status_code == 200, name
+        body = response.get_data(as_text=True)
+        assert email not in body and "verified_by" not in body, name
+    assert public["api"].get_json()["verification"] == {
+        "last_verified": date.today().isoformat(), "method": "email", "source": "staff"}
+    assert "<dt>How verified</dt><dd>By email</dd>" in public["page"].get_data(as_text=True)
 
 
 def post_report(client, lid, token=None, **fields):
@@ -235,13 +271,15 @@ def test_report_rate_limits_by_listing_and_window(factory, session):
     assert count(session, ProblemReport) == reports.PER_LISTING_PER_DAY
 
 
-def test_report_for_unknown_or_inactive_listing_is_404(client, factory, session):
+def test_report_for_an_unknown_listing_is_404_and_a_deactivated_one_410(client, factory, session):
     listing = factory.listing()
     token = csrf_token(client, listing.id)
     assert post_report(client, 999999, token).status_code == 404
     set_active(session, listing.id, False, actor="test")
     session.commit()
-    assert post_report(client, listing.id, token).status_code == 404
+    response = post_report(client, listing.id, token)
+    assert response.status_code == 410
+    assert "This listing was removed from the directory." in response.get_data(as_text=True)
     assert count(session, ProblemReport) == 0
 
 
