@@ -15,6 +15,7 @@ from directory import demo, migrate
 from directory.db import make_engine
 from directory.geo import is_known_zip, lookup_zip
 from directory.models import (
+    AuditEntry,
     Listing,
     ListingSpecialty,
     Location,
@@ -320,3 +321,20 @@ def test_rejects_bad_arguments(tmp_path):
             demo.generate(engine, count=10, batch_size=0)
     finally:
         engine.dispose()
+
+
+def test_each_reseed_leaves_one_audit_entry(tmp_path):
+    engine = fresh_engine(tmp_path / "audited.sqlite3")
+    try:
+        demo.generate(engine, count=300, seed=3, today=TODAY, batch_size=100)
+        demo.generate(engine, count=120, seed=4, today=TODAY)
+        with Session(engine) as session:
+            trail = session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
+            networks = session.execute(select(func.count()).where(Network.is_demo.is_(True))).scalar_one()
+    finally:
+        engine.dispose()
+    assert [(e.actor, e.action, e.listing_id) for e in trail] == [("seed-demo", "demo.reseed", None)] * 2
+    first, second = (entry.changes for entry in trail)
+    assert first["demo_listings"] == [0, 300] and second["demo_listings"] == [300, 120]
+    assert first["seed"] == [None, 3] and second["seed"] == [None, 4]
+    assert first["demo_networks"][0] == 0 and second["demo_networks"] == [first["demo_networks"][1], networks]

@@ -6,6 +6,12 @@ Primary keys are assigned here (after the current maximum of each table), so row
 without round trips, and the same seed and count give identical rows, ids included, in a fresh
 database. Memory stays bounded: only a batch of rows and a small state per area are kept.
 
+These bulk writes bypass the service layer, so they get no audit entry per listing. Instead each
+reseed records one summary entry (actor "seed-demo", action "demo.reseed", changes: demo listings
+and demo networks as [removed, added], and the seed), in the same transaction as the deletion, so
+demo rows are never removed without a trace; "added" is the count asked for, written in the batches
+that follow.
+
 Everything is made up: payer and place names come from seed_data/demo/, phone numbers use the
 fictional 555-01xx range, websites are under example.org, NPIs are check-digit-valid serials.
 Locations sit exactly on their ZIP centroid (geo_source 'zip_centroid').
@@ -22,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from directory.demo.generator import _Generator
 from directory.demo.networks import _networks
-from directory.demo.store import _fix_npis, _next_id, delete_demo, sync_sequences
+from directory.demo.store import _fix_npis, _next_id, audit_reseed, delete_demo, sync_sequences
 from directory.demo.vocabulary import IVIG_PRODUCTS, NPI_OVERFLOW_START, Area, Batch, areas
 from directory.models import Listing, Location, Network, Role
 
@@ -53,11 +59,12 @@ def generate(
     rng = random.Random(seed)
     areas()  # load the gazetteer before opening a write transaction
     with engine.connect() as conn:
-        delete_demo(conn)
+        removed = delete_demo(conn)
         taken = {(payer, name) for payer, name in conn.execute(select(Network.payer, Network.name))}
         networks = _networks(rng, _next_id(conn, Network.id), taken)
         if networks:
             conn.execute(insert(Network.__table__), networks)
+        audit_reseed(conn, removed=removed, added=(count, len(networks)), seed=seed)
         conn.commit()
         start = {
             "listing": _next_id(conn, Listing.id),

@@ -1,12 +1,14 @@
-"""Database work for the demo data: delete demo rows, next free ids, and NPI collision fixes."""
+"""Database work for the demo data: delete demo rows, audit the reseed, next free ids, and NPI
+collision fixes."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import delete, func, insert, or_, select, text
 from sqlalchemy.engine import Connection
 
 from directory.demo.vocabulary import Batch
 from directory.models import (
+    AuditEntry,
     Listing,
     ListingSpecialty,
     Location,
@@ -15,12 +17,14 @@ from directory.models import (
     Participation,
     Practitioner,
     Role,
+    utcnow,
 )
 from directory.npi import make_npi
 
 
-def delete_demo(conn: Connection) -> None:
-    """Delete every demo listing and demo network with the rows that point at them (FK-safe order)."""
+def delete_demo(conn: Connection) -> tuple[int, int]:
+    """Delete every demo listing and demo network with the rows that point at them (FK-safe order);
+    return how many (listings, networks) were deleted."""
     demo_ids = select(Listing.id).where(Listing.is_demo.is_(True)).scalar_subquery()
     demo_networks = select(Network.id).where(Network.is_demo.is_(True)).scalar_subquery()
     demo_locations = select(Location.id).where(Location.listing_id.in_(demo_ids)).scalar_subquery()
@@ -40,8 +44,21 @@ def delete_demo(conn: Connection) -> None:
     )
     for table in (Location, ListingSpecialty, Organization, Practitioner):
         conn.execute(delete(table).where(table.listing_id.in_(demo_ids)))
-    conn.execute(delete(Listing).where(Listing.is_demo.is_(True)))
-    conn.execute(delete(Network).where(Network.is_demo.is_(True)))
+    listings = conn.execute(delete(Listing).where(Listing.is_demo.is_(True))).rowcount
+    networks = conn.execute(delete(Network).where(Network.is_demo.is_(True))).rowcount
+    return listings, networks
+
+
+def audit_reseed(conn: Connection, *, removed: tuple[int, int], added: tuple[int, int], seed: int) -> None:
+    """The reseed's one audit entry: demo listings and networks before and after, and the seed.
+
+    Demo rows are written with Core bulk inserts, not through the service, so they get no entry of
+    their own; this summary is the trail of what the reseed removed and added."""
+    conn.execute(insert(AuditEntry.__table__).values(
+        at=utcnow(), actor="seed-demo", action="demo.reseed", listing_id=None,
+        changes={"demo_listings": [removed[0], added[0]], "demo_networks": [removed[1], added[1]],
+                 "seed": [None, seed]},
+    ))
 
 
 def _next_id(conn: Connection, column) -> int:
