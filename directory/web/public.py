@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from sqlmodel import Session
 
 from directory import hydrate
+from directory.csvcells import neutralise_row
 from directory.db import get_engine
 from directory.search import get_searcher
 from directory.search.query import QueryError, SearchQuery, parse_search_args
@@ -147,7 +148,8 @@ def export_csv():
     writer.writerow(EXPORT_COLUMNS)
     for r in rows:
         loc = r.get("location") or {}
-        writer.writerow([
+        # Names and the rest come from the public and from imports: never a formula in a spreadsheet.
+        writer.writerow(neutralise_row([
             r["id"], r["name"], r["kind"], r["npi"], r.get("distance_mi", ""),
             loc.get("address", ""), loc.get("city", ""), loc.get("state", ""), loc.get("zip", ""),
             loc.get("phone") or "", loc.get("fax") or "",
@@ -155,7 +157,7 @@ def export_csv():
             "; ".join(n["name"] for n in r["networks"]),
             "yes" if r["accepting_new_patients"] else "no", "yes" if r["telehealth"] else "no",
             r["last_verified"] or "", "yes" if r["stale"] else "no",
-        ])
+        ]))
     headers = {"Content-Disposition": "attachment; filename=ivig-directory-results.csv",
                "X-Total-Count": str(total)}
     return Response(out.getvalue(), mimetype="text/csv", headers=headers)

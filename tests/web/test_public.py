@@ -149,6 +149,28 @@ def test_csv_export_holds_every_result_of_every_page(client, factory):
     assert client.get("/export.csv?zip=99999").status_code == 400
 
 
+FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+1+2", "-2+3", "@SUM(A1)"]
+
+
+def test_csv_export_cells_never_start_a_spreadsheet_formula(client, factory):
+    from directory.csvcells import restore
+
+    network = factory.network(name="=1+1 Network", payer="@Payer")
+    made = {factory.listing(name=name, zip="02115", networks=[network.id], sync=False).id: name
+            for name in FORMULAS}
+    factory.sync()
+    response = client.get("/export.csv?zip=02115&sort=name")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert len(rows) == len(FORMULAS) + 1
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
+    for row in csv.DictReader(io.StringIO(response.get_data(as_text=True))):
+        assert restore(row["name"]) == made[int(row["id"])]
+        assert row["networks"] == "'=1+1 Network"
+
+
 def test_referral_list_is_printable(client, boston):
     response = client.get("/referrals?zip=02115&radius=50")
     html = response.get_data(as_text=True)
