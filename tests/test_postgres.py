@@ -24,6 +24,7 @@ from directory.search import get_searcher
 from directory.search.sync import check_index, reindex
 from tests.backends import ADMIN_URL, postgres_unavailable
 from tests.factories import Factory
+from tests.test_schema import upgrade_with_a_duplicate_role
 from tests.throttle_race import EMAIL, failures_at_once
 
 
@@ -77,6 +78,14 @@ def test_migrations_build_the_schema_with_its_constraints(pg_url, tmp_path):
                                   "'[]', '[]', 'staff', false, 1, now(), now())"))
     finally:
         close(app)
+
+
+def test_migration_0005_audits_each_duplicate_role_it_removes(pg_url):
+    engine = create_engine(pg_url)
+    try:
+        upgrade_with_a_duplicate_role(engine)
+    finally:
+        engine.dispose()
 
 
 def test_write_path_and_search_on_postgres(pg_url, tmp_path):
