@@ -10,20 +10,21 @@ MAX_ID = 2**63 - 1
 
 
 def digits_at_most(limit: int) -> str:
-    """A regular expression matching the decimal numbers 0..`limit` (leading zeros allowed)."""
+    """A regular expression matching the decimal numbers 0..`limit`, in ASCII digits (leading zeros
+    allowed)."""
     digits = str(limit)
     width = len(digits)
-    options = [rf"\d{{1,{width - 1}}}"] if width > 1 else []
+    options = [f"[0-9]{{1,{width - 1}}}"] if width > 1 else []
     for i, digit in enumerate(digits):
         low = 1 if i == 0 and width > 1 else 0
         if int(digit) > low:
-            options.append(rf"{digits[:i]}[{low}-{int(digit) - 1}]\d{{{width - 1 - i}}}")
+            options.append(f"{digits[:i]}[{low}-{int(digit) - 1}][0-9]{{{width - 1 - i}}}")
     options.append(digits)
     return "0*(?:" + "|".join(options) + ")"
 
 
 class RowIdConverter(IntegerConverter):
-    """`<int:...>` in every route: a number up to MAX_ID. A larger one matches no route (404)
+    """`<int:...>` in every route: ASCII digits up to MAX_ID. A larger number matches no route (404)
     instead of reaching the database driver, which cannot bind it (500). The bound is in the
     pattern, not only in `to_python`: Werkzeug would answer 405 when another method's rule has
     the same path."""

@@ -28,10 +28,11 @@ def error_headers(error: HTTPException) -> list[tuple[str, str]]:
 
 
 def size_in_words(size: int) -> str:
-    """1048576 -> '1 MB', 2048 -> '2 KB', 100 -> '100 bytes'."""
+    """1048576 -> '1 MB', 500000 -> '488 KB', 1536 -> '1.5 KB', 100 -> '100 bytes' (1 KB = 1024 bytes)."""
     for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
-        if size >= scale and size % scale == 0:
-            return f"{size // scale} {unit}"
+        if size >= scale:
+            value = size / scale
+            return f"{value:.0f} {unit}" if value >= 10 or value.is_integer() else f"{value:.1f} {unit}"
     return f"{size} bytes"
 
 
@@ -40,6 +41,21 @@ def too_large(limit: int | None) -> RequestEntityTooLarge:
     if limit is None:
         return RequestEntityTooLarge()
     return RequestEntityTooLarge(f"The request is too large: at most {size_in_words(limit)} may be sent.")
+
+
+def _explained(error: RequestEntityTooLarge) -> RequestEntityTooLarge:
+    """Werkzeug's 413 (raised while reading a form) with the limit that was passed: the body's, or
+    within a smaller body the form's (text per field, number of fields)."""
+    if error.description != RequestEntityTooLarge.description:
+        return error
+    limit, length = request.max_content_length, request.content_length
+    if limit is not None and (length is None or length > limit):
+        return too_large(limit)
+    text, parts = request.max_form_memory_size, request.max_form_parts
+    if text is None or parts is None:
+        return error
+    return RequestEntityTooLarge(f"The form is too large: its text may be at most {size_in_words(text)} per "
+                                 f"field, in at most {parts} fields.")
 
 
 def init_app(app: Flask) -> None:
@@ -66,8 +82,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
-        if isinstance(error, RequestEntityTooLarge) and error.description == RequestEntityTooLarge.description:
-            error = too_large(request.max_content_length)  # raised by Werkzeug reading a form
+        if isinstance(error, RequestEntityTooLarge):
+            error = _explained(error)
         if error.code is None or error.code < 400:
             return error
         headers = error_headers(error)

@@ -72,6 +72,16 @@ def test_the_id_pattern_matches_exactly_the_numbers_up_to_its_limit(limit):
     pattern = re.compile(digits_at_most(limit))
     assert [n for n in range(12_000) if pattern.fullmatch(str(n))] == list(range(limit + 1))
     assert pattern.fullmatch(f"00{limit}") and not pattern.fullmatch(f"-{limit}")
+    assert not pattern.fullmatch("\u0661") and not pattern.fullmatch("\uff11")  # Arabic-Indic and fullwidth 1
+
+
+@pytest.mark.parametrize("url", ["/providers/{}", "/api/v1/providers/{}"])
+def test_an_id_in_other_digits_than_ascii_is_no_listing(client, factory, url):
+    listing = factory.listing()
+    assert listing.id == 1
+    assert client.get(url.format(1)).status_code == 200
+    for digit in ("\u0661", "\uff11", "\u00b9"):  # Arabic-Indic, fullwidth, superscript 1
+        assert client.get(url.format(digit)).status_code == 404, digit
 
 
 def test_the_id_pattern_stops_at_the_largest_database_integer():
@@ -135,16 +145,20 @@ def test_headers_of_other_http_errors_are_kept(app, client):
 
 # --- request bodies: at most MAX_CONTENT_LENGTH (1 MB unless configured), the import page 5 MB -------
 
-def post_big(client, url: str, size: int, **fields):
-    """POST a multipart form with a `size`-byte file (spooled by Werkzeug: closed afterwards)."""
-    data = {**fields, "file": (io.BytesIO(b"x" * size), "big.bin")}
-    builder = EnvironBuilder(path=url, method="POST", data=data)
+def post_multipart(client, url: str, data: dict):
+    """POST `data` as multipart/form-data (a large body is spooled to a file: closed afterwards)."""
+    builder = EnvironBuilder(path=url, method="POST", data=data, content_type="multipart/form-data")
     environ = builder.get_environ()
     try:
         return client.open(environ)
     finally:
         environ["wsgi.input"].close()
         builder.close()
+
+
+def post_big(client, url: str, size: int, **fields):
+    """POST a multipart form with a `size`-byte file."""
+    return post_multipart(client, url, {**fields, "file": (io.BytesIO(b"x" * size), "big.bin")})
 
 
 def test_the_default_body_limit_is_one_megabyte(app):
@@ -165,6 +179,14 @@ def test_a_report_larger_than_the_limit_is_a_413_page(client, factory):
     assert "at most 1 MB" in text(response)
 
 
+def test_a_form_field_over_the_form_text_limit_is_a_413_page_that_says_so(client, factory, app):
+    listing = factory.listing()
+    assert app.config["MAX_FORM_MEMORY_SIZE"] < 600_000 < DEFAULT_MAX_CONTENT_LENGTH
+    response = post_multipart(client, f"/providers/{listing.id}/report", {"details": "x" * 600_000})
+    assert response.status_code == 413 and response.mimetype == "text/html"
+    assert "its text may be at most 488 KB" in text(response)
+
+
 def test_a_staff_form_larger_than_the_limit_is_a_413_page(client, session):
     signed_in(client, session)
     response = post_big(client, "/staff/listings/new", 2 * 1024 * 1024)
@@ -182,15 +204,8 @@ def test_the_import_page_keeps_its_own_five_megabyte_limit(client, session):
     token = csrf_token(client, "/staff/imports")
     fields = {"csrf_token": token, "kind": "template", "dry_run": "1"}
     # 3 MB of a readable template file: a header, then blank lines (read and skipped)
-    data = {**fields, "file": (io.BytesIO((",".join(TEMPLATE_HEADER) + "\n" + "\n" * (3 * 1024 * 1024)).encode()),
-                               "listings.csv")}
-    builder = EnvironBuilder(path="/staff/imports", method="POST", data=data)
-    environ = builder.get_environ()
-    try:
-        accepted = client.open(environ)
-    finally:
-        environ["wsgi.input"].close()
-        builder.close()
+    content = (",".join(TEMPLATE_HEADER) + "\n" + "\n" * (3 * 1024 * 1024)).encode()
+    accepted = post_multipart(client, "/staff/imports", {**fields, "file": (io.BytesIO(content), "listings.csv")})
     assert accepted.status_code == 200, text(accepted)[:500]
     refused = post_big(client, "/staff/imports", 6 * 1024 * 1024, **fields)
     assert refused.status_code == 413 and "at most 5 MB" in text(refused)
