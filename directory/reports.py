@@ -1,8 +1,12 @@
 """Problem reports from the public ("this phone number is wrong"): validate, rate-limit, store, audit.
 
-The rate limit lives in the database, so it holds across several web workers: at most
-`PER_CLIENT_PER_HOUR` reports from one client (by hashed address) and `PER_LISTING_PER_DAY` reports
-about one listing. Callers pass a session and commit it, like `directory.listings`.
+Rate limits live in the database, so they hold across several web workers. A client (a hashed
+remote address) may send at most `PER_CLIENT_PER_HOUR` (5) reports an hour, and at most
+`PER_CLIENT_PER_LISTING_PER_DAY` (6) about one listing in a day; a listing takes at most
+`PER_LISTING_PER_DAY` (20) reports a day. Because one client's share of a listing's daily limit is
+capped, one stranger cannot use it all up and silence other people's reports about the listing.
+Reports that could count towards the same limits take turns (see `_serialize`). Callers pass a
+session and commit it, like `directory.listings`.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ if tuple(PROBLEMS) != PROBLEM_CODES:  # the table's CHECK constraint lists the s
 DETAILS_MIN, DETAILS_MAX = 5, 2000
 CONTACT_MAX = 254
 PER_CLIENT_PER_HOUR = 5
+PER_CLIENT_PER_LISTING_PER_DAY = 6  # well under PER_LISTING_PER_DAY
 PER_LISTING_PER_DAY = 20
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
@@ -80,6 +85,24 @@ def _count(session: Session, *where) -> int:
     return session.execute(select(func.count()).select_from(ProblemReport).where(*where)).scalar_one()
 
 
+def _limit_message(session: Session, *, listing_id: int, client_key: str, now: datetime) -> str | None:
+    """Why this client's report (already flushed) is over a limit, or None."""
+    day_ago = now - timedelta(days=1)
+    if _count(session, ProblemReport.client_key == client_key,
+              ProblemReport.created_at > now - timedelta(hours=1)) > PER_CLIENT_PER_HOUR:
+        return (f"You have sent {PER_CLIENT_PER_HOUR} reports in the last hour, our limit. "
+                "Please try again later.")
+    if _count(session, ProblemReport.client_key == client_key, ProblemReport.listing_id == listing_id,
+              ProblemReport.created_at > day_ago) > PER_CLIENT_PER_LISTING_PER_DAY:
+        return (f"You have sent {PER_CLIENT_PER_LISTING_PER_DAY} reports about this listing today, our "
+                "limit, and our staff will review them. Please try again tomorrow if the problem remains.")
+    if _count(session, ProblemReport.listing_id == listing_id,
+              ProblemReport.created_at > day_ago) > PER_LISTING_PER_DAY:
+        return ("This listing has already been reported many times today and our staff "
+                "will review it. Please try again tomorrow if the problem remains.")
+    return None
+
+
 def file_report(session: Session, *, listing_id: int, problem: str | None, details: str | None,
                 contact: str | None, client_key: str, now: datetime | None = None) -> ProblemReport:
     """Store an open report about an active listing, with an audit entry, in the caller's transaction.
@@ -98,18 +121,10 @@ def file_report(session: Session, *, listing_id: int, problem: str | None, detai
                            contact=(contact or "").strip() or None, created_at=now, client_key=client_key)
     session.add(report)
     session.flush()  # take the write lock first, then count with this report included
-    by_client = _count(session, ProblemReport.client_key == client_key,
-                       ProblemReport.created_at > now - timedelta(hours=1))
-    by_listing = _count(session, ProblemReport.listing_id == listing_id,
-                        ProblemReport.created_at > now - timedelta(days=1))
-    if by_client > PER_CLIENT_PER_HOUR or by_listing > PER_LISTING_PER_DAY:
+    if message := _limit_message(session, listing_id=listing_id, client_key=client_key, now=now):
         session.delete(report)
         session.flush()
-        if by_client > PER_CLIENT_PER_HOUR:
-            raise RateLimited(f"You have sent {PER_CLIENT_PER_HOUR} reports in the last hour, our limit. "
-                              "Please try again later.")
-        raise RateLimited("This listing has already been reported many times today and our staff "
-                          "will review it. Please try again tomorrow if the problem remains.")
+        raise RateLimited(message)
     session.add(AuditEntry(actor="public", listing_id=listing_id, action="report", at=now,
                            changes={"problem": [None, problem]}))
     session.flush()
