@@ -2,6 +2,8 @@
 
 plan_type is a code from seed_data/plan_types.csv (PPO, HMO, MEDICAID_MANAGED_CARE...). Networks are
 not part of any listing's search document, so no index change is queued; each write is audited.
+The file is ours, so every cell is read through `csvcells.restore` (a payer name that a CSV we
+wrote neutralised, `'=Acme`, reads back as `=Acme`).
 """
 
 from __future__ import annotations
@@ -13,73 +15,65 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from directory import reference
-from directory.importers.upsert import ImportReport, batched
+from directory.csvcells import restore
+from directory.importers.upsert import ImportReport, Outcome, write_batches
 from directory.models import AuditEntry, Network
 
 COLUMNS = ("payer", "name", "plan_type")
 
 
 def _rows(stream: TextIO, report: ImportReport):
+    """(line, row) for each row that can be written; the others go straight to the report."""
     reader = csv.DictReader(stream)
     if missing := [c for c in COLUMNS if c not in (reader.fieldnames or ())]:
         report.reject(1, "", f"header: missing column {', '.join(missing)}")
         return
+    plan_types = reference.plan_types()
+    seen: set[tuple[str, str]] = set()
     line = 1
     for row in reader:
         start, line = line + 1, reader.line_num
-        yield start, {c: (row.get(c) or "").strip() for c in COLUMNS}
+        row = {c: (restore(row.get(c)) or "").strip() for c in COLUMNS}
+        key = f"{row['payer']} / {row['name']}"
+        if missing := [c for c in COLUMNS if not row[c]]:
+            report.reject(start, key, "; ".join(f"{c}: required" for c in missing))
+        elif row["plan_type"] not in plan_types:
+            report.reject(start, key, f"plan_type: unknown plan type {row['plan_type']!r}")
+        elif (row["payer"], row["name"]) in seen:
+            report.reject(start, key, "duplicate: this payer and name appear earlier in the file")
+        else:
+            seen.add((row["payer"], row["name"]))
+            yield start, row
 
 
 def import_networks(session: Session, stream: TextIO, *, actor: str, dry_run: bool = False,
                     batch_size: int = 500) -> ImportReport:
-    """Create networks that are new, change the plan type of those that differ; report the rest."""
+    """Create networks that are new, change the plan type of those that differ; report the rest.
+
+    Written in batches like listings (`upsert.write_batches`): a row the database refuses is
+    rejected alone, with its line, and the rest of its batch is written.
+    """
     report = ImportReport(dry_run=dry_run)
-    plan_types = reference.plan_types()
-    seen: set[tuple[str, str]] = set()
-    for number, batch in enumerate(batched(_rows(stream, report), batch_size), start=1):
-        counts = {"created": 0, "updated": 0, "unchanged": 0}
-        written = []
-        try:
-            for line, row in batch:
-                key = f"{row['payer']} / {row['name']}"
-                if missing := [c for c in COLUMNS if not row[c]]:
-                    report.reject(line, key, "; ".join(f"{c}: required" for c in missing))
-                    continue
-                if row["plan_type"] not in plan_types:
-                    report.reject(line, key, f"plan_type: unknown plan type {row['plan_type']!r}")
-                    continue
-                if (row["payer"], row["name"]) in seen:
-                    report.reject(line, key, "duplicate: this payer and name appear earlier in the file")
-                    continue
-                seen.add((row["payer"], row["name"]))
-                written.append((line, key))
-                network = session.execute(
-                    select(Network).where(Network.payer == row["payer"], Network.name == row["name"])
-                ).scalar_one_or_none()
-                if network is None:
-                    session.add(Network(**row))
-                    session.add(AuditEntry(actor=actor, action="network_create",
-                                           changes={c: [None, row[c]] for c in COLUMNS}))
-                    counts["created"] += 1
-                elif network.plan_type != row["plan_type"]:
-                    session.add(AuditEntry(actor=actor, action="network_update",
-                                           changes={"payer": [network.payer, network.payer],
-                                                    "name": [network.name, network.name],
-                                                    "plan_type": [network.plan_type, row["plan_type"]]}))
-                    network.plan_type = row["plan_type"]
-                    counts["updated"] += 1
-                else:
-                    counts["unchanged"] += 1
-            session.flush()
-            if dry_run:
-                session.rollback()
-            else:
-                session.commit()
-        except Exception as error:  # a failed write undoes the whole batch; the file goes on
-            session.rollback()
-            for line, key in written:
-                report.reject(line, key, f"batch {number} rolled back: {error}")
-            continue
-        for name, value in counts.items():
-            setattr(report, name, getattr(report, name) + value)
-    return report
+
+    def write(db: Session, item: tuple[int, dict], outcome: Outcome) -> None:
+        _line, row = item
+        network = db.execute(
+            select(Network).where(Network.payer == row["payer"], Network.name == row["name"])
+        ).scalar_one_or_none()
+        if network is None:
+            db.add(Network(**row))
+            db.add(AuditEntry(actor=actor, action="network_create", changes={c: [None, row[c]] for c in COLUMNS}))
+            outcome.counts["created"] += 1
+        elif network.plan_type != row["plan_type"]:
+            db.add(AuditEntry(actor=actor, action="network_update",
+                              changes={"payer": [network.payer, network.payer], "name": [network.name, network.name],
+                                       "plan_type": [network.plan_type, row["plan_type"]]}))
+            network.plan_type = row["plan_type"]
+            outcome.counts["updated"] += 1
+            outcome.fields["plan_type"] += 1
+        else:
+            outcome.counts["unchanged"] += 1
+        db.flush()
+
+    return write_batches(session, _rows(stream, report), report, write=write, dry_run=dry_run,
+                         batch_size=batch_size, where=lambda item: (item[0], f"{item[1]['payer']} / {item[1]['name']}"))

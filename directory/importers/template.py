@@ -19,6 +19,18 @@ Columns (`TEMPLATE_HEADER`; order does not matter, names do):
 - website: the listing's web address
 - location_name, wheelchair_accessible, ivig_products: optional extras (products separated by ";")
 - active: optional yes/no; "no" hides the listing from search (set_active), empty leaves it as it is
+- practices_at: practitioners only, where they practise (their roles), separated by ";": each is
+  the organization's NPI, "@", the location's address, "|" and its ZIP, e.g.
+  `1234567893@10 River St|02115;1234567893@5 Main St|02116`; an empty NPI (`@2 Elm St|02115`)
+  names one of the practitioner's own locations. Roles are written after every listing of the
+  file, so the organization may come later in the file or be stored already. An empty cell removes
+  every role; without the column, roles are kept. A new role takes the practitioner's primary
+  specialty and the listing's accepting_new_patients and telehealth; a stored role is kept as it is.
+  A practitioner row may leave address, city, state, zip, phone, fax, location_name empty when it
+  has practices_at: the practitioner then has no location of its own.
+
+Every cell is read through `directory.csvcells.restore`: a cell that `export-csv` neutralised for
+spreadsheets (`'=HYPERLINK(...)`) is read back as it was stored (`=HYPERLINK(...)`).
 
 Listing-level columns must agree on all rows of an NPI (else the listing is rejected). A listing is
 written only when it differs from what is stored; opening hours, which the template does not carry,
@@ -40,7 +52,9 @@ from typing import TextIO
 
 from sqlmodel import Session
 
+from directory.csvcells import restore
 from directory.geo import ZipError, normalize_zip
+from directory.importers.roles import PendingRoles, apply_roles, parse_practices_at, place_key
 from directory.importers.upsert import Candidate, ImportReport, apply_batches
 from directory.listings import ListingInput, LocationInput
 
@@ -48,8 +62,10 @@ TEMPLATE_HEADER = (
     "npi", "kind", "name", "first_name", "last_name", "credentials", "org_type", "specialties", "networks",
     "accepting_new_patients", "telehealth", "languages", "services", "address", "city", "state", "zip",
     "phone", "fax", "website", "location_name", "wheelchair_accessible", "ivig_products", "active",
+    "practices_at",
 )
 REQUIRED = ("npi", "kind", "name", "specialties", "address", "zip")
+LOCATION_CELLS = ("address", "city", "state", "zip", "phone", "fax", "location_name")
 TRUE, FALSE = {"yes", "y", "true", "t", "1"}, {"no", "n", "false", "f", "0", ""}
 
 
@@ -79,25 +95,28 @@ def parse_active(row: dict) -> bool | None:
 
 
 def parse_row(row: dict) -> tuple[str, ListingInput]:
-    """The listing (with this row's one location) described by a template row."""
-    if missing := [c for c in REQUIRED if not _text(row, c)]:
+    """The listing (with this row's one location, if any) described by a template row."""
+    kind = _text(row, "kind").lower()
+    roles_only = kind == "practitioner" and bool(_text(row, "practices_at")) and not any(
+        _text(row, column) for column in LOCATION_CELLS)
+    required = [c for c in REQUIRED if not (roles_only and c in ("address", "zip"))]
+    if missing := [c for c in required if not _text(row, c)]:
         raise RowError("; ".join(f"{c}: required" for c in missing))
     try:
         networks = [int(n) for n in split_list(row.get("networks"))]
     except ValueError as error:
         raise RowError("networks: network ids are whole numbers") from error
     specialties = split_list(row.get("specialties"))
-    kind = _text(row, "kind").lower()
-    location = LocationInput(
+    locations = [] if roles_only else [LocationInput(
         address=_text(row, "address"), zip=_text(row, "zip"), city=_text(row, "city"),
         state=_text(row, "state").upper(), name=_text(row, "location_name") or None,
         phone=_text(row, "phone") or None, fax=_text(row, "fax") or None,
         wheelchair_accessible=parse_bool(row, "wheelchair_accessible"),
-    )
+    )]
     practitioner = kind == "practitioner"
     data = ListingInput(
         kind=kind, npi=_text(row, "npi"), name=_text(row, "name"), specialties=specialties,
-        primary_specialty=specialties[0] if specialties else None, locations=[location], networks=networks,
+        primary_specialty=specialties[0] if specialties else None, locations=locations, networks=networks,
         accepting_new_patients=parse_bool(row, "accepting_new_patients"), telehealth=parse_bool(row, "telehealth"),
         languages=split_list(row.get("languages")) or ["en"], services=split_list(row.get("services")),
         website=_text(row, "website") or None,
@@ -108,6 +127,19 @@ def parse_row(row: dict) -> tuple[str, ListingInput]:
         source="import",
     )
     return data.npi, data
+
+
+def parse_roles(row: dict) -> list | None:
+    """The row's roles; None when the file has no practices_at column (stored roles are kept)."""
+    if "practices_at" not in row:
+        return None
+    try:
+        refs = parse_practices_at(_text(row, "practices_at"))
+    except ValueError as error:
+        raise RowError(str(error)) from error
+    if refs and _text(row, "kind").lower() != "practitioner":
+        raise RowError("practices_at: only practitioners practise at organizations")
+    return refs
 
 
 def _listing_differences(first: ListingInput, other: ListingInput) -> list[str]:
@@ -143,24 +175,28 @@ def _grouped(reader: csv.DictReader, last: dict[str, int], report: ImportReport)
     line = 1
     for number, row in enumerate(reader):
         start, line = line + 1, reader.line_num
+        row = {column: restore(value) for column, value in row.items()}
         npi = _text(row, "npi")
         try:
             _, data = parse_row(row)
             active = parse_active(row)
+            roles = parse_roles(row)
         except RowError as error:
             report.reject(start, npi, str(error))
             broken.add(npi)
         else:
             if npi in groups:
                 first = groups[npi]
-                if differs := _listing_differences(first.data, data) + (["active"] if active != first.active else []):
+                differs = _listing_differences(first.data, data) + (["active"] if active != first.active else [])
+                differs += ["practices_at"] if roles != first.roles else []
+                if differs:
                     report.reject(start, npi, f"{differs[0]}: differs from line {first.lines[0]} for the same NPI")
                     broken.add(npi)
                 else:
                     first.data.locations.extend(data.locations)
                     first.lines.append(start)
             else:
-                groups[npi] = Candidate(npi=npi, lines=[start], data=data, active=active)
+                groups[npi] = Candidate(npi=npi, lines=[start], data=data, active=active, roles=roles)
         if number == last[npi]:  # the NPI's last row: its listing is complete
             candidate = groups.pop(npi, None)
             if npi in broken:
@@ -214,8 +250,21 @@ def template_merge(columns: Iterable[str]):
 
 def import_template(session: Session, stream: TextIO, *, actor: str, dry_run: bool = False,
                     batch_size: int = 500) -> ImportReport:
-    """Upsert the listings in a template CSV by NPI; see the module docstring for the columns."""
+    """Upsert the listings in a template CSV by NPI, then their roles; see the module docstring."""
     report = ImportReport()
     candidates, columns = read_candidates(stream, report)
-    return apply_batches(session, candidates, report, actor=actor, dry_run=dry_run, batch_size=batch_size,
-                         merge=template_merge(columns))
+    pending: list[PendingRoles] = []
+    places: dict[str, set] = {}
+
+    def noting_roles(items):
+        for candidate in items:
+            if candidate.roles is not None:
+                pending.append(PendingRoles(candidate.npi, candidate.lines[0], candidate.roles))
+            if dry_run and "practices_at" in columns:  # what the roles may name before it is written
+                places[candidate.npi] = {place_key(loc.address, loc.zip) for loc in candidate.data.locations}
+            yield candidate
+
+    apply_batches(session, noting_roles(candidates), report, actor=actor, dry_run=dry_run, batch_size=batch_size,
+                  merge=template_merge(columns))
+    return apply_roles(session, pending, report, actor=actor, dry_run=dry_run, batch_size=batch_size,
+                       file_places=places)

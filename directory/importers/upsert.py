@@ -16,16 +16,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from directory.geo import ZipError, lookup_zip
-from directory.listings import (
-    ListingInput,
-    LocationInput,
-    create_listing,
-    format_phone,
-    set_active,
-    update_listing,
-    validate,
-)
+from directory.listings import ListingInput, LocationInput, format_phone, set_active
 from directory.models import Listing, ListingSpecialty, Location, Organization, Participation, Practitioner
+from directory.restore import listing_errors, save_listing
 
 Merge = Callable[[ListingInput, ListingInput], ListingInput]
 
@@ -46,6 +39,7 @@ class ImportReport:
     rejections: list[tuple[int, str, str]] = field(default_factory=list)
     dry_run: bool = False
     fields: Counter = field(default_factory=Counter)
+    listed_as: dict[str, str] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
@@ -73,6 +67,7 @@ class ImportReport:
             setattr(self, key, getattr(self, key) + outcome.counts[key])
         self.rejections.extend(outcome.rejections)
         self.fields.update(outcome.fields)
+        self.listed_as |= outcome.listed_as
 
 
 COUNTS = ("created", "updated", "unchanged", "deactivated", "skipped")
@@ -85,6 +80,7 @@ class Outcome:
     counts: Counter = field(default_factory=Counter)
     rejections: list[tuple[int, str, str]] = field(default_factory=list)
     fields: Counter = field(default_factory=Counter)
+    listed_as: dict[str, str] = field(default_factory=dict)  # listings with roles to write: created/updated/unchanged
 
     def reject(self, line: int, key: str, reason: str) -> None:
         self.rejections.append((line, key, reason))
@@ -99,6 +95,7 @@ class Candidate:
     data: ListingInput | None = None
     deactivate: bool = False
     active: bool | None = None  # set: the listing is shown (True) or hidden (False) after the write
+    roles: list | None = None  # `importers.roles.RoleRef`s, written after every listing; None keeps the stored
 
 
 def batched(items: Iterable, size: int) -> Iterator[list]:
@@ -214,24 +211,28 @@ def _apply_one(session: Session, candidate: Candidate, actor: str, merge: Merge,
             outcome.reject(candidate.lines[0], candidate.npi, f"kind: this NPI is already listed as {current.kind}")
             return False
         wanted = merge(current, candidate.data)
-    if errors := validate(session, wanted):
+    if errors := listing_errors(session, wanted):
         reason = "; ".join(f"{k}: {v}" for k, v in errors.items())
         outcome.reject(_error_line(candidate, errors), candidate.npi, reason)
         return False
     if listing is None:
-        listing = create_listing(session, wanted, actor)
+        listing = save_listing(session, None, wanted, actor)
         counts["created"] += 1
+        if candidate.roles is not None:
+            outcome.listed_as[candidate.npi] = "created"
         if candidate.active is False:
             set_active(session, listing.id, False, actor)
         return True
     changes = changed_fields(current, wanted)
     if changes:
-        update_listing(session, listing.id, wanted, actor)
+        save_listing(session, listing.id, wanted, actor)
     if candidate.active is not None and candidate.active != listing.active:
         set_active(session, listing.id, candidate.active, actor)
         changes.append("active")
     outcome.fields.update(changes)
     counts["updated" if changes else "unchanged"] += 1
+    if candidate.roles is not None:
+        outcome.listed_as[candidate.npi] = "updated" if changes else "unchanged"
     return True
 
 
@@ -240,13 +241,16 @@ def keep_incoming(current: ListingInput, incoming: ListingInput) -> ListingInput
     return replace(incoming, source=current.source)
 
 
-def _attempt(session: Session, candidates: list[Candidate], *, actor: str, dry_run: bool, merge: Merge) -> Outcome:
-    """Write candidates in one transaction and commit it (roll it back, in a dry run); raises on a
+Write = Callable[[Session, object, Outcome], object]
+
+
+def _attempt(session: Session, items: list, write: Write, dry_run: bool) -> Outcome:
+    """Write items in one transaction and commit it (roll it back, in a dry run); raises on a
     failed write, after rolling back."""
     outcome = Outcome()
     try:
-        for candidate in candidates:
-            _apply_one(session, candidate, actor, merge, outcome)
+        for item in items:
+            write(session, item, outcome)
         session.flush()
     except Exception:
         session.rollback()
@@ -258,26 +262,35 @@ def _attempt(session: Session, candidates: list[Candidate], *, actor: str, dry_r
     return outcome
 
 
-def apply_batches(session: Session, candidates: Iterable[Candidate], report: ImportReport, *, actor: str,
-                  dry_run: bool, batch_size: int, merge: Merge = keep_incoming) -> ImportReport:
-    """Write candidates `batch_size` at a time, each batch in one transaction.
+def write_batches(session: Session, items: Iterable, report: ImportReport, *, write: Write, dry_run: bool,
+                  batch_size: int, where: Callable[[object], tuple[int, str]]) -> ImportReport:
+    """Write items `batch_size` at a time, each batch in one transaction.
 
     A batch whose write fails (the database refuses a row the service accepted) is rolled back
-    whole and its candidates written again one at a time, each in its own transaction: the good
-    ones are written and only the failing one is rejected, with its line and the database's reason.
-    So every candidate ends reported, and no listing is ever half written.
+    whole and its items written again one at a time, each in its own transaction: the good ones
+    are written and only the failing one is rejected, at the (line, key) `where` gives, with the
+    database's reason. So every item ends reported, and no listing is ever half written.
     """
     report.dry_run = dry_run
-    for batch in batched(candidates, batch_size):
+    for batch in batched(items, batch_size):
         try:
-            report.add(_attempt(session, batch, actor=actor, dry_run=dry_run, merge=merge))
+            report.add(_attempt(session, batch, write, dry_run))
             continue
         except Exception:  # retried one by one below, where the failing row is named
             pass
-        for candidate in batch:
+        for item in batch:
             try:
-                report.add(_attempt(session, [candidate], actor=actor, dry_run=dry_run, merge=merge))
+                report.add(_attempt(session, [item], write, dry_run))
             except Exception as error:  # the database's reason goes into the report
+                line, key = where(item)
                 reason = " ".join(str(getattr(error, "orig", None) or error).split())
-                report.reject(candidate.lines[0], candidate.npi, f"not written: {reason}")
+                report.reject(line, key, f"not written: {reason}")
     return report
+
+
+def apply_batches(session: Session, candidates: Iterable[Candidate], report: ImportReport, *, actor: str,
+                  dry_run: bool, batch_size: int, merge: Merge = keep_incoming) -> ImportReport:
+    """Upsert candidates by NPI through the service, in batches (see `write_batches`)."""
+    return write_batches(session, candidates, report, dry_run=dry_run, batch_size=batch_size,
+                         write=lambda db, candidate, outcome: _apply_one(db, candidate, actor, merge, outcome),
+                         where=lambda candidate: (candidate.lines[0], candidate.npi))

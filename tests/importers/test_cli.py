@@ -73,7 +73,7 @@ def test_exports(tmp_path, runner, factory):
     assert runner.invoke(args=["export-csv", str(csv_path)]).output == f"exported 2 listings to {csv_path}\n"
     assert len(csv_path.read_text().splitlines()) == 4  # header + 3 locations
     assert runner.invoke(args=["export-jsonl", str(jsonl_path)]).exit_code == 0
-    records = [json.loads(line) for line in jsonl_path.read_text().splitlines()]
+    records = [json.loads(line)["listing"] for line in jsonl_path.read_text().splitlines()]
     assert [len(r["locations"]) for r in records] == [2, 1]
 
 

@@ -48,3 +48,16 @@ def test_dry_run_writes_nothing(session):
     report = run(session, dry_run=True)
     assert report.created == 3
     assert networks(session) == {}
+
+
+def test_cells_are_restored_and_a_row_the_database_refuses_is_rejected_alone(session):
+    from sqlalchemy import text as sql
+
+    session.execute(sql("create trigger refuse_net before insert on network when new.name = 'Refused Plan' "
+                        "begin select raise(abort, 'refused by the database'); end"))
+    session.commit()
+    report = run(session, "payer,name,plan_type\n'=Acme,Acme PPO,PPO\nAcme,Refused Plan,PPO\nAcme,Acme HMO,HMO\n")
+    assert report.created == 2
+    assert [(line, key) for line, key, _ in report.rejections] == [(3, "Acme / Refused Plan")]
+    assert "refused by the database" in report.rejections[0][2]
+    assert set(networks(session)) == {("=Acme", "Acme PPO"), ("Acme", "Acme HMO")}

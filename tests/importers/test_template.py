@@ -94,14 +94,16 @@ def test_dry_run_reports_and_writes_nothing(session):
 
 
 def test_failed_batch_is_written_again_one_listing_at_a_time(session, monkeypatch):
-    real = upsert.create_listing
+    from directory import restore
+
+    real = restore.create_listing
 
     def failing(session, data, actor):
         if data.npi == "1000700017":
             raise RuntimeError("disk full")
         return real(session, data, actor)
 
-    monkeypatch.setattr(upsert, "create_listing", failing)
+    monkeypatch.setattr(restore, "create_listing", failing)
     report = run(session, batch_size=2)
     # Batch 1 holds 2000700015 and 1000700017 (fails): rolled back, then 2000700015 is written alone.
     assert report.created == 2
@@ -253,3 +255,43 @@ def make(i: int) -> str:
     from directory.npi import make_npi
 
     return make_npi(5000 + i, individual=False)
+
+
+# --- practices_at: practitioners' roles (issue 12, item 2) -------------------------------------
+
+ROLE_HEADER = "npi,kind,name,first_name,last_name,specialties,address,zip,practices_at"
+
+
+def test_practices_at_names_organizations_later_in_the_file_and_may_replace_the_address(session):
+    from directory.models import Role
+    from directory.npi import make_npi
+
+    prac, org = make_npi(7001, individual=True), make(21)
+    text = (f"{ROLE_HEADER}\n{prac},practitioner,\"Ada Lovelace, MD\",Ada,Lovelace,207RR0500X,,,"
+            f"{org}@10 River St|02115;{org}@5 Elm St|02116\n"
+            f"{org},organization,River Infusion,,,261QI0500X,10 River St,02115,\n"
+            f"{org},organization,River Infusion,,,261QI0500X,5 Elm St,02116,\n")
+    report = run(session, text)
+    assert (report.created, report.rejected) == (2, 0), report.rejections
+    ada = by_npi(session, prac)
+    assert session.execute(select(Location).where(Location.listing_id == ada.id)).first() is None
+    places = session.execute(select(Location.address).join(Role, Role.location_id == Location.id)
+                             .where(Role.practitioner_id == ada.id).order_by(Role.id)).scalars().all()
+    assert places == ["10 River St", "5 Elm St"]
+    # Without the column roles are kept; with an empty cell they go (the row then needs an address).
+    again = run(session, f"npi,kind,name,specialties,address,zip\n{prac},practitioner,Ada,207RR0500X,1 A St,02115\n")
+    assert again.updated == 1 and len(session.execute(select(Role)).all()) == 2
+    cleared = run(session, f"{ROLE_HEADER}\n{prac},practitioner,Ada,Ada,Lovelace,207RR0500X,1 A St,02115,\n")
+    assert cleared.fields["practices_at"] == 1 and session.execute(select(Role)).first() is None
+
+
+def test_a_role_at_an_unknown_place_is_rejected_at_its_line(session):
+    from directory.npi import make_npi
+
+    prac = make_npi(7002, individual=True)
+    text = (f"{ROLE_HEADER}\n{make(30)},organization,River Infusion,,,261QI0500X,10 River St,02115,\n"
+            f"{prac},practitioner,Ada,Ada,Lovelace,207RR0500X,,,{make(30)}@99 Nowhere Rd|02115\n")
+    report = run(session, text)
+    assert report.rejections == [(3, prac, f"practices_at: {make(30)} has no location at 99 Nowhere Rd, 02115")]
+    dry = run(session, text.replace("10 River", "11 River"), dry_run=True)
+    assert [line for line, _, _ in dry.rejections] == [3]

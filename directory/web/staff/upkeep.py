@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import date
 
@@ -12,6 +13,7 @@ from sqlmodel import Session
 from werkzeug.exceptions import RequestEntityTooLarge, default_exceptions
 
 from directory import audit, verification
+from directory.csvcells import neutralise_row
 from directory.db import get_engine
 from directory.importers.networks import import_networks
 from directory.importers.nppes import import_nppes
@@ -232,5 +234,8 @@ def imports():
 @bp.get("/imports/template.csv")
 @role_required("admin")
 def import_template_csv():
-    return Response(",".join(TEMPLATE_HEADER) + "\r\n", mimetype="text/csv",
+    """The empty template: its header, written like every CSV we write (cells neutralised)."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(neutralise_row(TEMPLATE_HEADER))
+    return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="ivig-directory-template.csv"'})
