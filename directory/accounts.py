@@ -3,8 +3,8 @@
 Passwords are stored only as werkzeug scrypt hashes and never written to the audit log.
 
 Sign-in throttle. Failures are kept in the database, so the throttle holds across several web
-workers. A client (a hashed remote address) is refused, before its password is checked, while it
-has within `THROTTLE_WINDOW` (15 minutes):
+workers. A client (a hashed remote address; for IPv6 its /64 network, see `reports.client_key`) is
+refused, before its password is checked, while it has within `THROTTLE_WINDOW` (15 minutes):
 - `MAX_FAILURES` (5) failures for the email it is signing in with, or
 - `MAX_CLIENT_FAILURES` (20) failures across all emails.
 Failures are never counted per email alone, so a stranger cannot lock an account out: their

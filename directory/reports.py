@@ -1,7 +1,7 @@
 """Problem reports from the public ("this phone number is wrong"): validate, rate-limit, store, audit.
 
 Rate limits live in the database, so they hold across several web workers. A client (a hashed
-remote address) may send at most `PER_CLIENT_PER_HOUR` (5) reports an hour, and at most
+remote address; for IPv6 its /64 network) may send at most `PER_CLIENT_PER_HOUR` (5) reports an hour, and at most
 `PER_CLIENT_PER_LISTING_PER_DAY` (6) about one listing in a day; a listing takes at most
 `PER_LISTING_PER_DAY` (20) reports a day. Because one client's share of a listing's daily limit is
 capped, one stranger cannot use it all up and silence other people's reports about the listing.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from datetime import datetime, timedelta
 
@@ -53,8 +54,21 @@ class RateLimited(Exception):
 
 def client_key(address: str | None, salt: str) -> str:
     """A salted SHA-256 (HMAC) of the remote address: the same client gets the same key, and the
-    address itself cannot be read back from it."""
-    return hmac.new(salt.encode(), (address or "unknown").encode(), hashlib.sha256).hexdigest()
+    address itself cannot be read back from it. An IPv6 client is its /64 network, since one
+    subscriber may use any address in it (an IPv4-mapped address counts as the IPv4 one)."""
+    return hmac.new(salt.encode(), _client(address).encode(), hashlib.sha256).hexdigest()
+
+
+def _client(address: str | None) -> str:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def validate(problem: str | None, details: str | None, contact: str | None) -> dict[str, str]:

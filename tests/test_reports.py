@@ -47,3 +47,13 @@ def test_one_client_reports_one_listing_a_few_times_a_day(factory, session):
     report(session, other.id, "a", now)
     report(session, listing.id, "a", now + timedelta(days=1))
     assert stored(session) == reports.PER_CLIENT_PER_LISTING_PER_DAY + 2
+
+
+def test_an_ipv6_client_is_its_64_network():
+    """One subscriber gets a whole /64 and can use any address in it: all of them are one client."""
+    key = reports.client_key("2001:db8:1:2::1", "salt")
+    assert reports.client_key("2001:db8:1:2:ffff:abcd:1234:5678", "salt") == key
+    assert reports.client_key("2001:db8:1:3::1", "salt") != key
+    assert reports.client_key("192.0.2.1", "salt") != reports.client_key("192.0.2.2", "salt")
+    assert reports.client_key("::ffff:192.0.2.1", "salt") == reports.client_key("192.0.2.1", "salt")
+    assert reports.client_key(None, "salt") == reports.client_key("unknown", "salt") != key
