@@ -209,3 +209,18 @@ def test_the_import_page_keeps_its_own_five_megabyte_limit(client, session):
     assert accepted.status_code == 200, text(accepted)[:500]
     refused = post_big(client, "/staff/imports", 6 * 1024 * 1024, **fields)
     assert refused.status_code == 413 and "at most 5 MB" in text(refused)
+
+
+def test_error_pages_are_valid_html5(client, factory, session, tmp_path):
+    from directory.listings import set_active
+    from tests.web.test_html_valid import assert_valid_html5
+    from tests.web.test_providers import parse
+
+    gone = factory.listing()
+    set_active(session, gone.id, False, actor="test")
+    session.commit()
+    pages = {"404": client.get(f"/providers/{HUGE}"), "405": client.post("/"),
+             "410": client.get(f"/providers/{gone.id}"),
+             "413": post_big(client, f"/providers/{gone.id}/report", DEFAULT_MAX_CONTENT_LENGTH + 1)}
+    assert [int(code) for code in pages] == [response.status_code for response in pages.values()]
+    assert_valid_html5(pages, tmp_path, check=parse)
