@@ -224,3 +224,16 @@ def test_error_pages_are_valid_html5(client, factory, session, tmp_path):
              "413": post_big(client, f"/providers/{gone.id}/report", DEFAULT_MAX_CONTENT_LENGTH + 1)}
     assert [int(code) for code in pages] == [response.status_code for response in pages.values()]
     assert_valid_html5(pages, tmp_path, check=parse)
+
+
+@pytest.mark.parametrize("lid", (2**31 - 1, 2**31, 2**63 - 1, 2**63, HUGE))
+def test_ids_up_to_the_largest_integer_are_plain_404s_on_postgresql(postgres_server, tmp_path, lid):
+    from tests.backends import close_app, make_app
+
+    app = make_app("whoosh", tmp_path, postgres_server)
+    try:
+        client = app.test_client()
+        assert client.get(f"/api/v1/providers/{lid}").status_code == 404
+        assert client.get(f"/providers/{lid}").status_code == 404
+    finally:
+        close_app(app)
