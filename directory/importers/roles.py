@@ -17,7 +17,6 @@ from sqlmodel import Session
 
 from directory.geo import ZipError, normalize_zip
 from directory.importers.upsert import ImportReport, Outcome, write_batches
-from directory.listings import ValidationError
 from directory.models import Listing, ListingSpecialty, Location, Role
 from directory.npi import is_valid_npi
 from directory.restore import add_own_role
@@ -176,15 +175,9 @@ def apply_roles(session: Session, pending: list[PendingRoles], report: ImportRep
         practitioner = db.execute(select(Listing).where(Listing.npi == item.npi)).scalar_one_or_none()
         result: str | bool = "practices_at: the listing is not in the database"
         if practitioner is not None:
-            savepoint = db.begin_nested()
-            try:
-                result = sync_roles(db, practitioner, item.refs, actor, location_ids)
-            except ValidationError as error:
-                result = f"practices_at: {error}"
-            if isinstance(result, str):
-                savepoint.rollback()
-            else:
-                savepoint.commit()
+            # Every ref is resolved before anything is written, so a returned reason leaves nothing
+            # half done; a write the service refuses raises, and `write_batches` rejects this line alone.
+            result = sync_roles(db, practitioner, item.refs, actor, location_ids)
         if isinstance(result, str) and dry_run:  # what the file itself would add, before it is written
             result = _check_dry(db, item, file_places or {}) or practitioner is not None
         if isinstance(result, str):
