@@ -117,6 +117,17 @@ def import_networks_command(path: str, dry_run: bool) -> None:
     run_import(import_networks, path, dry_run)
 
 
+@click.command("import-jsonl")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@with_appcontext
+def import_jsonl_command(path: str, dry_run: bool) -> None:
+    """Upsert networks and listings (with roles) from an export-jsonl file; restores it exactly."""
+    from directory.importers.jsonl import import_jsonl
+
+    run_import(import_jsonl, path, dry_run, progress=True)
+
+
 def _export(kind: str, path: str) -> None:
     from directory import exports
 
@@ -138,11 +149,11 @@ def export_csv_command(path: str) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
 @with_appcontext
 def export_jsonl_command(path: str) -> None:
-    """Write every listing as one JSON object per line."""
+    """Write networks, then every listing in full (ids, roles, dates), one JSON object per line."""
     _export("jsonl", path)
 
 
 def init_app(app: Flask) -> None:
-    for command in (import_csv_command, import_nppes_command, import_networks_command,
+    for command in (import_csv_command, import_nppes_command, import_networks_command, import_jsonl_command,
                     export_csv_command, export_jsonl_command):
         app.cli.add_command(command)

@@ -101,3 +101,20 @@ def test_dry_run_lists_per_field_how_many_listings_would_change(tmp_path, runner
     assert result.exit_code == 0, result.output
     assert "would have created 0, updated 2" in result.output
     assert "fields that would change:\n  telehealth: 2 listings\n  name: 1 listing\n" in result.output
+
+
+def test_export_jsonl_then_import_jsonl_dry_run_and_real(tmp_path, runner, factory, session):
+    factory.listing(networks=[factory.network().id])
+    factory.listing(kind="practitioner", name="Ada Lovelace, MD")
+    path = tmp_path / "all.jsonl"
+    assert runner.invoke(args=["export-jsonl", str(path)]).exit_code == 0
+    dry = runner.invoke(args=["import-jsonl", "--dry-run", str(path)])
+    assert dry.exit_code == 0 and "would have created 0, updated 0, unchanged 3" in dry.output
+    session.execute(Listing.__table__.delete())
+    session.commit()
+    dry = runner.invoke(args=["import-jsonl", "--dry-run", str(path)])
+    assert "would have created 2, updated 0, unchanged 1" in dry.output, dry.output
+    assert listings(session) == 0
+    real = runner.invoke(args=["import-jsonl", str(path)])
+    assert real.exit_code == 0 and "created 2, updated 0, unchanged 1" in real.output, real.output
+    assert listings(session) == 2
