@@ -153,7 +153,22 @@ def export_jsonl_command(path: str) -> None:
     _export("jsonl", path)
 
 
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def backup_command(path: str) -> None:
+    """Copy the live SQLite database to PATH, safely while the service writes (PostgreSQL: pg_dump)."""
+    from directory.backup import BackupUnsupported, backup
+
+    try:
+        size = backup(get_engine(), path)
+    except BackupUnsupported as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"backed up the database to {path} ({size} bytes)")
+
+
 def init_app(app: Flask) -> None:
     for command in (import_csv_command, import_nppes_command, import_networks_command, import_jsonl_command,
-                    export_csv_command, export_jsonl_command):
+                    export_csv_command, export_jsonl_command, backup_command):
         app.cli.add_command(command)
