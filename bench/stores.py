@@ -258,7 +258,7 @@ def index_present(backend: str, data_dir: Path, args) -> bool:
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import SQLAlchemyError
 
-    from directory.search.pg_tables import META, layout_version
+    from directory.search.postgres.tables import META, layout_version
 
     engine = create_engine(pg_database(args.pg_url, args.count)[1])
     try:

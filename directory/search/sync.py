@@ -1,23 +1,23 @@
-"""Keeping the derived index in step with the database: pending changes, reindex, drift check."""
+"""The outbox: keeping the derived index in step with the database, whichever the backend.
+
+A write records its pending change in its own transaction (`record_change`); after the commit,
+`apply_pending` writes the changed documents; `reindex` asks the backend to rebuild from every
+document; `check_index` compares the database with what the backend holds.
+"""
 
 from __future__ import annotations
 
-import shutil
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from flask import Flask, current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from directory.models import IndexChange, utcnow
-from directory.search import Searcher
-from directory.search.documents import iter_all_docs, load_docs
-from directory.search.table import Codebook, ListingTable
-from directory.search.text import open_index, whoosh_fields
-from directory.search.whoosh_backend import SNAPSHOT, TEXT_DIR
+from directory.search.contract import Searcher
+from directory.search.documents import ListingDoc, iter_all_docs, load_docs
 
 Progress = Callable[[int], None]
 
@@ -55,49 +55,55 @@ def latest_change(session: Session) -> int:
     return session.execute(select(func.max(IndexChange.seq))).scalar() or 0
 
 
-def reindex(engine: Engine, index_dir: str | Path, progress: Progress | None = None,
+def reindex(engine: Engine, searcher: Searcher, progress: Progress | None = None,
             batch_size: int = 2000) -> int:
-    """Rebuild the text index and the listing table from the database; returns listings indexed.
+    """Rebuild `searcher`'s index from the database; returns listings indexed.
 
-    Builds beside the live index and swaps it in, so searches keep working meanwhile. Changes
-    committed after the build started are applied again afterwards.
+    The backend builds beside the live index and swaps it in, so searches keep working meanwhile.
+    Changes committed after the build started are applied again afterwards.
     """
-    root = Path(index_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    building = root / (TEXT_DIR + ".building")
-    shutil.rmtree(building, ignore_errors=True)
-    ix = open_index(building, create=True)
-    codebook = Codebook.current()
-    tables, count = [], 0
-    # Separate files, not one compound file: Whoosh reads a compound segment's parts into memory.
-    writer = ix.writer(limitmb=256, compound=False)
+    if not isinstance(searcher, Searcher):
+        # INDEX_DIR, as callers passed it before each backend had its own rebuild
+        # (tests/test_postgres.py): the current app's index is rebuilt.
+        return rebuild_index(current_app._get_current_object(), progress)
+    count = 0
+    session = Session(engine)
     try:
-        with Session(engine) as session:
-            watermark = latest_change(session)
+        watermark = latest_change(session)
+
+        def batches() -> Iterator[list[ListingDoc]]:
+            nonlocal count
             for docs in iter_all_docs(session, batch_size):
-                for doc in docs:
-                    writer.add_document(**whoosh_fields(doc))
-                tables.append(ListingTable.build(docs, codebook))
+                yield docs
                 count += len(docs)
                 if progress:
                     progress(len(docs))
-        writer.commit()
-    except BaseException:
-        writer.cancel()
-        ix.close()
-        shutil.rmtree(building, ignore_errors=True)
-        raise
-    ix.close()
-    table = ListingTable.concat(tables) if tables else ListingTable.empty(codebook)
-    live, old = root / TEXT_DIR, root / (TEXT_DIR + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if live.exists():
-        live.rename(old)
-    building.rename(live)
-    table.save(root / SNAPSHOT, watermark=watermark, built_at=int(time.time() * 1000))
-    shutil.rmtree(old, ignore_errors=True)
+            session.close()  # the database is read: end the read before the backend swaps
+
+        searcher.rebuild(batches(), watermark)
+    finally:
+        session.close()
     settle_changes(engine, watermark)
     return count
+
+
+def rebuild_index(app: Flask, progress: Progress | None = None) -> int:
+    """Rebuild the app's index from the database; returns listings indexed.
+
+    With the app's searcher when it is open (it then loads the new index), else with one opened
+    only to rebuild, which does not refuse an index of another version.
+    """
+    engine = app.extensions["directory.engine"]
+    searcher = app.extensions.get("directory.searcher")
+    if searcher is not None:
+        count = reindex(engine, searcher, progress)
+        searcher.refresh()
+        return count
+    searcher = app.extensions["directory.search.backend"](app, rebuilding=True)
+    try:
+        return reindex(engine, searcher, progress)
+    finally:
+        searcher.close()
 
 
 def settle_changes(engine: Engine, watermark: int) -> None:
@@ -131,7 +137,7 @@ class DriftReport:
                     or self.table_extra or self.derived or self.pending)
 
 
-def check_index(engine: Engine, searcher, progress: Progress | None = None) -> DriftReport:
+def check_index(engine: Engine, searcher: Searcher, progress: Progress | None = None) -> DriftReport:
     """Compare every active listing's document with the text index and the listing table."""
     report = DriftReport()
     indexed = searcher.indexed_digests()

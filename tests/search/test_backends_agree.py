@@ -19,8 +19,8 @@ from directory.listings import set_active, update_listing
 from directory.models import IndexChange, Listing, Location, Network, Practitioner
 from directory.search import get_searcher, rebuild_index
 from directory.search.documents import load_docs
-from directory.search.pg_rows import rollup_tags
-from directory.search.pg_tables import ROLLUP, TABLE
+from directory.search.postgres.rows import rollup_tags
+from directory.search.postgres.tables import ROLLUP, TABLE
 from directory.search.query import Place, SearchQuery
 from directory.search.sync import apply_pending, check_index
 from tests.backends import close_app, make_app

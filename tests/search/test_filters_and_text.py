@@ -11,7 +11,7 @@ from sqlmodel import Session
 from directory.db import get_engine
 from directory.geo import lookup_zip
 from directory.search import rebuild_index
-from directory.search.table import name_key
+from directory.search.ordering import name_key
 from directory.search.text import fuzzy_distance
 from tests.backends import close_app, make_app
 from tests.factories import Factory

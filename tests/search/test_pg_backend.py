@@ -11,8 +11,8 @@ from sqlalchemy import text
 from directory import create_app
 from directory.db import get_engine
 from directory.search import get_searcher
-from directory.search.pg_backend import trigram_threshold
-from directory.search.pg_tables import COUNTS, META, ROLLUP, TABLE
+from directory.search.postgres.backend import trigram_threshold
+from directory.search.postgres.tables import COUNTS, META, ROLLUP, TABLE
 from directory.search.text import fuzzy_distance
 from tests.search.helpers import cli, search
 

@@ -28,8 +28,8 @@ from directory.listings import (
 )
 from directory.models import Listing, Location
 from directory.search import rebuild_index
+from directory.search.ordering import name_key
 from directory.search.sync import check_index
-from directory.search.table import name_key
 from tests.backends import close_app, make_app
 from tests.factories import Factory
 

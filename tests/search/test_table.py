@@ -14,11 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from directory.search import engine
+from directory.search.codebook import Codebook
 from directory.search.documents import ListingDoc
-from directory.search.engine import combine, evaluate
 from directory.search.query import Place, SearchQuery, by_place_alone
-from directory.search.table import Codebook, ListingTable
+from directory.search.whoosh import engine
+from directory.search.whoosh.engine import combine, evaluate
+from directory.search.whoosh.table import ListingTable
 
 CODEBOOK = Codebook.current()
 POINTS = [(42.3427 + i * 0.07, -71.0922 + (i % 5) * 0.11) for i in range(12)] + [(42.30, -71.09)] * 2

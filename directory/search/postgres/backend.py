@@ -2,7 +2,7 @@
 
 Nothing lives on the web server's disk, so any number of processes and machines share one index,
 and a write is visible to every one of them as soon as it commits. The tables are described in
-`pg_tables`. Places are points on the unit sphere: found through a GiST index, ordered by chord
+`tables`. Places are points on the unit sphere: found through a GiST index, ordered by chord
 length as the Whoosh backend does, and decided at the edge of the radius by geopy's formula.
 
 Why cube (the base of earthdistance) and not PostGIS: cube ships in PostgreSQL's contrib (no extra
@@ -12,7 +12,7 @@ a sphere of another radius than geopy's; PostGIS (installable here from Debian's
 postgresql-15-postgis-3) would add a large package per server for a distance we must compute with
 geopy's formula anyway to agree with the Whoosh backend.
 
-User words are matched the way the Whoosh backend matches them (`text.plan_words`): synonyms and
+User words are matched the way the Whoosh backend matches them (`search.text.plan_words`): synonyms and
 topics by query expansion through the vocabulary, typos within 1-2 edits sharing the first letter.
 Scores are the same float arithmetic in the same order, so both backends rank alike.
 """
@@ -21,17 +21,18 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import replace
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from directory.search import Searcher
+from directory.search.codebook import Codebook
+from directory.search.contract import Searcher, SearchResult
 from directory.search.documents import ListingDoc
-from directory.search.engine import SearchResult
-from directory.search.pg_query import Near, build_search, places_near, result
-from directory.search.pg_rows import TEXT_FIELDS, TOPIC_FACETS, rollup_tags, rows_and_counts
-from directory.search.pg_tables import (
+from directory.search.postgres.query import Near, build_search, places_near, result
+from directory.search.postgres.rows import TEXT_FIELDS, TOPIC_FACETS, rollup_tags, rows_and_counts
+from directory.search.postgres.tables import (
     COLUMNS,
     COUNTS,
     LOCK_KEY,
@@ -43,9 +44,9 @@ from directory.search.pg_tables import (
     copy_rows,
     ensure_schema,
     point_ids,
+    rebuild_tables,
 )
 from directory.search.query import SearchQuery, by_place_alone
-from directory.search.table import Codebook
 from directory.search.text import analyzer, plan_words, query_words, term_weight, topic_weight
 from directory.search.topics import TopicIndex, TopicMatch
 
@@ -77,11 +78,11 @@ class PostgresSearcher(Searcher):
     # are around (at 1M listings and 20,000 around, a page of 20 reads about 1,000 names).
     name_walk_from = 20_000
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, rebuilding: bool = False):
         self.engine = engine
         self.codebook = Codebook.current()
         self.topics = TopicIndex(self.codebook.concepts, self.codebook.specialties, analyzer())
-        ensure_schema(engine)
+        ensure_schema(engine, rebuilding=rebuilding)
 
     # -- text --------------------------------------------------------------------------------------
 
@@ -275,6 +276,10 @@ class PostgresSearcher(Searcher):
             add_counts(conn, delta)
             add_rollup(conn, rollup)
 
+    def rebuild(self, batches: Iterable[list[ListingDoc]], watermark: int) -> None:
+        """Fresh tables built beside the live ones, then swapped in (see `tables.rebuild_tables`)."""
+        rebuild_tables(self.engine, batches)
+
     def clear(self) -> None:
         with self.engine.begin() as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
@@ -324,7 +329,7 @@ FRESH_COUNTS = f"""
         ON kept.facet = fresh.facet AND kept.code = fresh.code COLLATE "C"
     WHERE fresh.n IS DISTINCT FROM kept.n"""
 
-# The tags of `pg_tables.rollup_tags`, in SQL.
+# The tags of `rows.rollup_tags`, in SQL.
 FRESH_ROLLUP = f"""
     WITH fresh AS (
         SELECT pid, tag, count(*) AS n FROM {TABLE},

@@ -11,11 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from directory.geo import EARTH_RADIUS_MI, great_circle_mi
-from directory.search.engine import Hit, SearchResult
-from directory.search.pg_rows import MASK_BITS, codebook, cube_literal, topic_mask, tsvector_literal
-from directory.search.pg_tables import POINTS, TABLE
+from directory.search.contract import Hit, SearchResult
+from directory.search.ordering import unit_vectors
+from directory.search.postgres.rows import MASK_BITS, codebook, cube_literal, topic_mask, tsvector_literal
+from directory.search.postgres.tables import POINTS, TABLE
 from directory.search.query import Place, SearchQuery
-from directory.search.table import unit_vectors
 
 
 class Near(NamedTuple):

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import shutil
 import threading
+import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +22,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from directory.models import IndexChange
-from directory.search import Searcher
+from directory.search.codebook import Codebook
+from directory.search.contract import Searcher, SearchResult
 from directory.search.documents import ListingDoc, load_docs
-from directory.search.engine import SearchResult, combine, evaluate
 from directory.search.query import SearchQuery
-from directory.search.segments import PostingCache, stored_digests
-from directory.search.table import Codebook, ListingTable
-from directory.search.text import TextHits, TextMatcher, Word, analyzer, open_index, write_docs
+from directory.search.text import analyzer
 from directory.search.topics import TopicIndex, TopicMatch
+from directory.search.whoosh.engine import combine, evaluate
+from directory.search.whoosh.segments import PostingCache, stored_digests
+from directory.search.whoosh.table import ListingTable
+from directory.search.whoosh.text import TextHits, TextMatcher, Word, open_index, whoosh_fields, write_docs
 
 SNAPSHOT = "listings.npz"
 # Plain SQL on the driver's connection: this runs before every search, and SQLAlchemy's statement
@@ -38,7 +43,7 @@ TEXT_DIR = "whoosh"
 class WhooshSearcher(Searcher):
     name = "whoosh"
 
-    def __init__(self, index_dir: str | Path, engine: Engine):
+    def __init__(self, index_dir: str | Path, engine: Engine, rebuilding: bool = False):
         self.dir = Path(index_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.engine = engine
@@ -48,7 +53,9 @@ class WhooshSearcher(Searcher):
         self._cache = PostingCache()
         self._snapshot_key: tuple | None = None
         self.topics = TopicIndex(self.codebook.concepts, self.codebook.specialties, analyzer())
-        self._open()
+        self.matcher: TextMatcher | None = None
+        if not rebuilding:  # a rebuild replaces the snapshot (of whatever version) unread
+            self._open()
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -69,7 +76,7 @@ class WhooshSearcher(Searcher):
         self.overlay_docs: dict[int, ListingDoc | None] = {}
         self.overlay = ListingTable.empty(self.codebook)
         self._count_live_topics()
-        if getattr(self, "matcher", None) is not None:
+        if self.matcher is not None:
             self.matcher.close()
         self.ix = open_index(self.dir / TEXT_DIR)
         self.matcher = TextMatcher(self.ix, self._cache, self.topics)
@@ -187,6 +194,37 @@ class WhooshSearcher(Searcher):
             (self.dir / SNAPSHOT).unlink(missing_ok=True)
             self._open()
 
+    def rebuild(self, batches: Iterable[list[ListingDoc]], watermark: int) -> None:
+        """Build the text index and the listing table beside the live ones, then swap them in;
+        this searcher (and every other process) loads them at its next refresh."""
+        building = self.dir / (TEXT_DIR + ".building")
+        shutil.rmtree(building, ignore_errors=True)
+        ix = open_index(building, create=True)
+        tables = []
+        # Separate files, not one compound file: Whoosh reads a compound segment's parts into memory.
+        writer = ix.writer(limitmb=256, compound=False)
+        try:
+            for docs in batches:
+                for doc in docs:
+                    writer.add_document(**whoosh_fields(doc))
+                tables.append(ListingTable.build(docs, self.codebook))
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            ix.close()
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        ix.close()
+        table = ListingTable.concat(tables) if tables else ListingTable.empty(self.codebook)
+        live, old = self.dir / TEXT_DIR, self.dir / (TEXT_DIR + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if live.exists():
+            live.rename(old)
+        building.rename(live)
+        table.save(self.dir / SNAPSHOT, watermark=watermark, built_at=int(time.time() * 1000))
+        shutil.rmtree(old, ignore_errors=True)
+
     def close(self) -> None:
         with self._lock:
-            self.matcher.close()
+            if self.matcher is not None:
+                self.matcher.close()

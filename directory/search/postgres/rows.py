@@ -1,5 +1,5 @@
 """The PostgreSQL backend's documents turned into rows: terms, tags, topic bits, rollup tags and
-counts, in the column order of `pg_tables.COLUMNS`."""
+counts, in the column order of `tables.COLUMNS`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from directory.search.codebook import Codebook
 from directory.search.documents import ListingDoc
-from directory.search.table import Codebook, name_key, unit_vectors
+from directory.search.ordering import name_key, unit_vectors
 from directory.search.text import FIELD_WEIGHTS, analyzer
 
 TEXT_FIELDS = tuple(FIELD_WEIGHTS)  # name, products, place

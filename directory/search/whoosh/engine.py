@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from directory.geo import great_circle_mi
-from directory.search.arrays import expand
+from directory.search.codebook import Codebook
+from directory.search.contract import Hit, SearchResult
 from directory.search.query import SearchQuery, by_place_alone
-from directory.search.table import KIND_CODES, Codebook, ListingTable, facet_vector
-from directory.search.text import TextHits
+from directory.search.whoosh.arrays import expand
+from directory.search.whoosh.table import KIND_CODES, ListingTable, facet_vector
+from directory.search.whoosh.text import TextHits
 
 KIND_NAMES = {v: k for k, v in KIND_CODES.items()}
 # A filter holding at most 1/SELECTIVE_SHARE of all rows is read from its per-code rows.
 SELECTIVE_SHARE = 4
-
-
-@dataclass
-class Hit:
-    lid: int
-    distance_mi: float | None
-    score: float
-
-
-@dataclass
-class SearchResult:
-    total: int
-    hits: list[Hit]
-    facets: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,0 +1,85 @@
+"""What every search backend promises: the `Searcher` verbs and the results they return.
+
+Backends (`search/whoosh/`, `search/postgres/`) implement this and import only the shared modules
+of `search/`; `search/__init__.py` names them in its registry and opens the configured one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from directory.search.documents import ListingDoc
+from directory.search.query import SearchQuery
+
+
+@dataclass
+class Hit:
+    lid: int
+    distance_mi: float | None
+    score: float
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+class SnapshotFormatError(RuntimeError):
+    """The stored index was written by another version of this code: it needs a reindex."""
+
+
+class Searcher(ABC):
+    """A derived, rebuildable index of listings. The database stays the source of truth.
+
+    Opened with `rebuilding=True`, a backend does not refuse an index of another version (it is
+    about to be replaced) and loads nothing the rebuild replaces.
+    """
+
+    name: str
+
+    @abstractmethod
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Ranked hits (listing ids, miles, scores), the total and facet counts."""
+
+    @abstractmethod
+    def update(self, docs: dict[int, ListingDoc | None]) -> None:
+        """Write these documents; a None value removes that listing from the index."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Remove every document."""
+
+    @abstractmethod
+    def rebuild(self, batches: Iterable[list[ListingDoc]], watermark: int) -> None:
+        """Replace the whole index with these documents, read from the database when its change
+        log stood at `watermark`. Built beside the live index, so searches go on meanwhile."""
+
+    def writing(self) -> contextlib.AbstractContextManager:
+        """Held while pending changes are read, turned into documents and written, so that two
+        processes never write an older document over a newer one (no-op by default)."""
+        return contextlib.nullcontext()
+
+    def refresh(self) -> None:  # noqa: B027  (optional for backends)
+        """Pick up changes committed by other processes (no-op by default)."""
+
+    def close(self) -> None:  # noqa: B027
+        """Release files and connections."""
+
+    @abstractmethod
+    def indexed_digests(self) -> dict[int, str]:
+        """Listing id -> digest of the document the index holds (for check-index)."""
+
+    def derived_drift(self) -> list[str]:
+        """Structures this backend keeps up by deltas that no longer equal a count made afresh
+        from its own rows (empty when all agree; a check for `check-index`)."""
+        return []
+
+    def table_ids(self) -> set[int] | None:
+        """Listing ids of a second structure that must agree with the documents (None: no such
+        structure)."""
+        return None

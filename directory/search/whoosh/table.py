@@ -1,0 +1,307 @@
+"""Compact in-memory arrays of every searchable listing: places, flags and filter ids.
+
+Geography and structured filters are answered here with numpy (a lat-sorted band, then exact
+great-circle miles for the candidates); Whoosh answers only the text part. A table is derived from
+the database like the index, saved beside it, and loads in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from directory.geo import EARTH_RADIUS_MI, bounding_box, great_circle_mi
+from directory.search.codebook import Codebook
+from directory.search.contract import SnapshotFormatError
+from directory.search.documents import ListingDoc
+from directory.search.ordering import NAME_KEY_BYTES, name_key, unit_vectors
+from directory.search.whoosh.arrays import Bits, Ragged, expand, rows_by_code
+
+FORMAT = 6  # bump when the arrays or the text index change shape: old snapshots need a reindex
+KIND_CODES = {"organization": 0, "practitioner": 1}
+
+
+def facet_vector(kinds: np.ndarray, accepting: np.ndarray, specialty: Bits, network: Bits,
+                 positions: np.ndarray) -> np.ndarray:
+    """What the facets of these listings add up from: [listings, organizations, practitioners,
+    accepting, count per specialty code..., count per network code...]."""
+    kind_counts = np.bincount(kinds[positions], minlength=2)
+    head = [len(positions), kind_counts[0], kind_counts[1], np.count_nonzero(accepting[positions])]
+    return np.concatenate([np.array(head, dtype=np.int64), specialty.counts(positions),
+                           network.counts(positions)])
+
+
+def place_rollup(arrays: dict[str, np.ndarray], places: int) -> np.ndarray:
+    """(places x facet_vector) int32: the facet vector of the listings whose home is each place."""
+    home = arrays["home_place"].astype(np.int64)
+    kinds = arrays["kinds"]
+    columns = [np.bincount(home, minlength=places), np.bincount(home[kinds == 0], minlength=places),
+               np.bincount(home[kinds == 1], minlength=places),
+               np.bincount(home[arrays["accepting"]], minlength=places)]
+    for words in (arrays["specialty_bits"], arrays["network_bits"]):
+        owners, codes = Bits(words).pairs()
+        size = 64 * words.shape[1]
+        flat = np.bincount(home[owners] * size + codes, minlength=places * size)
+        columns.extend(flat.reshape(places, size).T)
+    return np.column_stack(columns).astype(np.int32) if places else np.zeros((0, len(columns)), np.int32)
+
+
+class ListingTable:
+    """Arrays over n listings (positions 0..n-1) and their m places (rows).
+
+    Rows are sorted by 1-degree latitude cell, then longitude, so a bounding box is a few
+    contiguous slices; radius tests use chord lengths (no trigonometry per row) and exact
+    great-circle miles are computed only for the rows shown.
+    """
+
+    FIELDS = ("lids", "kinds", "accepting", "telehealth", "name_keys", "network_codes",
+              "specialty_bits", "language_bits", "service_bits", "concept_bits", "network_bits",
+              "row_lat", "row_lon", "row_pos", "row_multi", "name_rank",
+              "place_start", "place_lat", "place_lon", "place_xyz", "place_cell_start",
+              "specialty_rows_indptr", "specialty_rows", "network_rows_indptr", "network_rows",
+              "home_place", "away_rows", "place_rollup",
+              "concept_counts", "specialty_counts")
+    # Lists of codes per listing: needed to build and merge tables, not to search (bit sets do
+    # that), so a saved snapshot leaves them out.
+    RAGGED = ("specialties", "networks")
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        for name in self.FIELDS:
+            setattr(self, name, arrays[name])
+        for name in self.RAGGED:
+            built = name + "_indptr" in arrays
+            setattr(self, name, Ragged(arrays[name + "_indptr"], arrays[name + "_values"]) if built else None)
+        self.specialty_set = Bits(self.specialty_bits)
+        self.language_set = Bits(self.language_bits)
+        self.service_set = Bits(self.service_bits)
+        self.concept_set = Bits(self.concept_bits)
+        self.topic_sets = {"concepts": self.concept_set, "specialties": self.specialty_set}
+        self.topic_counts = {"concepts": self.concept_counts, "specialties": self.specialty_counts}
+        self.network_set = Bits(self.network_bits)
+        # Per code, the sorted rows whose listing holds it: a selective filter reads only its rows.
+        self.row_postings = {
+            "specialties": Ragged(self.specialty_rows_indptr, self.specialty_rows),
+            "networks": Ragged(self.network_rows_indptr, self.network_rows),
+        }
+        self._pos_of_lid: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.lids)
+
+    @classmethod
+    def build(cls, docs: list[ListingDoc], codebook: Codebook) -> ListingTable:
+        docs = sorted(docs, key=lambda d: d.lid)
+        n = len(docs)
+        arrays = {
+            "lids": np.fromiter((d.lid for d in docs), dtype=np.int64, count=n),
+            "kinds": np.fromiter((KIND_CODES[d.kind] for d in docs), dtype=np.int8, count=n),
+            "accepting": np.fromiter((d.accepting for d in docs), dtype=bool, count=n),
+            "telehealth": np.fromiter((d.telehealth for d in docs), dtype=bool, count=n),
+            "name_keys": np.array([name_key(d.name) for d in docs], dtype=f"S{NAME_KEY_BYTES}"),
+            "row_pos": np.fromiter((i for i, d in enumerate(docs) for _ in d.places), dtype=np.int32),
+            "row_lat": np.fromiter((p[0] for d in docs for p in d.places), dtype=np.float64),
+            "row_lon": np.fromiter((p[1] for d in docs for p in d.places), dtype=np.float64),
+        }
+        specialties = [codebook.encode("specialties", d.specialties) for d in docs]
+        networks = [d.networks for d in docs]
+        for name, lists in (("specialties", specialties), ("networks", networks)):
+            ragged = Ragged.from_lists(lists)
+            arrays[name + "_indptr"], arrays[name + "_values"] = ragged.indptr, ragged.values
+        arrays["specialty_bits"] = Bits.from_lists(specialties, len(codebook.specialties)).words
+        arrays["language_bits"] = Bits.from_lists(
+            [codebook.encode("languages", d.languages) for d in docs], len(codebook.languages)).words
+        arrays["service_bits"] = Bits.from_lists(
+            [codebook.encode("services", d.services) for d in docs], len(codebook.services)).words
+        arrays["concept_bits"] = Bits.from_lists(
+            [codebook.encode("concepts", d.concepts) for d in docs], len(codebook.concepts)).words
+        return cls(cls._finish(arrays))
+
+    @staticmethod
+    def _finish(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Order rows by (latitude cell, longitude) and listings by their first row, so that the
+        listings of one area sit together in memory; derive places, network bits, per-code rows,
+        ranks and vectors."""
+        lat, lon, pos = arrays["row_lat"], arrays["row_lon"], arrays["row_pos"]
+        cells = np.floor(lat).astype(np.int64) + 90
+        order = np.lexsort((lat, lon, cells))
+        lat, lon, pos, cells = lat[order], lon[order], pos[order], cells[order]
+        n = len(arrays["lids"])
+        first_row = np.full(n, len(pos), dtype=np.int64)
+        np.minimum.at(first_row, pos, np.arange(len(pos)))
+        listing_order = np.argsort(first_row, kind="stable")
+        new_pos = np.empty(n, dtype=np.int32)
+        new_pos[listing_order] = np.arange(n, dtype=np.int32)
+        for name in ("lids", "kinds", "accepting", "telehealth", "name_keys",
+                     "specialty_bits", "language_bits", "service_bits", "concept_bits"):
+            arrays[name] = arrays[name][listing_order]
+        for name in ListingTable.RAGGED:
+            ragged = Ragged(arrays[name + "_indptr"], arrays[name + "_values"])
+            values, _ = ragged.gather(listing_order)
+            lengths = np.diff(ragged.indptr)[listing_order]
+            indptr = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(lengths, out=indptr[1:])
+            arrays[name + "_indptr"], arrays[name + "_values"] = indptr, values.astype(np.int32)
+        arrays["row_lat"], arrays["row_lon"], arrays["row_pos"] = lat, lon, new_pos[pos]
+        # Rows at the same point (most listings sit at a ZIP centroid) are adjacent: one place.
+        new_place = np.ones(len(lat), dtype=bool)
+        new_place[1:] = (lat[1:] != lat[:-1]) | (lon[1:] != lon[:-1])
+        starts = np.flatnonzero(new_place)
+        arrays["place_start"] = np.append(starts, len(lat)).astype(np.int64)
+        arrays["place_lat"], arrays["place_lon"] = lat[starts], lon[starts]
+        arrays["place_xyz"] = unit_vectors(lat[starts], lon[starts])
+        arrays["place_cell_start"] = np.searchsorted(cells[starts], np.arange(182))
+        per_listing = np.bincount(arrays["row_pos"], minlength=n)
+        arrays["row_multi"] = per_listing[arrays["row_pos"]] > 1
+        # A listing's home is the place of its first row; its other rows are "away" rows.
+        row_place = np.repeat(np.arange(len(starts), dtype=np.int32), np.diff(arrays["place_start"]))
+        arrays["home_place"] = row_place[first_row[listing_order]] if n else np.empty(0, dtype=np.int32)
+        arrays["away_rows"] = np.flatnonzero(first_row[pos] != np.arange(len(pos))).astype(np.int32)
+
+        codes = np.unique(arrays["networks_values"]).astype(np.int64)
+        indptr = arrays["networks_indptr"]
+        dense = np.searchsorted(codes, arrays["networks_values"])
+        owners = np.repeat(np.arange(n), np.diff(indptr))
+        arrays["network_codes"] = codes
+        arrays["network_bits"] = Bits.from_flat(owners, dense, n, len(codes)).words
+        specialties = Ragged(arrays["specialties_indptr"], arrays["specialties_values"])
+        networks = Ragged(indptr, dense.astype(np.int32))
+        for name, ragged in (("specialty_rows", specialties), ("network_rows", networks)):
+            arrays[name + "_indptr"], arrays[name] = rows_by_code(ragged, arrays["row_pos"])
+        arrays["place_rollup"] = place_rollup(arrays, len(starts))
+        everyone = np.arange(n)
+        arrays["concept_counts"] = Bits(arrays["concept_bits"]).counts(everyone)
+        arrays["specialty_counts"] = Bits(arrays["specialty_bits"]).counts(everyone)
+        by_name = np.lexsort((arrays["lids"], arrays["name_keys"]))
+        arrays["name_rank"] = np.empty(n, dtype=np.int32)
+        arrays["name_rank"][by_name] = np.arange(n, dtype=np.int32)
+        return arrays
+
+    @classmethod
+    def concat(cls, tables: list[ListingTable]) -> ListingTable:
+        """One table from several built ones (the reindex builds a table per batch)."""
+        arrays: dict[str, np.ndarray] = {}
+        offsets = np.cumsum([0] + [t.size for t in tables])
+        for name in ("lids", "kinds", "accepting", "telehealth", "name_keys", "specialty_bits",
+                     "language_bits", "service_bits", "concept_bits", "row_lat", "row_lon"):
+            arrays[name] = np.concatenate([getattr(t, name) for t in tables])
+        arrays["row_pos"] = np.concatenate(
+            [t.row_pos + off for t, off in zip(tables, offsets, strict=False)]).astype(np.int32)
+        for name in cls.RAGGED:
+            parts = [getattr(t, name) for t in tables]
+            value_offsets = np.cumsum([0] + [p.indptr[-1] for p in parts])
+            arrays[name + "_indptr"] = np.concatenate(
+                [np.zeros(1, dtype=np.int64)]
+                + [p.indptr[1:] + off for p, off in zip(parts, value_offsets, strict=False)]
+            )
+            arrays[name + "_values"] = np.concatenate([p.values for p in parts]).astype(np.int32)
+        return cls(cls._finish(arrays))
+
+    @classmethod
+    def empty(cls, codebook: Codebook) -> ListingTable:
+        return cls.build([], codebook)
+
+    def save(self, path: Path, **meta: int) -> None:
+        arrays = {name: getattr(self, name) for name in self.FIELDS}
+        arrays.update({"meta_" + k: np.array(v) for k, v in {**meta, "format": FORMAT}.items()})
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(path)  # atomic: readers see the old or the new snapshot, never half of one
+
+    @classmethod
+    def load(cls, path: Path) -> tuple[ListingTable, dict[str, int]]:
+        with np.load(path) as data:
+            arrays = {name: data[name] for name in data.files}
+        meta = {k[5:]: int(v) for k, v in arrays.items() if k.startswith("meta_")}
+        if meta.get("format") != FORMAT:
+            raise SnapshotFormatError(
+                f"the search index in {path.parent} was built by another version "
+                f"(format {meta.get('format')}, this code reads {FORMAT}): run `flask --app wsgi reindex`"
+            )
+        return cls(arrays), meta
+
+    def positions_of(self, lids: np.ndarray) -> np.ndarray:
+        """Positions of these listing ids; -1 for ids not in this table."""
+        if self._pos_of_lid is None:
+            top = int(self.lids.max()) + 1 if self.size else 0
+            pos = np.full(top, -1, dtype=np.int32)
+            pos[self.lids] = np.arange(self.size, dtype=np.int32)
+            self._pos_of_lid = pos
+        lids = np.asarray(lids, dtype=np.int64)
+        out = np.full(len(lids), -1, dtype=np.int32)
+        inside = (lids >= 0) & (lids < len(self._pos_of_lid))
+        out[inside] = self._pos_of_lid[lids[inside]]
+        return out
+
+    def network_index(self, network_ids: list[int]) -> list[int]:
+        found = np.searchsorted(self.network_codes, network_ids)
+        return [int(i) for i, nid in zip(found, network_ids, strict=True)
+                if i < len(self.network_codes) and self.network_codes[i] == nid]
+
+    def _box_places(self, min_lat, max_lat, min_lon, max_lon) -> np.ndarray:
+        """Place indices inside a lat/lon box, from the 1-degree cells it covers."""
+        ranges = []
+        lon_ranges = [(min_lon, max_lon)]
+        if min_lon < -180:
+            lon_ranges = [(min_lon + 360, 180.0), (-180.0, max_lon)]
+        elif max_lon > 180:
+            lon_ranges = [(min_lon, 180.0), (-180.0, max_lon - 360)]
+        for cell in range(int(np.floor(min_lat)) + 90, int(np.floor(max_lat)) + 91):
+            start, end = self.place_cell_start[cell], self.place_cell_start[min(cell + 1, 181)]
+            if start == end:
+                continue
+            lons = self.place_lon[start:end]
+            for lo_lon, hi_lon in lon_ranges:
+                lo = np.searchsorted(lons, lo_lon, side="left")
+                hi = np.searchsorted(lons, hi_lon, side="right")
+                if hi > lo:
+                    ranges.append(np.arange(start + lo, start + hi))
+        return np.concatenate(ranges) if ranges else np.empty(0, dtype=np.int64)
+
+    def places_within(self, lat: float, lon: float, radius_mi: float) -> tuple[np.ndarray, np.ndarray]:
+        """(place indices, squared chord lengths to the centre) of the places within `radius_mi`.
+
+        The chord test is exact up to rounding; places within rounding of the edge are decided by
+        the great-circle formula itself so the answer agrees with geopy.
+        """
+        places = self._box_places(*bounding_box(lat, lon, radius_mi))
+        centre = unit_vectors(np.array([lat]), np.array([lon]))[0]
+        diff = self.place_xyz[places] - centre
+        chord2 = np.einsum("ij,ij->i", diff, diff)
+        limit = (2 * np.sin(radius_mi / EARTH_RADIUS_MI / 2)) ** 2
+        keep = chord2 <= limit * (1 - 1e-9)
+        edge = np.flatnonzero((chord2 > limit * (1 - 1e-9)) & (chord2 <= limit * (1 + 1e-9)))
+        if len(edge):
+            miles = great_circle_mi(lat, lon, self.place_lat[places[edge]], self.place_lon[places[edge]])
+            keep[edge] = miles <= radius_mi
+        return places[keep], chord2[keep]
+
+    def rows_within(
+        self, lat: float, lon: float, radius_mi: float, only: tuple[str, list[int]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(row indices, squared chord lengths) of the listing places within `radius_mi`.
+
+        With `only` = (facet, codes), just the rows whose listing holds one of those codes, read
+        from that facet's per-code rows: the cost follows the rows kept, not the rows around.
+        """
+        places, chord2 = self.places_within(lat, lon, radius_mi)
+        starts, ends = self.place_start[places], self.place_start[places + 1]
+        if only is None:
+            lengths = ends - starts
+            return expand(starts, lengths), np.repeat(chord2, lengths)
+        postings = self.row_postings[only[0]]
+        rows, chords = [], []
+        for code in only[1]:
+            if code + 1 >= len(postings.indptr):
+                continue
+            held = postings.values[postings.indptr[code] : postings.indptr[code + 1]]
+            lo, hi = np.searchsorted(held, starts), np.searchsorted(held, ends)
+            rows.append(held[expand(lo, hi - lo)])
+            chords.append(np.repeat(chord2, hi - lo))
+        if not rows:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        if len(rows) == 1:
+            return rows[0].astype(np.int64), chords[0]
+        rows, first = np.unique(np.concatenate(rows), return_index=True)  # a row holding two codes
+        return rows.astype(np.int64), np.concatenate(chords)[first]
