@@ -16,7 +16,7 @@ from geopy.distance import EARTH_RADIUS, great_circle
 from geopy.units import miles as km_to_miles
 
 EARTH_RADIUS_MI = km_to_miles(kilometers=EARTH_RADIUS)
-ZIP_PATTERN = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
+ZIP_PATTERN = re.compile(r"^([0-9]{5})(?:-?([0-9]{4}))?$")  # ASCII digits only
 MAX_RADIUS_MI = 500.0
 
 

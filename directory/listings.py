@@ -17,6 +17,7 @@ from directory import reference
 from directory.geo import ZipError, lookup_zip
 from directory.models import (
     KINDS,
+    MAX_ID,
     ORG_TYPES,
     WEEKDAYS,
     AuditEntry,
@@ -33,9 +34,9 @@ from directory.models import (
 from directory.npi import is_valid_npi
 from directory.search.sync import record_change
 
-PHONE = re.compile(r"^\(?(\d{3})\)?[ .-]?(\d{3})[ .-]?(\d{4})$")
+PHONE = re.compile(r"^\(?(\d{3})\)?[ .-]?(\d{3})[ .-]?(\d{4})$", re.ASCII)  # ASCII digits only
 STATE = re.compile(r"^[A-Za-z]{2}$")
-OPENING = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$|^\d\d:\d\d-24:00$")
+OPENING = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$|^\d\d:\d\d-24:00$", re.ASCII)
 
 
 class ValidationError(ValueError):
@@ -61,6 +62,8 @@ def claim_listing(session: Session, listing_id: int, expected_version: int | Non
     A no-op UPDATE takes the row first (PostgreSQL's row lock; SQLite's write lock), so of two
     writes to one listing at once the second waits for the first to commit and then finds the
     version changed: never two writes from one version. Raises LookupError or StaleVersion."""
+    if expected_version is not None and not 1 <= expected_version <= MAX_ID:
+        expected_version = 0  # no row has it: the claim below finds nothing and the write is stale
     claim = update(Listing).where(Listing.id == listing_id)
     if expected_version is not None:
         claim = claim.where(Listing.version == expected_version)
@@ -168,7 +171,9 @@ def validate(session: Session, data: ListingInput) -> dict[str, str]:
                 format_phone(getattr(loc, name))
             except ValueError as error:
                 errors[f"locations.{i}.{name}"] = str(error)
-    if data.networks:
+    if out_of_range := [n for n in data.networks if not 1 <= n <= MAX_ID]:
+        errors["networks"] = f"unknown network id {out_of_range[0]}"
+    elif data.networks:
         found = set(session.execute(select(Network.id).where(Network.id.in_(data.networks))).scalars())
         if missing := set(data.networks) - found:
             errors["networks"] = f"unknown network id {min(missing)}"

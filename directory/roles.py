@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from directory.listings import ValidationError
-from directory.models import AuditEntry, Listing, ListingSpecialty, Location, Role
+from directory.models import MAX_ID, AuditEntry, Listing, ListingSpecialty, Location, Role
 from directory.search.sync import record_change
 
 
@@ -21,7 +21,7 @@ def add_role(session: Session, *, practitioner_id: int, location_id: int, specia
     practitioner = session.get(Listing, practitioner_id)
     if practitioner is None or practitioner.kind != "practitioner":
         errors["practitioner_id"] = "roles can only be added to a practitioner listing"
-    location = session.get(Location, location_id) if location_id is not None else None
+    location = session.get(Location, location_id) if location_id is not None and 1 <= location_id <= MAX_ID else None
     organization = None
     if location is None:
         errors["location_id"] = f"no location with id {location_id}"

@@ -82,6 +82,24 @@ def test_malformed_zip_raises(text):
     assert not is_known_zip(text)
 
 
+@pytest.mark.parametrize("text", ["０２１１５", "٠٢١١٥", "0211５", "02115-１２３４", "²0115"])
+def test_zip_in_digits_of_other_scripts_is_malformed(text):
+    """Only ASCII digits are a ZIP: others reached the gazetteer's native code, which panicked."""
+    with pytest.raises(ZipError):
+        lookup_zip(text)
+    assert not is_known_zip(text)
+
+
+@pytest.mark.parametrize("url, status", [
+    ("/api/v1/search?zip=٠٢١١٥", 400), ("/api/v1/zip/0211５", 404), ("/?zip=０２１１５", 200),
+])
+def test_zip_in_other_digits_is_a_clear_answer_over_http(client, url, status):
+    response = client.get(url)
+    assert response.status_code == status
+    if status == 200:
+        assert "ZIP" in response.get_data(as_text=True)
+
+
 def test_zip_error_is_a_value_error():
     assert issubclass(ZipError, ValueError)
 

@@ -112,3 +112,17 @@ def test_an_import_row_with_a_bad_org_type_is_rejected_alone(session):
     assert [(line, npi) for line, npi, _ in report.rejections] == [(3, bad)]
     assert "org_type" in report.rejections[0][2]
     assert session.execute(select(Listing.npi)).scalars().all() == [good]
+
+
+@pytest.mark.parametrize("phone", ["٦١٧٥٥٥٠١٢٣", "６１７５５５０１２３"])
+def test_a_phone_in_digits_of_other_scripts_is_refused(phone):
+    from directory.listings import format_phone
+
+    with pytest.raises(ValueError):
+        format_phone(phone)
+
+
+def test_network_ids_beyond_any_row_are_a_field_error(session):
+    from directory.listings import validate
+
+    assert validate(session, _org_input(networks=[2**63]))["networks"] == f"unknown network id {2**63}"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-# The largest id a database row can have (SQLite's INTEGER and PostgreSQL's bigint).
-MAX_ID = 2**63 - 1
+from directory.models import MAX_ID
 
 
 def digits_at_most(limit: int) -> str:

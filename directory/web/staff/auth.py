@@ -13,6 +13,7 @@ from sqlmodel import Session
 from directory.accounts import session_key
 from directory.db import get_engine
 from directory.models import StaffUser
+from directory.web.params import whole_number
 
 login_manager = LoginManager()
 login_manager.login_view = "staff.login"
@@ -46,10 +47,10 @@ def load_staff(user_id: str) -> SignedInStaff | None:
     # A deactivated account, or one whose password changed since this session signed in, loads as
     # nobody: its sessions end at the next request.
     number, _, key = user_id.partition("-")
-    if not number.isdigit():
+    if (staff_id := whole_number(number)) is None:
         return None
     with Session(get_engine()) as session:
-        staff = session.get(StaffUser, int(number))
+        staff = session.get(StaffUser, staff_id)
         if staff is None or not staff.active or key != session_key(staff):
             return None
         return signed_in(staff)

@@ -33,6 +33,7 @@ from directory.models import (
 from directory.search import get_searcher
 from directory.search.sync import apply_pending
 from directory.web.choices import form_choices
+from directory.web.params import page_number, whole_number
 from directory.web.providers import ORG_TYPES
 from directory.web.staff.auth import role_required
 
@@ -73,10 +74,7 @@ def _commit_and_index(db: Session) -> None:
 def index():
     """Every listing, active or not, filtered by name (contains) or NPI (exact)."""
     q = request.args.get("q", "").strip()
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page"))
     query = select(Listing)
     if q:
         escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -156,8 +154,8 @@ def _listing_input(db: Session, form: dict, listing_id: int | None) -> tuple[Lis
     errors: dict[str, str] = {}
     networks: list[int] = []
     for raw in form["networks"]:
-        if raw.isdigit():
-            networks.append(int(raw))
+        if (network_id := whole_number(raw)) is not None:
+            networks.append(network_id)
         else:
             errors["networks"] = f"unknown network id {raw}"
     existing: dict[int, Location] = {}
@@ -168,7 +166,7 @@ def _listing_input(db: Session, form: dict, listing_id: int | None) -> tuple[Lis
     for row_index, row in enumerate(form["locations"]):
         if not any(row[name] for name in LOCATION_FIELDS):
             continue  # an untouched row
-        old = existing.get(int(row["id"])) if row["id"].isdigit() else None
+        old = existing.get(whole_number(row["id"]))
         locations.append(LocationInput(
             address=row["address"], zip=row["zip"], city=row["city"], state=row["state"],
             phone=row["phone"] or None, fax=row["fax"] or None,
@@ -247,7 +245,7 @@ def edit(listing_id: int):
         if request.method == "GET":
             return _form_page(_form_from_listing(db, listing), listing)
         form = _form_from_request(listing.kind)
-        version = int(form["version"]) if form["version"].isdigit() else None
+        version = whole_number(form["version"])
         if version is None:
             return _form_page(form, listing, message="The form was missing its version; reload the page.",
                               status=400)

@@ -21,6 +21,7 @@ from directory.models import (
     Location,
     Role,
 )
+from directory.web.params import whole_number
 from directory.web.staff.auth import role_required
 from directory.web.staff.listings import EDITORS, _commit_and_index, _staff_session, bp
 
@@ -86,9 +87,9 @@ def add_role(listing_id: int):
         try:
             if not raw:
                 raise ValidationError({"location_id": "choose an organization location or enter its id"})
-            if not raw.isdigit():
+            if (location_id := whole_number(raw)) is None:
                 raise ValidationError({"location_id": "a location id is a whole number"})
-            role_service.add_role(db, practitioner_id=listing_id, location_id=int(raw),
+            role_service.add_role(db, practitioner_id=listing_id, location_id=location_id,
                              specialty_code=form["specialty_code"] or None,
                              accepting_new_patients=form["accepting_new_patients"], telehealth=form["telehealth"],
                              actor=current_user.email)

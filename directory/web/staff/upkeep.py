@@ -22,6 +22,7 @@ from directory.listings import StaleVersion, ValidationError
 from directory.models import Listing
 from directory.search import get_searcher
 from directory.search.sync import apply_pending
+from directory.web.params import page_number, whole_number
 from directory.web.staff.auth import role_required
 
 bp = Blueprint("staff_upkeep", __name__, url_prefix="/staff")
@@ -55,8 +56,7 @@ def _too_large(_error):
 
 
 def _page() -> int:
-    page = request.args.get("page", "1")
-    return max(int(page), 1) if page.isdigit() else 1
+    return page_number(request.args.get("page"))
 
 
 def _refresh_search() -> None:
@@ -96,8 +96,8 @@ def _versions(db: Session, ids: list[int]) -> dict[int, int]:
 def _back_to_queue():
     filters = {key: value for key, value in _queue_filters().items() if value}
     page = request.form.get("page", "")
-    if page.isdigit() and int(page) > 1:
-        filters["page"] = page
+    if page_number(page) > 1:
+        filters["page"] = str(page_number(page))
     return redirect(url_for("staff_upkeep.verification_queue", **filters), code=303)
 
 
@@ -108,7 +108,10 @@ def verify(listing_id: int):
     changed = request.form.get("changed") == "1"
     method = request.form.get("method", "")
     version = request.form.get("version", "")
-    expected = int(version) if version.isdigit() else None
+    expected = whole_number(version)
+    if expected is None:  # without the version seen, a verification could overwrite a newer edit
+        return render_template("error.html", error=_error(400, "The form was missing the listing's version; "
+                                                               "reload the queue and verify again.")), 400
     with Session(get_engine()) as db:
         try:
             listing = verification.verify_listing(db, listing_id, by=current_user.email, method=method,
@@ -143,8 +146,8 @@ def _audit_filters() -> tuple[dict, dict, dict]:
     args: dict = {}
     errors: dict = {}
     if raw["listing_id"]:
-        if raw["listing_id"].isdigit():
-            args["listing_id"] = int(raw["listing_id"])
+        if (listing_id := whole_number(raw["listing_id"])) is not None:
+            args["listing_id"] = listing_id
         else:
             errors["listing_id"] = "Listing id must be a number."
     for name in ("actor", "action"):
