@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from directory.db import get_engine
 from directory.listings import ListingInput, LocationInput, update_listing
+from directory.models import Location
 from directory.search import Searcher, get_searcher
 from directory.search.query import Place, SearchQuery
 from directory.search.sync import check_index
@@ -57,9 +60,14 @@ def listing_input(listing, *, name: str, zips: list[str], specialties: list[str]
 
 def edit(session, factory, listing, *, name: str, zips: list[str], specialties: list[str]) -> None:
     """Edit a listing through the write path (name, places, specialties), commit, and apply the
-    index change."""
-    update_listing(session, listing.id, listing_input(listing, name=name, zips=zips, specialties=specialties),
-                   actor="test")
+    index change. The stored locations are edited in place, in order, as the staff form does (their
+    roles stay); extra zips add locations and missing ones remove the last."""
+    data = listing_input(listing, name=name, zips=zips, specialties=specialties)
+    stored = session.execute(select(Location.id).where(Location.listing_id == listing.id)
+                             .order_by(Location.id)).scalars().all()
+    for location, location_id in zip(data.locations, stored, strict=False):
+        location.id = location_id
+    update_listing(session, listing.id, data, actor="test")
     session.commit()
     factory.sync()
 
