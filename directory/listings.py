@@ -153,7 +153,8 @@ def validate(session: Session, data: ListingInput) -> dict[str, str]:
         errors["specialties"] = f"unknown specialty code {unknown[0]}"
     if data.primary_specialty and data.primary_specialty not in data.specialties:
         errors["primary_specialty"] = "the primary specialty must be one of the specialties"
-    if not data.locations:
+    if not data.locations and data.kind != "practitioner":
+        # A practitioner may practise only at organizations' locations (roles), with none of its own.
         errors["locations"] = "at least one location is required"
     for i, loc in enumerate(data.locations):
         if not (loc.address or "").strip():

@@ -15,8 +15,11 @@ from directory.search.sync import record_change
 
 
 def add_role(session: Session, *, practitioner_id: int, location_id: int, specialty_code: str | None = None,
-             accepting_new_patients: bool = False, telehealth: bool = False, actor: str) -> Role:
-    """Attach a practitioner to an organization's location; raises ValidationError by field."""
+             accepting_new_patients: bool = False, telehealth: bool = False, actor: str,
+             at_own_location: bool = False) -> Role:
+    """Attach a practitioner to an organization's location (or, with `at_own_location`, to one of the
+    practitioner's own locations, a role without an organization: older data and imports have them);
+    raises ValidationError by field."""
     errors: dict[str, str] = {}
     practitioner = session.get(Listing, practitioner_id)
     if practitioner is None or practitioner.kind != "practitioner":
@@ -25,6 +28,9 @@ def add_role(session: Session, *, practitioner_id: int, location_id: int, specia
     organization = None
     if location is None:
         errors["location_id"] = f"no location with id {location_id}"
+    elif at_own_location:
+        if location.listing_id != practitioner_id:
+            errors["location_id"] = f"location {location_id} is not one of this practitioner's"
     else:
         organization = session.get(Listing, location.listing_id)
         if organization is None or organization.kind != "organization":
@@ -49,18 +55,20 @@ def add_role(session: Session, *, practitioner_id: int, location_id: int, specia
             errors["location_id"] = "this practitioner already has a role at this location"
     if errors:
         raise ValidationError(errors)
-    role = Role(practitioner_id=practitioner_id, organization_id=organization.id, location_id=location.id,
+    organization_id = organization.id if organization is not None else None
+    role = Role(practitioner_id=practitioner_id, organization_id=organization_id, location_id=location.id,
                 specialty_code=specialty_code, accepting_new_patients=bool(accepting_new_patients),
                 telehealth=bool(telehealth))
     session.add(role)
     session.flush()
     session.add(AuditEntry(actor=actor, listing_id=practitioner_id, action="role.add", changes={
-        "role": [None, {"id": role.id, "organization_id": organization.id, "location_id": location.id,
+        "role": [None, {"id": role.id, "organization_id": organization_id, "location_id": location.id,
                         "specialty_code": specialty_code, "accepting_new_patients": role.accepting_new_patients,
                         "telehealth": role.telehealth}],
     }))
     record_change(session, practitioner_id)
-    record_change(session, organization.id)
+    if organization_id is not None:
+        record_change(session, organization_id)
     session.flush()
     return role
 

@@ -31,9 +31,9 @@ from directory.demo.store import sync_sequences
 from directory.exports import listing_record
 from directory.importers.roles import PendingRoles, RoleRef, apply_roles, place_key
 from directory.importers.upsert import ImportReport, Outcome, write_batches
-from directory.listings import ListingInput, LocationInput, set_active
+from directory.listings import ListingInput, LocationInput, set_active, validate
 from directory.models import AuditEntry, Listing, Location, Network
-from directory.restore import listing_errors, restore_fields, save_listing, set_participation
+from directory.restore import restore_fields, save_listing, set_participation
 
 RECORD_TIMES = ("version", "created_at", "updated_at")
 IGNORED = ("id", *RECORD_TIMES)
@@ -211,7 +211,7 @@ class JsonlImport:
             after = _comparable(record, self.network_ids, self.location_ids)
             changes = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k) and k != "roles")
         data = listing_input(record, self.network_ids, self.location_ids if listing is not None else {})
-        if errors := listing_errors(db, data):
+        if errors := validate(db, data):
             outcome.reject(line, npi, "; ".join(f"{k}: {v}" for k, v in errors.items()))
             return
         if listing is None:
@@ -272,7 +272,7 @@ class JsonlImport:
         data = listing_input(record, self.network_ids, {})
         known = [n for n in data.networks if n in self.file_networks]
         data.networks = [n for n in data.networks if n not in self.file_networks]
-        if errors := listing_errors(db, data):
+        if errors := validate(db, data):
             outcome.reject(line, npi, "; ".join(f"{k}: {v}" for k, v in errors.items()))
             return
         data.networks += known

@@ -19,7 +19,6 @@ from directory.geo import ZipError, normalize_zip
 from directory.importers.upsert import ImportReport, Outcome, write_batches
 from directory.models import Listing, ListingSpecialty, Location, Role
 from directory.npi import is_valid_npi
-from directory.restore import add_own_role
 from directory.roles import add_role, remove_role
 
 
@@ -139,9 +138,9 @@ def sync_roles(session: Session, practitioner: Listing, refs: list[RoleRef], act
             continue
         specialty, accepting, telehealth = ref.fields or (primary, practitioner.accepting_new_patients,
                                                           practitioner.telehealth)
-        add = add_own_role if ref.organization_npi is None else add_role
-        add(session, practitioner_id=practitioner.id, location_id=location_id, specialty_code=specialty,
-            accepting_new_patients=accepting, telehealth=telehealth, actor=actor)
+        add_role(session, practitioner_id=practitioner.id, location_id=location_id, specialty_code=specialty,
+                 accepting_new_patients=accepting, telehealth=telehealth, actor=actor,
+                 at_own_location=ref.organization_npi is None)
         changed = True
     return changed
 

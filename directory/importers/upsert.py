@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from directory.geo import ZipError, lookup_zip
-from directory.listings import ListingInput, LocationInput, format_phone, set_active
+from directory.listings import ListingInput, LocationInput, format_phone, set_active, validate
 from directory.models import Listing, ListingSpecialty, Location, Organization, Participation, Practitioner
-from directory.restore import listing_errors, save_listing
+from directory.restore import save_listing
 
 Merge = Callable[[ListingInput, ListingInput], ListingInput]
 
@@ -211,7 +211,7 @@ def _apply_one(session: Session, candidate: Candidate, actor: str, merge: Merge,
             outcome.reject(candidate.lines[0], candidate.npi, f"kind: this NPI is already listed as {current.kind}")
             return False
         wanted = merge(current, candidate.data)
-    if errors := listing_errors(session, wanted):
+    if errors := validate(session, wanted):
         reason = "; ".join(f"{k}: {v}" for k, v in errors.items())
         outcome.reject(_error_line(candidate, errors), candidate.npi, reason)
         return False
