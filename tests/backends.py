@@ -60,9 +60,9 @@ class PostgresServer:
                               "SEARCH_BACKEND": "postgres", "INDEX_DIR": "/nonexistent"})
             with app.app_context():
                 init_db()
-                from directory.search.pg_tables import ensure_schema
+                from directory.search import BACKENDS as OPENERS
 
-                ensure_schema(get_engine(app))
+                OPENERS["postgres"](app).close()  # opening the backend creates its tables
             get_engine(app).dispose()
             self._template = name
         return self._template

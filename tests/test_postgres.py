@@ -20,8 +20,8 @@ from directory import accounts, create_app, demo
 from directory.cli import init_db
 from directory.db import get_engine
 from directory.migrate import alembic_config
-from directory.search import get_searcher
-from directory.search.sync import check_index, reindex
+from directory.search import get_searcher, rebuild_index
+from directory.search.sync import check_index
 from tests.backends import ADMIN_URL, postgres_unavailable
 from tests.factories import Factory
 from tests.test_schema import upgrade_with_a_duplicate_role
@@ -109,7 +109,7 @@ def test_demo_data_then_ordinary_writes(pg_url, tmp_path):
     try:
         with app.app_context():
             demo.generate(get_engine(app), count=300, seed=3, today=date(2026, 1, 1))
-            reindex(get_engine(app), app.config["INDEX_DIR"])
+            rebuild_index(app)
         with Session(get_engine(app), expire_on_commit=False) as session:
             listing = Factory(app, session).listing(name="After The Demo Infusion", zip="10016")
         assert listing.id > 300
@@ -126,7 +126,7 @@ def test_same_results_as_sqlite_for_the_same_data(pg_url, tmp_path):
         for app in apps:
             with app.app_context():
                 demo.generate(get_engine(app), count=400, seed=5, today=date(2026, 1, 1))
-                reindex(get_engine(app), app.config["INDEX_DIR"])
+                rebuild_index(app)
         for url in ("/api/v1/search?zip=10016&radius=50&per_page=100",
                     "/api/v1/search?zip=60611&radius=100&specialty=207RR0500X&accepting=true",
                     "/api/v1/search?q=myositis+ivig&zip=02115&radius=200",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -62,10 +62,6 @@ def reindex(engine: Engine, searcher: Searcher, progress: Progress | None = None
     The backend builds beside the live index and swaps it in, so searches keep working meanwhile.
     Changes committed after the build started are applied again afterwards.
     """
-    if not isinstance(searcher, Searcher):
-        # INDEX_DIR, as callers passed it before each backend had its own rebuild
-        # (tests/test_postgres.py): the current app's index is rebuilt.
-        return rebuild_index(current_app._get_current_object(), progress)
     count = 0
     session = Session(engine)
     try:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, ServiceUnavailable
 
+from directory.search import SnapshotFormatError
 from directory.search.query import QueryError
-from directory.search.table import SnapshotFormatError
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None, headers=None):
