@@ -81,7 +81,8 @@ def queries(kind: str, n: int, networks: list[int], seed: int = 7) -> list[Searc
     queries are the same for every n)."""
     rng = random.Random(f"{seed}-{kind}")
     centres = metro_centres()
-    surnames = [w.strip() for w in open(ROOT / "seed_data/demo/last_names.txt") if len(w.strip()) >= 6]
+    with open(ROOT / "seed_data/demo/last_names.txt", encoding="utf-8") as names:
+        surnames = [w.strip() for w in names if len(w.strip()) >= 6]
     out = []
     for _ in range(n):
         lat, lon, zip5 = rng.choice(centres)

@@ -5,9 +5,7 @@ deactivations."""
 
 from __future__ import annotations
 
-import gc
 import io
-import warnings
 from dataclasses import replace
 from datetime import date
 
@@ -65,12 +63,8 @@ def export(app) -> str:
 
 
 def mix(networks: list[int]) -> list:
-    """The benchmark's query mix (bench/run.py leaves its surname file open: closed here, quietly)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        made = [(kind, query) for kind in MIX for query in queries(kind, QUERIES_PER_KIND, networks)]
-        gc.collect()
-    return made
+    """The benchmark's query mix."""
+    return [(kind, query) for kind in MIX for query in queries(kind, QUERIES_PER_KIND, networks)]
 
 
 def answers(app) -> list:
