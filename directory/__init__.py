@@ -37,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from directory.web.staff import auth as staff_auth
     from directory.web.staff import cli as staff_cli
     from directory.web.staff import listings as staff_listings
+    from directory.web.staff import roles as staff_roles
     from directory.web.staff import upkeep as staff_upkeep
     from directory.web.staff import views as staff_views
 
@@ -50,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     staff_auth.init_app(app)
     staff_cli.init_app(app)
-    for blueprint in (api.bp, public.bp, providers.bp, guide.bp, staff_views.bp, staff_listings.bp, staff_upkeep.bp):
+    for blueprint in (api.bp, public.bp, providers.bp, guide.bp, staff_views.bp, staff_listings.bp, staff_roles.bp,
+                      staff_upkeep.bp):
         app.register_blueprint(blueprint)
     return app

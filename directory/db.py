@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
@@ -50,5 +50,19 @@ def session_scope(app: Flask | None = None) -> Iterator[Session]:
             raise
 
 
+def request_session() -> Session:
+    """The request's one database session, opened on first use and closed when the request ends."""
+    if "db_session" not in g:
+        g.db_session = Session(get_engine(), expire_on_commit=False)
+    return g.db_session
+
+
+def _close_request_session(_error: BaseException | None) -> None:
+    db = g.pop("db_session", None)
+    if db is not None:
+        db.close()
+
+
 def init_app(app: Flask) -> None:
     app.extensions["directory.engine"] = make_engine(app.config["DATABASE_URL"])
+    app.teardown_appcontext(_close_request_session)

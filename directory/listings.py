@@ -33,22 +33,13 @@ from directory.models import (
 )
 from directory.npi import is_valid_npi
 from directory.search.sync import record_change
+from directory.services.errors import StaleVersion, ValidationError
 
 PHONE = re.compile(r"^\(?(\d{3})\)?[ .-]?(\d{3})[ .-]?(\d{4})$", re.ASCII)  # ASCII digits only
 STATE = re.compile(r"^[A-Za-z]{2}$")
 OPENING = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$|^\d\d:\d\d-24:00$", re.ASCII)
 
 
-class ValidationError(ValueError):
-    """Field name -> message for every field that cannot be accepted."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-
-
-class StaleVersion(ValueError):
-    """Someone else saved this listing since it was loaded (optimistic locking)."""
 
 
 STALE_TEMPLATE = ("this listing was changed by someone else (version {current}, you {verb} version {expected}); "

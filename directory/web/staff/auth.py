@@ -11,8 +11,9 @@ from flask_login import LoginManager, UserMixin, current_user
 from sqlmodel import Session
 
 from directory.accounts import session_key
-from directory.db import get_engine
+from directory.db import get_engine, request_session
 from directory.models import StaffUser
+from directory.services.unit_of_work import unit_of_work
 from directory.web.params import whole_number
 
 login_manager = LoginManager()
@@ -54,6 +55,15 @@ def load_staff(user_id: str) -> SignedInStaff | None:
         if staff is None or not staff.active or key != session_key(staff):
             return None
         return signed_in(staff)
+
+
+EDITORS = ("editor",)  # who may change listings and roles (admins pass every role check)
+
+
+def staff_work():
+    """A unit of work for the signed-in staff member, on the request's session: audit entries name
+    them, and the search index is brought up to date before the response."""
+    return unit_of_work(current_user.email, staff_id=current_user.id, session=request_session())
 
 
 def role_required(*roles: str) -> Callable:

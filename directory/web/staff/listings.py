@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from directory import reference
-from directory.db import get_engine
+from directory.db import request_session
 from directory.listings import (
     ListingInput,
     LocationInput,
@@ -22,7 +21,6 @@ from directory.listings import (
 )
 from directory.models import (
     KINDS,
-    AuditEntry,
     Listing,
     ListingSpecialty,
     Location,
@@ -30,41 +28,18 @@ from directory.models import (
     Participation,
     Practitioner,
 )
-from directory.search import get_searcher
-from directory.search.sync import apply_pending
 from directory.web.choices import form_choices
 from directory.web.params import page_number, whole_number
 from directory.web.providers import ORG_TYPES
-from directory.web.staff.auth import role_required
+from directory.web.staff.auth import EDITORS, role_required, staff_work
 
 bp = Blueprint("staff_listings", __name__, url_prefix="/staff/listings")
 
 PER_PAGE = 50
-EDITORS = ("editor",)  # admins pass every role check
 LOCATION_FIELDS = ("address", "zip", "city", "state", "phone", "fax")
 STALE_MESSAGE = ("Someone else saved this listing since you opened it; reload to see their change. "
                  "Nothing was saved.")
 _LOCATION_KEY = re.compile(r"^locations\.(\d+)\.(\w+)$")
-
-
-def _staff_session() -> Session:
-    """A session whose new audit entries name the signed-in account (set before they are inserted)."""
-    db = Session(get_engine(), expire_on_commit=False)
-    staff_id = current_user.id
-
-    @event.listens_for(db, "before_flush")
-    def _credit(session, _context, _instances) -> None:
-        for obj in session.new:
-            if isinstance(obj, AuditEntry) and obj.staff_id is None:
-                obj.staff_id = staff_id
-
-    return db
-
-
-def _commit_and_index(db: Session) -> None:
-    """Commit, then bring public search up to date before the response."""
-    db.commit()
-    apply_pending(get_engine(), get_searcher())
 
 
 # --- the list ------------------------------------------------------------------------------------
@@ -79,10 +54,10 @@ def index():
     if q:
         escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(or_(func.lower(Listing.name).like(f"%{escaped}%", escape="\\"), Listing.npi == q))
-    with Session(get_engine()) as db:
-        total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        rows = db.execute(query.order_by(Listing.name, Listing.id)
-                          .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars().all()
+    db = request_session()
+    total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = db.execute(query.order_by(Listing.name, Listing.id)
+                      .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars().all()
     pages = max(1, -(-total // PER_PAGE))
     return render_template("staff/listings/index.html", listings=rows, q=q, page=page, pages=pages,
                            total=total)
@@ -220,17 +195,15 @@ def new():
     if request.method == "GET":
         return _form_page(_blank_form(kind))
     form = _form_from_request(kind)
-    with _staff_session() as db:
-        data, kept, errors = _listing_input(db, form, None)
-        try:
+    data, kept, errors = _listing_input(request_session(), form, None)
+    try:
+        with staff_work() as work:
             if errors:
                 raise ValidationError(errors)
-            listing = create_listing(db, data, actor=current_user.email)
-            listing_id, name = listing.id, listing.name
-            _commit_and_index(db)
-        except ValidationError as error:
-            db.rollback()
-            return _form_page(form, errors=_form_errors(error.errors, kept), status=400)
+            listing = create_listing(work.session, data, actor=work.actor)
+    except ValidationError as error:
+        return _form_page(form, errors=_form_errors(error.errors, kept), status=400)
+    listing_id, name = listing.id, listing.name
     flash(f"{name} was created and is in public search.", "success")
     return redirect(url_for("staff_listings.edit", listing_id=listing_id), code=303)
 
@@ -238,43 +211,38 @@ def new():
 @bp.route("/<int:listing_id>/edit", methods=["GET", "POST"])
 @role_required(*EDITORS)
 def edit(listing_id: int):
-    with _staff_session() as db:
-        listing = db.get(Listing, listing_id)
-        if listing is None:
-            abort(404)
-        if request.method == "GET":
-            return _form_page(_form_from_listing(db, listing), listing)
-        form = _form_from_request(listing.kind)
-        version = whole_number(form["version"])
-        if version is None:
-            return _form_page(form, listing, message="The form was missing its version; reload the page.",
-                              status=400)
-        data, kept, errors = _listing_input(db, form, listing_id)
-        try:
+    db = request_session()
+    listing = db.get(Listing, listing_id)
+    if listing is None:
+        abort(404)
+    if request.method == "GET":
+        return _form_page(_form_from_listing(db, listing), listing)
+    form = _form_from_request(listing.kind)
+    version = whole_number(form["version"])
+    if version is None:
+        return _form_page(form, listing, message="The form was missing its version; reload the page.", status=400)
+    data, kept, errors = _listing_input(db, form, listing_id)
+    try:
+        with staff_work() as work:
             if errors:
                 raise ValidationError(errors)
-            update_listing(db, listing_id, data, actor=current_user.email, expected_version=version)
-            _commit_and_index(db)
-        except StaleVersion:
-            db.rollback()
-            return _form_page(form, db.get(Listing, listing_id), message=STALE_MESSAGE, status=409)
-        except ValidationError as error:
-            db.rollback()
-            return _form_page(form, db.get(Listing, listing_id), errors=_form_errors(error.errors, kept),
-                              status=400)
-        name = listing.name
+            update_listing(work.session, listing_id, data, actor=work.actor, expected_version=version)
+    except StaleVersion:
+        return _form_page(form, db.get(Listing, listing_id), message=STALE_MESSAGE, status=409)
+    except ValidationError as error:
+        return _form_page(form, db.get(Listing, listing_id), errors=_form_errors(error.errors, kept), status=400)
+    name = listing.name
     flash(f"Saved {name}; public search shows the change.", "success")
     return redirect(url_for("staff_listings.edit", listing_id=listing_id), code=303)
 
 
 def _set_active(listing_id: int, active: bool):
-    with _staff_session() as db:
-        try:
-            listing = set_active(db, listing_id, active, actor=current_user.email)
-        except LookupError:
-            abort(404)
-        name = listing.name
-        _commit_and_index(db)
+    try:
+        with staff_work() as work:
+            listing = set_active(work.session, listing_id, active, actor=work.actor)
+    except LookupError:
+        abort(404)
+    name = listing.name
     if active:
         flash(f"{name} was restored and is back in public search.", "success")
     else:
@@ -293,6 +261,3 @@ def deactivate(listing_id: int):
 def restore(listing_id: int):
     return _set_active(listing_id, True)
 
-
-# The role pages live in their own module and register on this blueprint.
-from directory.web.staff import roles as _role_pages  # noqa: E402, F401

@@ -1,29 +1,26 @@
-"""Staff pages for a practitioner's roles: where they practise (FHIR PractitionerRole).
-
-Routes on the `staff_listings` blueprint (/staff/listings/<id>/roles); imported by that module.
-"""
+"""Staff pages for a practitioner's roles: where they practise (FHIR PractitionerRole), under
+/staff/listings/<id>/roles."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlmodel import Session
 
 from directory import reference
 from directory import roles as role_service
-from directory.listings import (
-    ValidationError,
-)
+from directory.db import request_session
 from directory.models import (
     Listing,
     ListingSpecialty,
     Location,
     Role,
 )
+from directory.services.errors import ValidationError
 from directory.web.params import whole_number
-from directory.web.staff.auth import role_required
-from directory.web.staff.listings import EDITORS, _commit_and_index, _staff_session, bp
+from directory.web.staff.auth import EDITORS, role_required, staff_work
+
+bp = Blueprint("staff_roles", __name__, url_prefix="/staff/listings")
 
 ROLE_CHOICES_MAX = 200
 
@@ -67,9 +64,8 @@ def _practitioner_or_404(db: Session, listing_id: int) -> Listing:
 @bp.get("/<int:listing_id>/roles")
 @role_required(*EDITORS)
 def roles(listing_id: int):
-    with _staff_session() as db:
-        listing = _practitioner_or_404(db, listing_id)
-        return _role_page(db, listing)
+    db = request_session()
+    return _role_page(db, _practitioner_or_404(db, listing_id))
 
 
 @bp.post("/<int:listing_id>/roles")
@@ -81,37 +77,33 @@ def add_role(listing_id: int):
     for name in ("accepting_new_patients", "telehealth"):
         form[name] = values.get(name) == "1"
     raw = form["location_id"] or form["location_choice"]
-    with _staff_session() as db:
-        listing = _practitioner_or_404(db, listing_id)
-        name = listing.name
-        try:
+    db = request_session()
+    name = _practitioner_or_404(db, listing_id).name
+    try:
+        with staff_work() as work:
             if not raw:
                 raise ValidationError({"location_id": "choose an organization location or enter its id"})
             if (location_id := whole_number(raw)) is None:
                 raise ValidationError({"location_id": "a location id is a whole number"})
-            role_service.add_role(db, practitioner_id=listing_id, location_id=location_id,
-                             specialty_code=form["specialty_code"] or None,
-                             accepting_new_patients=form["accepting_new_patients"], telehealth=form["telehealth"],
-                             actor=current_user.email)
-            _commit_and_index(db)
-        except ValidationError as error:
-            db.rollback()
-            return _role_page(db, _practitioner_or_404(db, listing_id), form, error.errors, status=400)
+            role_service.add_role(work.session, practitioner_id=listing_id, location_id=location_id,
+                                  specialty_code=form["specialty_code"] or None,
+                                  accepting_new_patients=form["accepting_new_patients"],
+                                  telehealth=form["telehealth"], actor=work.actor)
+    except ValidationError as error:
+        return _role_page(db, _practitioner_or_404(db, listing_id), form, error.errors, status=400)
     flash(f"Added a role for {name}; public search shows it.", "success")
-    return redirect(url_for("staff_listings.roles", listing_id=listing_id), code=303)
+    return redirect(url_for("staff_roles.roles", listing_id=listing_id), code=303)
 
 
 @bp.post("/<int:listing_id>/roles/<int:role_id>/remove")
 @role_required(*EDITORS)
 def remove_role(listing_id: int, role_id: int):
-
-    with _staff_session() as db:
-        listing = _practitioner_or_404(db, listing_id)
-        role = db.get(Role, role_id)
-        if role is None or role.practitioner_id != listing_id:
-            abort(404)
-        name = listing.name
-        role_service.remove_role(db, role_id, actor=current_user.email)
-        _commit_and_index(db)
+    db = request_session()
+    name = _practitioner_or_404(db, listing_id).name
+    role = db.get(Role, role_id)
+    if role is None or role.practitioner_id != listing_id:
+        abort(404)
+    with staff_work() as work:
+        role_service.remove_role(work.session, role_id, actor=work.actor)
     flash(f"Removed a role from {name}; public search shows the change.", "success")
-    return redirect(url_for("staff_listings.roles", listing_id=listing_id), code=303)
+    return redirect(url_for("staff_roles.roles", listing_id=listing_id), code=303)

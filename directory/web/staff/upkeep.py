@@ -7,23 +7,20 @@ import io
 from datetime import date
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import select
 from sqlmodel import Session
 from werkzeug.exceptions import RequestEntityTooLarge, default_exceptions
 
 from directory import audit, verification
 from directory.csvcells import neutralise_row
-from directory.db import get_engine
+from directory.db import request_session
 from directory.importers.networks import import_networks
 from directory.importers.nppes import import_nppes
 from directory.importers.template import TEMPLATE_HEADER, import_template
 from directory.listings import StaleVersion, ValidationError
 from directory.models import Listing
-from directory.search import get_searcher
-from directory.search.sync import apply_pending
 from directory.web.params import page_number, whole_number
-from directory.web.staff.auth import role_required
+from directory.web.staff.auth import role_required, staff_work
 
 bp = Blueprint("staff_upkeep", __name__, url_prefix="/staff")
 
@@ -59,10 +56,6 @@ def _page() -> int:
     return page_number(request.args.get("page"))
 
 
-def _refresh_search() -> None:
-    apply_pending(get_engine(), get_searcher())
-
-
 # --- verification queue ------------------------------------------------------------------------
 
 def _queue_filters() -> dict:
@@ -77,11 +70,11 @@ def _queue_filters() -> dict:
 def verification_queue():
     """Listings due for verification, oldest first, with the counts at the top."""
     filters, page = _queue_filters(), _page()
-    with Session(get_engine()) as db:
-        counts = verification.dashboard_counts(db)
-        items = verification.queue(db, state=filters["state"] or None, kind=filters["kind"] or None,
-                                   limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
-        versions = _versions(db, [item.listing_id for item in items])
+    db = request_session()
+    counts = verification.dashboard_counts(db)
+    items = verification.queue(db, state=filters["state"] or None, kind=filters["kind"] or None,
+                               limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
+    versions = _versions(db, [item.listing_id for item in items])
     return render_template("staff/upkeep/verification.html", counts=counts, items=items[:PER_PAGE],
                            versions=versions, filters=filters, page=page, has_next=len(items) > PER_PAGE,
                            kinds=KINDS, statuses=STATUS_LABELS, methods=METHOD_LABELS)
@@ -112,23 +105,21 @@ def verify(listing_id: int):
     if expected is None:  # without the version seen, a verification could overwrite a newer edit
         return render_template("error.html", error=_error(400, "The form was missing the listing's version; "
                                                                "reload the queue and verify again.")), 400
-    with Session(get_engine()) as db:
-        try:
-            listing = verification.verify_listing(db, listing_id, by=current_user.email, method=method,
+    try:
+        with staff_work() as work:
+            listing = verification.verify_listing(work.session, listing_id, by=work.actor, method=method,
                                                   changed=changed, expected_version=expected,
                                                   resolve_reports=True)
-            name = listing.name
-            db.commit()
-        except LookupError:
-            return render_template("error.html", error=_error(404, "No such listing.")), 404
-        except StaleVersion as error:
-            return render_template("staff/upkeep/conflict.html", message=str(error),
-                                   back=url_for("staff_upkeep.verification_queue",
-                                                **{k: v for k, v in _queue_filters().items() if v})), 409
-        except ValidationError as error:
-            flash(" ".join(error.errors.values()), "error")
-            return _back_to_queue()
-    _refresh_search()
+    except LookupError:
+        return render_template("error.html", error=_error(404, "No such listing.")), 404
+    except StaleVersion as error:
+        return render_template("staff/upkeep/conflict.html", message=str(error),
+                               back=url_for("staff_upkeep.verification_queue",
+                                            **{k: v for k, v in _queue_filters().items() if v})), 409
+    except ValidationError as error:
+        flash(" ".join(error.errors.values()), "error")
+        return _back_to_queue()
+    name = listing.name
     label = "with changes" if changed else "no change"
     flash(f"{name} verified ({label}, by {METHOD_LABELS.get(method, method).lower()}).", "success")
     return _back_to_queue()
@@ -168,9 +159,8 @@ def audit_log():
     """The audit trail, newest first, filtered by listing, actor, action and dates."""
     raw, args, errors = _audit_filters()
     page = _page()
-    with Session(get_engine()) as db:
-        rows = audit.entries(db, **args, limit=AUDIT_PER_PAGE + 1, offset=(page - 1) * AUDIT_PER_PAGE)
-        db.expunge_all()
+    db = request_session()
+    rows = audit.entries(db, **args, limit=AUDIT_PER_PAGE + 1, offset=(page - 1) * AUDIT_PER_PAGE)
     query = {k: v for k, v in raw.items() if v}
     status = 400 if errors else 200
     return render_template("staff/upkeep/audit.html", entries=rows[:AUDIT_PER_PAGE], filters=raw, errors=errors,
@@ -184,8 +174,8 @@ def audit_csv():
     if errors:
         return render_template("error.html", error=_error(400, " ".join(errors.values()))), 400
     buffer = io.StringIO()
-    with Session(get_engine()) as db:
-        audit.export_csv(db, buffer, **args)
+    db = request_session()
+    audit.export_csv(db, buffer, **args)
     return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
 
@@ -223,14 +213,12 @@ def imports():
                              error=f"The file is not UTF-8 text (byte {error.start} cannot be read). "
                                    "Save it as CSV UTF-8 and upload it again.")
     importer = IMPORTERS[kind][1]
-    with Session(get_engine()) as db:
-        try:
-            report = importer(db, io.StringIO(text, newline=""), actor=current_user.email, dry_run=dry_run)
-        except ValueError as error:  # an unreadable file (a wrong header), before any row is written
-            return _imports_page(kind=kind, dry_run=dry_run, filename=upload.filename, status=400,
-                                 error=f"The file could not be read: {error}")
-    if not dry_run:
-        _refresh_search()
+    try:
+        with staff_work() as work:  # the importer commits batch by batch; the index follows at the end
+            report = importer(work.session, io.StringIO(text, newline=""), actor=work.actor, dry_run=dry_run)
+    except ValueError as error:  # an unreadable file (a wrong header), before any row is written
+        return _imports_page(kind=kind, dry_run=dry_run, filename=upload.filename, status=400,
+                             error=f"The file could not be read: {error}")
     return _imports_page(kind=kind, dry_run=dry_run, report=report, filename=upload.filename)
 
 

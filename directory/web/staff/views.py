@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from directory import accounts, reports, verification
-from directory.db import get_engine
-from directory.listings import ValidationError
+from directory.db import request_session
 from directory.models import STAFF_ROLES, StaffUser
-from directory.web.staff.auth import login_manager, role_required, signed_in
+from directory.services.errors import ValidationError
+from directory.web.staff.auth import login_manager, role_required, signed_in, staff_work
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -57,14 +57,13 @@ def login():
         errors["password"] = "Enter your password."
     if errors:
         return _login_page(email, errors=errors, status=400)
-    with Session(get_engine()) as db:
-        try:
-            staff = signed_in(accounts.authenticate(db, email, password, _client_key()))
-        except accounts.LoginThrottled as error:
-            body, status = _login_page(email, message=error.message, status=429)
-            return body, status, {"Retry-After": str(int(accounts.THROTTLE_WINDOW.total_seconds()))}
-        except accounts.LoginFailed:
-            return _login_page(email, message=WRONG_LOGIN, status=401)
+    try:  # authenticate commits the attempt itself: a failure must be stored even though it raises
+        staff = signed_in(accounts.authenticate(request_session(), email, password, _client_key()))
+    except accounts.LoginThrottled as error:
+        body, status = _login_page(email, message=error.message, status=429)
+        return body, status, {"Retry-After": str(int(accounts.THROTTLE_WINDOW.total_seconds()))}
+    except accounts.LoginFailed:
+        return _login_page(email, message=WRONG_LOGIN, status=401)
     session.clear()  # a fresh session for the signed-in user (no fixation)
     login_user(staff)
     flash(f"Signed in as {staff.email}.", "success")
@@ -84,14 +83,12 @@ def logout():
 @bp.get("/")
 @role_required(*STAFF_ROLES)
 def dashboard():
-    with Session(get_engine()) as db:
-        counts = verification.dashboard_counts(db)
+    counts = verification.dashboard_counts(request_session())
     return render_template("staff/dashboard.html", role_label=ROLE_LABELS[current_user.role], counts=counts)
 
 
 def _accounts_page(form: dict | None = None, errors: dict | None = None, status: int = 200):
-    with Session(get_engine()) as db:
-        staff = db.execute(select(StaffUser).order_by(StaffUser.email)).scalars().all()
+    staff = request_session().execute(select(StaffUser).order_by(StaffUser.email)).scalars().all()
     body = render_template("staff/accounts.html", accounts=staff, form=form or EMPTY_ACCOUNT, errors=errors or {},
                            roles=ROLE_LABELS, password_min=accounts.PASSWORD_MIN)
     return body, status
@@ -108,14 +105,13 @@ def accounts_page():
     if request.method == "GET":
         return _accounts_page()
     form = {"email": request.form.get("email", "").strip(), "role": request.form.get("role", "")}
-    with Session(get_engine()) as db:
-        try:
-            created = accounts.create_staff(db, email=form["email"], role=form["role"],
-                                            password=request.form.get("password", ""), actor=_actor(db))
-            db.commit()
-        except ValidationError as error:
-            return _accounts_page(form, error.errors, status=400)
-        flash(f"Account created for {created.email} ({created.role}).", "success")
+    try:
+        with staff_work() as work:
+            created = accounts.create_staff(work.session, email=form["email"], role=form["role"],
+                                            password=request.form.get("password", ""), actor=_actor(work.session))
+    except ValidationError as error:
+        return _accounts_page(form, error.errors, status=400)
+    flash(f"Account created for {created.email} ({created.role}).", "success")
     return redirect(url_for("staff.accounts_page"), code=303)
 
 
@@ -126,16 +122,16 @@ def set_active(staff_id: int):
     active = request.form.get("active")
     if active not in ("0", "1"):
         abort(400)
-    with Session(get_engine()) as db:
-        try:
-            staff = accounts.set_staff_active(db, staff_id=staff_id, active=active == "1", actor=_actor(db))
-            db.commit()
-        except LookupError:
-            abort(404)
-        except ValidationError as error:
-            flash(error.errors["active"], "error")
-            return redirect(url_for("staff.accounts_page"), code=303)
-        flash(f"{staff.email} {'reactivated' if staff.active else 'deactivated'}.", "success")
+    try:
+        with staff_work() as work:
+            staff = accounts.set_staff_active(work.session, staff_id=staff_id, active=active == "1",
+                                              actor=_actor(work.session))
+    except LookupError:
+        abort(404)
+    except ValidationError as error:
+        flash(error.errors["active"], "error")
+        return redirect(url_for("staff.accounts_page"), code=303)
+    flash(f"{staff.email} {'reactivated' if staff.active else 'deactivated'}.", "success")
     return redirect(url_for("staff.accounts_page"), code=303)
 
 
@@ -155,27 +151,25 @@ def password(staff_id: int | None):
     own = staff_id is None or staff_id == current_user.id
     if not own and not current_user.may("admin"):
         return render_template("staff/forbidden.html", roles=("admin",)), 403
-    with Session(get_engine()) as db:
-        target = db.get(StaffUser, current_user.id if own else staff_id)
-        if target is None:
-            abort(404)
-        if request.method == "GET":
-            return _password_page(target)
-        new = request.form.get("new_password", "")
-        errors = {}
-        if new != request.form.get("confirm_password", ""):
-            errors["confirm_password"] = "The two new passwords are not the same."
-        try:
-            staff = accounts.set_password(db, staff_id=target.id, new=new, actor=_actor(db),
+    target = request_session().get(StaffUser, current_user.id if own else staff_id)
+    if target is None:
+        abort(404)
+    if request.method == "GET":
+        return _password_page(target)
+    new = request.form.get("new_password", "")
+    mismatch = {}
+    if new != request.form.get("confirm_password", ""):
+        mismatch["confirm_password"] = "The two new passwords are not the same."
+    try:
+        with staff_work() as work:
+            staff = accounts.set_password(work.session, staff_id=target.id, new=new, actor=_actor(work.session),
                                           current=request.form.get("current_password", "") if own else None)
-        except ValidationError as error:
-            errors = {**error.errors, **errors}
-        if errors:
-            db.rollback()
-            return _password_page(target, errors, status=400)
-        db.commit()
-        if own:
-            login_user(signed_in(staff))  # this session goes on under the new password
-        flash("Your password has been changed." if own else f"New password set for {staff.email}; "
-              "their signed-in sessions have ended.", "success")
+            if mismatch:
+                raise ValidationError(mismatch)
+    except ValidationError as error:
+        return _password_page(target, {**error.errors, **mismatch}, status=400)
+    if own:
+        login_user(signed_in(staff))  # this session goes on under the new password
+    flash("Your password has been changed." if own else f"New password set for {staff.email}; "
+          "their signed-in sessions have ended.", "success")
     return redirect(url_for("staff.dashboard" if own else "staff.accounts_page"), code=303)
