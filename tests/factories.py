@@ -14,6 +14,7 @@ from directory.models import IndexChange, Network
 from directory.npi import make_npi
 from directory.search import get_searcher
 from directory.search.sync import apply_pending
+from directory.services.unit_of_work import unit_of_work
 
 _serial = itertools.count(1)
 
@@ -46,11 +47,12 @@ class Factory:
             last_name=overrides.pop("last_name", "Lovelace" if kind == "practitioner" else None),
             **overrides,
         )
-        listing = create_listing(self.session, data, actor="test")
-        self.session.commit()
-        if sync:
-            self.sync()
-        return listing
+        if not sync:  # the change stays pending in the outbox (tests of the index's lag)
+            listing = create_listing(self.session, data, actor="test")
+            self.session.commit()
+            return listing
+        with self.app.app_context(), unit_of_work("test", session=self.session) as work:
+            return create_listing(work.session, data, actor=work.actor)
 
     def sync(self) -> int:
         """Apply pending index changes; returns how many were pending (opening the searcher for the

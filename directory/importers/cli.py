@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from directory.db import get_engine
 from directory.importers.upsert import ImportReport
+from directory.services.unit_of_work import unit_of_work
 
 SHOWN_REJECTIONS = 50
 
@@ -60,25 +61,20 @@ class _CountedBytes(io.RawIOBase):
 
 
 def run_import(importer: Callable[..., ImportReport], path: str, dry_run: bool, progress: bool = False) -> None:
-    """Run an importer on a file, bring the search index up to date, exit 1 on any rejection."""
-    from directory.search import get_searcher
-    from directory.search.sync import apply_pending
-
-    engine = get_engine()
+    """Run an importer on a file (it commits batch by batch), bring the search index up to date,
+    exit 1 on any rejection."""
     with open(path, "rb") as raw:
         bar = tqdm(total=os.path.getsize(path), unit="B", unit_scale=True, desc="import",
                    disable=None if progress else True)
         with bar:
             counted = io.BufferedReader(_CountedBytes(raw, bar), buffer_size=1 << 20)
             stream = io.TextIOWrapper(counted, encoding="utf-8", errors="replace", newline="")
-            with Session(engine) as session:
-                try:
-                    report = importer(session, stream, actor="cli", dry_run=dry_run)
-                except ValueError as error:  # an unreadable file, before any row is written
-                    click.echo(f"error: {error}", err=True)
-                    sys.exit(1)
-    if not dry_run:
-        apply_pending(engine, get_searcher())
+            try:
+                with unit_of_work("cli") as work:
+                    report = importer(work.session, stream, actor=work.actor, dry_run=dry_run)
+            except ValueError as error:  # an unreadable file, before any row is written
+                click.echo(f"error: {error}", err=True)
+                sys.exit(1)
     print_report(report)
     if report.rejected:
         sys.exit(1)
