@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from sqlalchemy import select
-from sqlmodel import Session
-
 from directory import reference
-from directory.db import get_engine
-from directory.models import Network
+from directory.read.reference import networks
+from directory.read.shapes import Facets
 
 SORTS = (("distance", "Nearest first"), ("relevance", "Best match"), ("name", "Name (A–Z)"))
 KIND_LABELS = {"organization": "Places (infusion centres, pharmacies, hospitals)",
                "practitioner": "Clinicians"}
-
-
-def networks() -> list[Network]:
-    with Session(get_engine()) as session:
-        return list(session.execute(select(Network).order_by(Network.payer, Network.name)).scalars())
 
 
 def form_choices() -> dict:
@@ -44,15 +36,15 @@ def form_choices() -> dict:
     }
 
 
-def label_facets(facets: dict[str, dict[str, int]]) -> dict[str, list[tuple[str, str, int]]]:
+def label_facets(facets: Facets) -> dict[str, list[tuple[str, str, int]]]:
     """Facet counts as (value, label, count) lists, labelled for people."""
     taxonomy = reference.taxonomy()
     names = {str(n.id): n.name for n in networks()}
     labelled = {
         "specialty": [(code, taxonomy[code]["display"] if code in taxonomy else code, n)
-                      for code, n in facets.get("specialty", {}).items()],
-        "network": [(nid, names.get(nid, f"Network {nid}"), n) for nid, n in facets.get("network", {}).items()],
-        "kind": [(kind, KIND_LABELS.get(kind, kind), n) for kind, n in facets.get("kind", {}).items()],
-        "accepting": [("true", "Accepting new patients", facets.get("accepting", {}).get("true", 0))],
+                      for code, n in (facets.specialty or {}).items()],
+        "network": [(nid, names.get(nid, f"Network {nid}"), n) for nid, n in (facets.network or {}).items()],
+        "kind": [(kind, KIND_LABELS.get(kind, kind), n) for kind, n in (facets.kind or {}).items()],
+        "accepting": [("true", "Accepting new patients", (facets.accepting or {}).get("true", 0))],
     }
     return labelled

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlmodel import Session
 
-from directory import hydrate, reference, reports
+from directory import reference, reports
 from directory.db import get_engine
 from directory.listings import ValidationError
 from directory.models import Listing
+from directory.read import hydrate
+from directory.read.shapes import ListingDetail, LocationPublic, PlacePublic, RolePublic
 
 bp = Blueprint("providers", __name__)
 
@@ -32,9 +35,18 @@ EMPTY_FORM = {"problem": "", "details": "", "contact": ""}
 THANKS = "Thank you — your report was sent to our staff."
 
 
-def directions_url(loc: dict) -> str:
+class RoleLine(NamedTuple):
+    """A role as the page lists it: where, what as, and whether its organization has a page."""
+
+    role: RolePublic
+    location: PlacePublic | None
+    specialty_label: str | None
+    linked: bool
+
+
+def directions_url(loc: LocationPublic) -> str:
     """Google Maps directions to this address (a plain link the user's browser opens)."""
-    address = f"{loc['address']}, {loc['city']}, {loc['state']} {loc['zip']}"
+    address = f"{loc.address}, {loc.city}, {loc.state} {loc.zip}"
     return "https://www.google.com/maps/dir/?" + urlencode({"api": "1", "destination": address})
 
 
@@ -45,49 +57,50 @@ def _active_ids(ids: set[int]) -> set[int]:
         return set(session.execute(select(Listing.id).where(Listing.id.in_(ids), Listing.active)).scalars())
 
 
-def page_context(listing: dict) -> dict:
+def page_context(listing: ListingDetail) -> dict:
     """Labels for codes (services, languages, specialties, plan types), per-location extras and
     role details, so the template only lays things out."""
     services = reference.vocabulary().by_id
     languages = reference.languages()
     taxonomy = reference.taxonomy()
     plan_types = reference.plan_types()
-    locations = {loc["id"]: loc for loc in listing["locations"]}
-    for loc in listing["locations"]:
-        loc["directions"] = directions_url(loc)
-        loc["hours_rows"] = [(label, loc["hours"].get(day)) for day, label in DAYS] if loc["hours"] else []
-    for network in listing["networks"]:
-        network["plan_label"] = plan_types.get(network["plan_type"], {}).get("display", network["plan_type"])
-    roles = listing.get("roles", [])
-    linkable = _active_ids({r["organization_id"] for r in roles if r["organization_id"]})
-    for role in roles:
-        role["location"] = locations.get(role["location_id"])
-        role["specialty_label"] = taxonomy.get(role["specialty"], {}).get("display") if role["specialty"] else None
-        role["linked"] = role["organization_id"] in linkable
-    verification = listing["verification"]
+    locations = {loc.id: loc for loc in listing.locations}
+    roles = listing.roles or []
+    linkable = _active_ids({role.organization_id for role in roles if role.organization_id})
+    method = listing.verification.method
     return {
         "listing": listing,
-        "service_labels": [services[s].label if s in services else s for s in listing["services"]],
-        "language_names": [languages.get(code, code) for code in listing["languages"]],
-        "org_type": ORG_TYPES.get(listing.get("organization", {}).get("type"), None),
-        "gender": GENDERS.get((listing.get("practitioner") or {}).get("gender")),
-        "method": METHODS.get(verification["method"], verification["method"]),  # how, never who
+        "directions": {loc.id: directions_url(loc) for loc in listing.locations},
+        "hours_rows": {loc.id: [(label, loc.hours.get(day)) for day, label in DAYS] if loc.hours else []
+                       for loc in listing.locations},
+        "plan_labels": {n.id: plan_types.get(n.plan_type, {}).get("display", n.plan_type) for n in listing.networks},
+        "roles": [
+            RoleLine(role, locations.get(role.location_id),
+                     taxonomy.get(role.specialty, {}).get("display") if role.specialty else None,
+                     role.organization_id in linkable)
+            for role in roles
+        ],
+        "service_labels": [services[s].label if s in services else s for s in listing.services],
+        "language_names": [languages.get(code, code) for code in listing.languages],
+        "org_type": ORG_TYPES.get(listing.organization.type) if listing.organization else None,
+        "gender": GENDERS.get(listing.practitioner.gender) if listing.practitioner else None,
+        "method": METHODS.get(method, method),  # how, never who
         "problems": reports.PROBLEMS,
         "limits": {"details_min": reports.DETAILS_MIN, "details_max": reports.DETAILS_MAX},
     }
 
 
-def _load(lid: int) -> dict:
+def _load(lid: int) -> ListingDetail:
     with Session(get_engine()) as session:
         listing = hydrate.detail(session, lid)
     if listing is None:
         abort(404)
-    if not listing["active"]:
+    if not listing.active:
         abort(410, description=REMOVED)
     return listing
 
 
-def _render(listing: dict, *, form: dict | None = None, errors: dict | None = None,
+def _render(listing: ListingDetail, *, form: dict | None = None, errors: dict | None = None,
             report_message: str | None = None, status: int = 200):
     context = page_context(listing)
     context.update(form=form or EMPTY_FORM, errors=errors or {}, report_message=report_message)

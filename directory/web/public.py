@@ -9,15 +9,13 @@ from datetime import date
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
-from sqlmodel import Session
 
-from directory import hydrate
 from directory.csvcells import neutralise_row
-from directory.db import get_engine
-from directory.search import get_searcher
+from directory.read.find import find
+from directory.read.reference import known_networks
+from directory.read.shapes import CSV_COLUMNS, ListingCard, csv_row
 from directory.search.query import QueryError, SearchQuery, parse_search_args
 from directory.web import choices
-from directory.web.api import known_networks
 
 bp = Blueprint("public", __name__)
 
@@ -85,25 +83,21 @@ def _search_page_context(args) -> dict:
     except QueryError as error:
         context["errors"][error.field] = error.message
         return context
-    result = get_searcher().search(query)
-    near = (query.place.lat, query.place.lon) if query.place else None
-    distances = {h.lid: h.distance_mi for h in result.hits} if query.place else None
-    with Session(get_engine()) as session:
-        results = hydrate.summaries(session, [h.lid for h in result.hits], distances, near)
-    pages = max(1, -(-result.total // query.per_page))
+    found = find(query)
+    pages = max(1, -(-found.total // query.per_page))
     context.update(
         searched=True,
         query=query,
-        total=result.total,
-        results=results,
-        facets=choices.label_facets(result.facets),
+        total=found.total,
+        results=found.results,
+        facets=choices.label_facets(found.facets),
         page=query.page,
         pages=pages,
-        suggestions=_suggestions(query, args) if result.total == 0 else [],
+        suggestions=_suggestions(query, args) if found.total == 0 else [],
         map_points=[
-            {"id": r["id"], "name": r["name"], "lat": r["location"]["lat"], "lon": r["location"]["lon"],
-             "url": url_for("providers.provider", lid=r["id"])}
-            for r in results if r.get("location")
+            {"id": card.id, "name": card.name, "lat": card.location.lat, "lon": card.location.lon,
+             "url": url_for("providers.provider", lid=card.id)}
+            for card in found.results if card.location
         ],
         tile_url=current_app.config.get("MAP_TILE_URL"),
         tile_attribution=current_app.config.get("MAP_TILE_ATTRIBUTION"),
@@ -116,48 +110,26 @@ def search():
     return render_template("search.html", **_search_page_context(request.args))
 
 
-def _all_results(args, limit: int) -> tuple[SearchQuery, int, list[dict]]:
+def _all_results(args, limit: int) -> tuple[SearchQuery, int, list[ListingCard]]:
     """Every result of the search in `args` (all pages, up to `limit`), hydrated in order."""
     query = parse_search_args(args, known_networks)
     query = replace(query, page=1, per_page=limit, facets=False)
-    result = get_searcher().search(query)
-    near = (query.place.lat, query.place.lon) if query.place else None
-    distances = {h.lid: h.distance_mi for h in result.hits} if query.place else None
-    ids = [h.lid for h in result.hits]
-    rows: list[dict] = []
-    with Session(get_engine()) as session:
-        for start in range(0, len(ids), 500):
-            rows.extend(hydrate.summaries(session, ids[start:start + 500], distances, near))
-    return query, result.total, rows
-
-
-EXPORT_COLUMNS = ("id", "name", "kind", "npi", "distance_mi", "address", "city", "state", "zip",
-                  "phone", "fax", "specialties", "networks", "accepting_new_patients", "telehealth",
-                  "last_verified", "stale")
+    found = find(query)
+    return query, found.total, found.results
 
 
 @bp.get("/export.csv")
 def export_csv():
     """The whole result set of a search as CSV (every page, not only the one shown)."""
     try:
-        _query, total, rows = _all_results(request.args, EXPORT_LIMIT)
+        _query, total, cards = _all_results(request.args, EXPORT_LIMIT)
     except QueryError as error:
         return Response(f"{error.field}: {error.message}\n", status=400, mimetype="text/plain")
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    for r in rows:
-        loc = r.get("location") or {}
-        # Names and the rest come from the public and from imports: never a formula in a spreadsheet.
-        writer.writerow(neutralise_row([
-            r["id"], r["name"], r["kind"], r["npi"], r.get("distance_mi", ""),
-            loc.get("address", ""), loc.get("city", ""), loc.get("state", ""), loc.get("zip", ""),
-            loc.get("phone") or "", loc.get("fax") or "",
-            "; ".join(f"{s['display']} ({s['code']})" for s in r["specialties"]),
-            "; ".join(n["name"] for n in r["networks"]),
-            "yes" if r["accepting_new_patients"] else "no", "yes" if r["telehealth"] else "no",
-            r["last_verified"] or "", "yes" if r["stale"] else "no",
-        ]))
+    writer.writerow(CSV_COLUMNS)
+    # Names and the rest come from the public and from imports: never a formula in a spreadsheet.
+    writer.writerows(neutralise_row(csv_row(card)) for card in cards)
     headers = {"Content-Disposition": "attachment; filename=ivig-directory-results.csv",
                "X-Total-Count": str(total)}
     return Response(out.getvalue(), mimetype="text/csv", headers=headers)
@@ -167,10 +139,10 @@ def export_csv():
 def referral_list():
     """A printable referral list of the search's results."""
     try:
-        query, total, rows = _all_results(request.args, PRINT_LIMIT)
+        query, total, cards = _all_results(request.args, PRINT_LIMIT)
     except QueryError as error:
         context = _search_page_context(request.args)
         context["errors"][error.field] = error.message
         return render_template("search.html", **context), 400
-    return render_template("referrals.html", query=query, total=total, results=rows, limit=PRINT_LIMIT,
+    return render_template("referrals.html", query=query, total=total, results=cards, limit=PRINT_LIMIT,
                            back="?" + query_string(request.args), today=date.today().isoformat())
