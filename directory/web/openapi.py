@@ -1,16 +1,20 @@
-"""OpenAPI 3.1 description of the JSON API, built once from the same constants the validators use.
+"""OpenAPI 3.1 description of the JSON API, built once: the schemas are generated from the public
+shapes (`directory.read.shapes`), the parameters from the same constants the validators use.
 
-Schemas follow `directory.hydrate` exactly (`additionalProperties: false`), so the test suite can
-validate real responses against them and notice when either side drifts.
+The shapes are closed (`additionalProperties: false`), so the test suite can validate real
+responses against them and notice when either side drifts.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
+
 from directory import reference
 from directory.geo import MAX_RADIUS_MI, ZIP_PATTERN
-from directory.models import GEO_SOURCES, KINDS, VERIFICATION_METHODS
+from directory.models import KINDS
+from directory.read import shapes
 from directory.search.query import (
     DEFAULT_RADIUS_MI,
     MAX_PAGE,
@@ -21,143 +25,42 @@ from directory.search.query import (
 )
 from directory.web import MAX_ID
 
+# The shapes response bodies have; the schemas of their parts come along as `$defs`.
+RESPONSE_SHAPES = (shapes.ErrorBody, shapes.SearchPage, shapes.ListingDetail, shapes.ZipPlacePublic,
+                   shapes.SpecialtyList, shapes.NetworkList, shapes.Health)
+# Component names the API has always used, where they are not the shape's name less "Public".
+NAMES = {"ErrorBody": "Error", "SearchPage": "SearchResponse", "ListingDetail": "ProviderDetail",
+         "ListingCard": "SearchResult", "ListingSpecialtyPublic": "ListingSpecialty"}
+
+
+class ComponentSchemas(GenerateJsonSchema):
+    """Schemas named as components (`Location`, not `LocationPublic`), without per-field titles."""
+
+    def normalize_name(self, name: str) -> str:
+        name = super().normalize_name(name)
+        return NAMES.get(name, name.removesuffix("Public"))
+
+    def field_title_should_be_set(self, schema) -> bool:
+        return False
+
+
+def component_schemas() -> dict[str, dict]:
+    """Every shape a response has (the shapes' `$defs`), as OpenAPI components."""
+    _, top = models_json_schema([(shape, "serialization") for shape in RESPONSE_SHAPES],
+                                ref_template="#/components/schemas/{model}", schema_generator=ComponentSchemas)
+    return top["$defs"]
+
 
 def ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def t(kind: str, nullable: bool = False, **extra) -> dict:
-    """A scalar schema; `nullable` allows JSON null as well (OpenAPI 3.1 style type list)."""
-    return {"type": [kind, "null"] if nullable else kind, **extra}
+def t(kind: str, **extra) -> dict:
+    return {"type": kind, **extra}
 
 
 def array(items: dict) -> dict:
     return {"type": "array", "items": items}
-
-
-def obj(props: dict, optional: tuple[str, ...] = ()) -> dict:
-    """A closed object: every property required unless named in `optional`."""
-    return {
-        "type": "object",
-        "properties": props,
-        "required": [name for name in props if name not in optional],
-        "additionalProperties": False,
-    }
-
-
-def counts() -> dict:
-    return {"type": "object", "additionalProperties": t("integer", minimum=0)}
-
-
-DATE = t("string", True, format="date")
-LOCATION = {
-    "id": t("integer"),
-    "name": t("string", True),
-    "address": t("string"),
-    "city": t("string"),
-    "state": t("string", minLength=2, maxLength=2),
-    "zip": t("string", pattern=r"^\d{5}$"),
-    "lat": t("number", minimum=-90, maximum=90),
-    "lon": t("number", minimum=-180, maximum=180),
-    "phone": t("string", True),
-    "fax": t("string", True),
-}
-SUMMARY = {
-    "id": t("integer"),
-    "kind": t("string", enum=list(KINDS)),
-    "name": t("string"),
-    "npi": t("string", pattern=r"^\d{10}$"),
-    "distance_mi": t("number", minimum=0, description="Miles to the place searched, rounded to 0.1; "
-                     "only when a place (zip, or lat and lon) was given."),
-    "location": {"anyOf": [ref("Location"), {"type": "null"}], "description": "The nearest location."},
-    "specialties": array(ref("ListingSpecialty")),
-    "networks": array(ref("NetworkRef")),
-    "accepting_new_patients": t("boolean"),
-    "telehealth": t("boolean"),
-    "languages": array(t("string")),
-    "last_verified": DATE,
-    "stale": t("boolean", description="Never verified, or verified more than 90 days ago."),
-    "demo": t("boolean", description="Synthetic demonstration data, not a real provider."),
-}
-DETAIL = {k: v for k, v in SUMMARY.items() if k != "distance_mi"} | {
-    "networks": array(ref("Network")),
-    "active": t("boolean"),
-    "services": array(t("string")),
-    "website": t("string", True),
-    "locations": array(obj(LOCATION | {
-        "hours": {"type": "object"},
-        "wheelchair_accessible": t("boolean"),
-        "geo_source": t("string", enum=list(GEO_SOURCES)),
-    })),
-    "verification": obj({
-        "last_verified": DATE,
-        "method": t("string", True, enum=[*VERIFICATION_METHODS, None]),
-        "source": t("string"),
-    }),
-    "organization": obj({
-        "type": t("string"),
-        "ivig_products": array(t("string")),
-        "chairs": t("integer", True, minimum=0),
-        "pediatric": t("boolean"),
-        "prior_auth_help": t("boolean"),
-    }),
-    "practitioners": array(obj({"id": t("integer"), "name": t("string"), "location_id": t("integer")})),
-    "practitioner": obj({
-        "first_name": t("string"),
-        "last_name": t("string"),
-        "credentials": t("string", True),
-        "gender": t("string", True, enum=["F", "M", "X", None]),
-    }),
-    "roles": array(obj({
-        "organization_id": t("integer", True),
-        "organization_name": t("string", True),
-        "location_id": t("integer"),
-        "specialty": t("string", True),
-        "accepting_new_patients": t("boolean"),
-        "telehealth": t("boolean"),
-    })),
-}
-KIND_ONLY = ("organization", "practitioners", "practitioner", "roles")
-
-SCHEMAS = {
-    "Error": obj({"error": obj({
-        "code": t("string", description="Machine-readable, e.g. invalid_parameter, unknown_zip, not_found, "
-                  "gone, method_not_allowed, request_too_large, index_unavailable."),
-        "message": t("string", description="Human-readable; says what is allowed."),
-        "field": t("string", True, description="The parameter at fault, when there is one."),
-    })}),
-    "Location": obj(LOCATION),
-    "ListingSpecialty": obj({"code": t("string"), "display": t("string"), "primary": t("boolean")}),
-    "Specialty": obj({"code": t("string"), "display": t("string"), "group": t("string")}),
-    "NetworkRef": obj({"id": t("integer"), "name": t("string")}),
-    "Network": obj({"id": t("integer"), "name": t("string"), "payer": t("string"), "plan_type": t("string")}),
-    "SearchResult": obj(SUMMARY, optional=("distance_mi",)),
-    "Facets": obj(
-        {name: counts() for name in ("specialty", "network", "kind", "accepting")},
-        optional=("specialty", "network", "kind", "accepting"),
-    )
-    | {"description": "Counts over every match (not only this page), value -> number of listings."},
-    "SearchResponse": obj({
-        "total": t("integer", minimum=0),
-        "page": t("integer", minimum=1),
-        "per_page": t("integer", minimum=1, maximum=MAX_PER_PAGE),
-        "results": array(ref("SearchResult")),
-        "facets": ref("Facets"),
-    }),
-    "ProviderDetail": obj(DETAIL, optional=KIND_ONLY)
-    | {"description": "Organizations add organization and practitioners; practitioners add practitioner "
-                      "and roles."},
-    "ZipPlace": obj({
-        "zip": t("string", pattern=r"^\d{5}$"),
-        "city": t("string"),
-        "state": t("string"),
-        "lat": t("number"),
-        "lon": t("number"),
-    }),
-    "SpecialtyList": obj({"results": array(ref("Specialty"))}),
-    "NetworkList": obj({"results": array(ref("Network"))}),
-    "Health": obj({"status": t("string", const="ok"), "search_backend": t("string")}),
-}
 
 
 def param(name: str, schema: dict, description: str, where: str = "query", **extra) -> dict:
@@ -268,5 +171,5 @@ def openapi_document() -> dict:
                         "content": {"application/json": {"schema": {"type": "object"}}}},
             }),
         },
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": component_schemas()},
     }
