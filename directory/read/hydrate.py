@@ -40,11 +40,12 @@ from directory.read.shapes import (
     construct,
 )
 
+STALE_AFTER = timedelta(days=STALE_AFTER_DAYS)
+
 
 def is_stale(last_verified: date | None, today: date | None = None) -> bool:
     """Unverified, or verified more than 90 days ago."""
-    today = today or date.today()
-    return last_verified is None or today - last_verified > timedelta(days=STALE_AFTER_DAYS)
+    return last_verified is None or (today or date.today()) - last_verified > STALE_AFTER
 
 
 # The columns of a location as its public shape names them (id, name, address ... fax).
