@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel
 from sqlalchemy import text
-from sqlmodel import Session
 
-from directory.db import get_engine
+from directory.db import request_session
 from directory.geo import ZipError, lookup_zip
 from directory.read import hydrate, reference
 from directory.read.find import find
@@ -32,8 +31,7 @@ def search():
 
 @bp.get("/api/v1/providers/<int:lid>")
 def provider(lid: int):
-    with Session(get_engine()) as session:
-        listing = hydrate.detail(session, lid)
+    listing = hydrate.detail(request_session(), lid)
     if listing is None:
         return error_response(404, "not_found", f"no provider with id {lid}", "id")
     if not listing.active:
@@ -63,8 +61,7 @@ def zip_lookup(zip_code: str):
 
 @bp.get("/healthz")
 def healthz():
-    with Session(get_engine()) as session:
-        session.execute(text("select 1"))
+    request_session().execute(text("select 1"))
     get_searcher()  # an index that cannot be opened answers 503 (see errors.py)
     return shape_response(Health(status="ok", search_backend=current_app.config["SEARCH_BACKEND"]))
 

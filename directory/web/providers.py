@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from directory import reference, reports
-from directory.db import get_engine
+from directory.db import get_engine, request_session
 from directory.listings import ValidationError
 from directory.models import Listing
 from directory.read import hydrate
@@ -53,8 +53,7 @@ def directions_url(loc: LocationPublic) -> str:
 def _active_ids(ids: set[int]) -> set[int]:
     if not ids:
         return set()
-    with Session(get_engine()) as session:
-        return set(session.execute(select(Listing.id).where(Listing.id.in_(ids), Listing.active)).scalars())
+    return set(request_session().execute(select(Listing.id).where(Listing.id.in_(ids), Listing.active)).scalars())
 
 
 def page_context(listing: ListingDetail) -> dict:
@@ -91,8 +90,7 @@ def page_context(listing: ListingDetail) -> dict:
 
 
 def _load(lid: int) -> ListingDetail:
-    with Session(get_engine()) as session:
-        listing = hydrate.detail(session, lid)
+    listing = hydrate.detail(request_session(), lid)
     if listing is None:
         abort(404)
     if not listing.active:
