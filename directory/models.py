@@ -48,6 +48,7 @@ class Network(SQLModel, table=True):
     name: str
     plan_type: str = Field(max_length=32)
     is_demo: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)  # FHIR meta.lastUpdated of its resources
 
     __table_args__ = (UniqueConstraint("payer", "name", name="uq_network_payer_name"),)
 
