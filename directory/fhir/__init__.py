@@ -1,0 +1,7 @@
+"""FHIR R4 resources in the shape of HL7 Da Vinci PDex Plan-Net, mapped from the database.
+
+`codes` holds the canonical URLs and code tables, `ids` the resource ids, `records` what one
+listing's resources are made from, `listing`, `roles` and `networks` the mapping (pure functions
+from records to resource dictionaries), `read` the lookup of one resource by type and id, and
+`capability` the CapabilityStatement built from the dispatcher's table.
+"""
