@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from directory import cli, db, search, verification_cli, web
     from directory.importers import cli as importers_cli
     from directory.web import api, errors, guide, providers, public, security
+    from directory.web import fhir as fhir_api
     from directory.web.staff import auth as staff_auth
     from directory.web.staff import cli as staff_cli
     from directory.web.staff import listings as staff_listings
@@ -52,6 +53,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     staff_auth.init_app(app)
     staff_cli.init_app(app)
     for blueprint in (api.bp, public.bp, providers.bp, guide.bp, staff_views.bp, staff_listings.bp, staff_roles.bp,
-                      staff_upkeep.bp):
+                      staff_upkeep.bp, fhir_api.bp):
         app.register_blueprint(blueprint)
     return app

@@ -1,0 +1,156 @@
+"""The FHIR API (/fhir/): Plan-Net resources, read-only, public, JSON only.
+
+Errors are OperationOutcomes. The routes take every method so that a write gets this API's 405
+(with Allow) rather than the site's; a path under /fhir/ that names nothing gets a 404 outcome.
+Nothing here logs a request: Plan-Net's privacy rule is that no log ties a client to a query.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from importlib.metadata import PackageNotFoundError, version
+
+from flask import Blueprint, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from directory.db import request_session
+from directory.fhir.capability import capability_statement
+from directory.fhir.codes import DEFAULT_CANONICAL_BASE, Canonicals
+from directory.fhir.dispatch import TYPES
+from directory.fhir.read import Missing, read
+from directory.fhir.search import SearchError, search
+from directory.web.security import csrf
+
+bp = Blueprint("fhir", __name__, url_prefix="/fhir")
+csrf.exempt(bp)  # no cookies, no writes: nothing to forge
+
+FHIR_JSON = "application/fhir+json"
+JSON_TYPES = (FHIR_JSON, "application/json")
+JSON_FORMATS = {"json", "application/json", FHIR_JSON}
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+FHIR_VERSIONS = {"4.0", "4.0.1"}
+
+
+@bp.record_once
+def _configure(state) -> None:
+    # Read once, when the app is built: where our own definitions live.
+    state.app.config.setdefault("FHIR_CANONICAL_BASE",
+                                os.environ.get("FHIR_CANONICAL_BASE") or DEFAULT_CANONICAL_BASE)
+
+
+def _canonicals() -> Canonicals:
+    return Canonicals(current_app.config["FHIR_CANONICAL_BASE"].rstrip("/"))
+
+
+def _media_type() -> str | None:
+    """The JSON media type to answer with, or None when the client accepts none we make."""
+    wanted = request.args.get("_format")
+    if wanted is not None:
+        return FHIR_JSON if wanted.split(";")[0].strip() in JSON_FORMATS else None
+    if not request.headers.get("Accept"):
+        return FHIR_JSON
+    # Read by hand: Werkzeug's parsed Accept drops the fhirVersion parameter. Quality values
+    # other than 0 are not ranked: we make JSON only, so any acceptable entry will do.
+    for value in request.headers["Accept"].split(","):
+        kind, *params = (part.strip() for part in value.split(";"))
+        options = dict(p.partition("=")[::2] for p in params)
+        if options.get("q", "1").strip() in ("0", "0.0", "0.00", "0.000"):
+            continue
+        if options.get("fhirVersion", "4.0").strip() not in FHIR_VERSIONS:
+            continue
+        if kind.lower() in JSON_TYPES:
+            return kind.lower()
+        if kind in ("*/*", "application/*"):
+            return FHIR_JSON
+    return None
+
+
+def _respond(body: dict, status: int = 200, headers: dict | None = None):
+    media = _media_type() or FHIR_JSON
+    content_type = f"{FHIR_JSON}; fhirVersion=4.0" if media == FHIR_JSON else "application/json"
+    response = current_app.response_class(current_app.json.dumps(body), status=status, mimetype=None,
+                                          content_type=content_type)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def outcome(status: int, code: str, message: str, expression: str | None = None, headers: dict | None = None):
+    """An OperationOutcome error response (issue.code invalid | not-supported | not-found | deleted ...)."""
+    issue = {"severity": "error", "code": code, "diagnostics": message}
+    if expression:
+        issue["expression"] = [expression]
+    return _respond({"resourceType": "OperationOutcome", "issue": [issue]}, status, headers)
+
+
+@bp.before_request
+def _negotiate():
+    if request.method == "OPTIONS":
+        return current_app.response_class(status=204, headers={
+            "Allow": "GET, HEAD, OPTIONS", "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+            "Access-Control-Allow-Headers": "Accept, Content-Type, Prefer", "Access-Control-Max-Age": "86400"})
+    if request.method not in ("GET", "HEAD"):
+        return outcome(405, "not-supported", "This directory is read-only: only GET is allowed.",
+                       headers={"Allow": "GET, HEAD, OPTIONS"})
+    if _media_type() is None:
+        return outcome(406, "not-supported", "Only JSON is served (application/fhir+json; fhirVersion=4.0, "
+                       "application/json or _format=json).", "_format" if "_format" in request.args else None)
+    return None
+
+
+@bp.after_request
+def _cors(response):
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    code = {404: "not-found", 405: "not-supported", 410: "deleted"}.get(error.code or 500, "processing")
+    return outcome(error.code or 500, code, error.description or error.name)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception):
+    current_app.logger.exception("FHIR request failed")  # the error, never who asked
+    return outcome(500, "exception", "The server could not answer this request.")
+
+
+@bp.route("/metadata", methods=ALL_METHODS)
+def metadata():
+    try:
+        software = version("ivig-directory")
+    except PackageNotFoundError:
+        software = "dev"
+    return _respond(capability_statement(request.url_root.rstrip("/") + bp.url_prefix, software, date.today()))
+
+
+@bp.route("/<resource_type>", methods=ALL_METHODS)
+def search_type(resource_type: str):
+    entry = TYPES.get(resource_type)
+    if entry is None:
+        return outcome(404, "not-supported", f"{resource_type} is not a resource type this server has.")
+    try:
+        bundle = search(request_session(), entry, request.args, request.base_url, _canonicals())
+    except SearchError as error:
+        return outcome(400 if error.code == "invalid" else 400, error.code, error.message, error.expression)
+    return _respond(bundle)
+
+
+@bp.route("/<resource_type>/<resource_id>", methods=ALL_METHODS)
+def read_resource(resource_type: str, resource_id: str):
+    if resource_type not in TYPES:
+        return outcome(404, "not-supported", f"{resource_type} is not a resource type this server has.")
+    found = read(request_session(), resource_type, resource_id, _canonicals())
+    if found is Missing.NOT_FOUND:
+        return outcome(404, "not-found", f"{resource_type}/{resource_id} is not known.")
+    if found is Missing.GONE:
+        return outcome(410, "deleted", f"{resource_type}/{resource_id} was removed from the directory.")
+    return _respond(found)
+
+
+@bp.route("/", methods=ALL_METHODS)
+@bp.route("/<path:rest>", methods=ALL_METHODS)
+def unknown(rest: str = ""):
+    return outcome(404, "not-found", "No FHIR interaction has this path.")
