@@ -92,11 +92,12 @@ def _id_sets(args: MultiDict, source: Source) -> list[set[int]]:
     return sets
 
 
-def _check_params(args: MultiDict, entry: ResourceEntry) -> None:
+def _check_params(args: MultiDict, entry: ResourceEntry, lenient: bool) -> None:
+    """Refuse an unknown parameter or modifier (ignore it with `Prefer: handling=lenient`)."""
     known = {p.name for p in entry.search}
     for name in args:
         base, _, modifier = name.partition(":")
-        if base in RESULT_PARAMS and not modifier:
+        if base in RESULT_PARAMS and not modifier or lenient:
             continue
         if base not in known:
             raise SearchError("not-supported", f"{entry.type} has no search parameter {base}", name)
@@ -104,12 +105,14 @@ def _check_params(args: MultiDict, entry: ResourceEntry) -> None:
             raise SearchError("not-supported", f"{name}: {base} takes no modifier here", name)
 
 
-def search(session: Session, entry: ResourceEntry, args: MultiDict, base_url: str, canon: Canonicals) -> dict:
-    """A searchset Bundle of `entry.type` for these query parameters; `base_url` is the type's URL."""
+def search(session: Session, entry: ResourceEntry, args: MultiDict, base_url: str, canon: Canonicals, *,
+           lenient: bool = False) -> dict:
+    """A searchset Bundle of `entry.type` for these query parameters; `base_url` is the type's URL.
+    `self` names only the parameters applied; `next` adds the cursor after this page's last key."""
     source = SOURCES.get(entry.type)
     if source is None or not entry.search:
         raise SearchError("not-supported", f"Searching {entry.type} is not supported yet")
-    _check_params(args, entry)
+    _check_params(args, entry, lenient)
     count = _count(args)
     after = decode_cursor(args[CURSOR]) if CURSOR in args else 0
     conditions = [Listing.kind == source.kind, Listing.active.is_(True)]

@@ -131,10 +131,11 @@ def search_type(resource_type: str):
     entry = TYPES.get(resource_type)
     if entry is None:
         return outcome(404, "not-supported", f"{resource_type} is not a resource type this server has.")
+    lenient = "handling=lenient" in request.headers.get("Prefer", "").replace(" ", "")
     try:
-        bundle = search(request_session(), entry, request.args, request.base_url, _canonicals())
+        bundle = search(request_session(), entry, request.args, request.base_url, _canonicals(), lenient=lenient)
     except SearchError as error:
-        return outcome(400 if error.code == "invalid" else 400, error.code, error.message, error.expression)
+        return outcome(400, error.code, error.message, error.expression)
     return _respond(bundle)
 
 

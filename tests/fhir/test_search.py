@@ -1,0 +1,83 @@
+"""Type-level search (directory/fhir/search.py): `_id`, `_count` and keyset paging, on Practitioner."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+
+from directory.fhir.search import encode_cursor
+
+
+@pytest.fixture
+def practitioners(factory):
+    return [factory.listing(kind="practitioner", name=f"Ada Lovelace {i}", zip="02116").id for i in range(7)]
+
+
+def _bundle(client, query: str, **headers) -> dict:
+    response = client.get(f"/fhir/Practitioner{query}", headers=headers)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    Bundle.model_validate(body)
+    return body
+
+
+def _ids(bundle: dict) -> list[str]:
+    return [e["resource"]["id"] for e in bundle.get("entry", [])]
+
+
+def _link(bundle: dict, relation: str) -> str | None:
+    return next((link["url"] for link in bundle["link"] if link["relation"] == relation), None)
+
+
+def test_paging_walks_every_practitioner_once_in_id_order(client, practitioners):
+    seen, query = [], "?_count=3"
+    while query is not None:
+        bundle = _bundle(client, query)
+        assert bundle["total"] == 7 and len(_ids(bundle)) <= 3
+        assert all(e["search"]["mode"] == "match" for e in bundle["entry"])
+        seen += _ids(bundle)
+        following = _link(bundle, "next")
+        query = None if following is None else "?" + urlsplit(following).query
+    assert seen == [f"prac-{i}" for i in practitioners]
+
+
+def test_id_comma_is_any_of_and_repetition_is_all_of(client, practitioners):
+    a, b, c = (f"prac-{i}" for i in practitioners[:3])
+    assert _ids(_bundle(client, f"?_id={c},{a},prac-999999")) == [a, c]
+    assert _ids(_bundle(client, f"?_id={a},{b}&_id={b},{c}")) == [b]
+    assert _bundle(client, "?_id=org-1")["total"] == 0
+
+
+def test_count_defaults_caps_and_zero_is_total_only(client, practitioners):
+    assert len(_ids(_bundle(client, ""))) == 7
+    assert parse_qs(urlsplit(_link(_bundle(client, "?_count=1000"), "self")).query)["_count"] == ["100"]
+    only_total = _bundle(client, "?_count=0")
+    assert only_total["total"] == 7 and "entry" not in only_total and _link(only_total, "next") is None
+
+
+def test_self_names_only_the_applied_parameters(client, practitioners):
+    bundle = _bundle(client, f"?_id=prac-{practitioners[0]}&_count=2&_format=json&nonsense=1",
+                     Prefer="handling=lenient")
+    assert parse_qs(urlsplit(_link(bundle, "self")).query) == {"_id": [f"prac-{practitioners[0]}"], "_count": ["2"]}
+
+
+@pytest.mark.parametrize(("query", "status", "code", "expression"), [
+    ("?name=Ada", 400, "not-supported", "name"),
+    ("?_id:exact=prac-1", 400, "not-supported", "_id:exact"),
+    ("?_count=-1", 400, "invalid", "_count"),
+    ("?_count=ten", 400, "invalid", "_count"),
+    ("?_cursor=not-ours", 400, "invalid", "_cursor"),
+    (f"?_cursor={encode_cursor(-5)}", 400, "invalid", "_cursor"),
+    ("?_id=", 400, "invalid", "_id"),
+])
+def test_bad_requests_are_operation_outcomes(client, practitioners, query, status, code, expression):
+    response = client.get(f"/fhir/Practitioner{query}")
+    issue = response.get_json()["issue"][0]
+    assert (response.status_code, issue["code"], issue.get("expression")) == (status, code, [expression])
+
+
+def test_types_without_search_say_so(client):
+    response = client.get("/fhir/Location?address-city=Boston")
+    assert response.status_code == 400 and response.get_json()["issue"][0]["code"] == "not-supported"
