@@ -20,6 +20,8 @@ class Hit:
     lid: int
     distance_mi: float | None
     score: float
+    # The listing's location nearest to the place searched (ties: the lowest id); None without a place.
+    location_id: int | None = None
 
 
 @dataclass

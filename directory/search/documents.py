@@ -42,6 +42,9 @@ class ListingDoc:
     products_text: str
     place_text: str
     digest: str = field(default="")
+    # Per place (same order as `places`): the location shown there, the lowest location id at
+    # those coordinates (as a card breaks ties). Empty when the caller knows no ids.
+    place_ids: list[int] = field(default_factory=list)
 
     def compute_digest(self) -> str:
         payload = json.dumps(
@@ -55,6 +58,7 @@ class ListingDoc:
                 sorted(self.languages),
                 sorted(self.services),
                 sorted(self.places),
+                self.place_ids,
                 self.concepts,
                 self.name_text,
                 self.products_text,
@@ -87,23 +91,25 @@ def load_docs(session: Session, listing_ids: Iterable[int]) -> dict[int, Listing
         select(Participation.listing_id, Participation.network_id).where(Participation.listing_id.in_(ids))
     ):
         networks[lid].append(network_id)
-    places: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    # (lat, lon) -> the lowest location id there, per listing
+    places: dict[int, dict[tuple[float, float], int]] = defaultdict(dict)
     cities: dict[int, list[str]] = defaultdict(list)
-    for lid, lat, lon, city, state in session.execute(
-        select(Location.listing_id, Location.lat, Location.lon, Location.city, Location.state)
+    for lid, loc_id, lat, lon, city, state in session.execute(
+        select(Location.listing_id, Location.id, Location.lat, Location.lon, Location.city, Location.state)
         .where(Location.listing_id.in_(ids))
     ):
-        places[lid].append((lat, lon))
+        _add_place(places[lid], lat, lon, loc_id)
         cities[lid].append(f"{city} {state}")
     role_rows = session.execute(
-        select(Role.practitioner_id, Location.lat, Location.lon, Location.city, Location.state, Listing.name)
+        select(Role.practitioner_id, Location.id, Location.lat, Location.lon, Location.city, Location.state,
+               Listing.name)
         .join(Location, Location.id == Role.location_id)
         .outerjoin(Listing, Listing.id == Role.organization_id)
         .where(Role.practitioner_id.in_(ids))
     ).all()
     affiliations: dict[int, list[str]] = defaultdict(list)
-    for pid, lat, lon, city, state, org_name in role_rows:
-        places[pid].append((lat, lon))
+    for pid, loc_id, lat, lon, city, state, org_name in role_rows:
+        _add_place(places[pid], lat, lon, loc_id)
         cities[pid].append(f"{city} {state}")
         if org_name:
             affiliations[pid].append(org_name)
@@ -135,7 +141,8 @@ def load_docs(session: Session, listing_ids: Iterable[int]) -> dict[int, Listing
             networks=sorted(set(networks[lid])),
             languages=sorted(set(languages or [])),
             services=sorted(set(services or [])),
-            places=sorted(set(places[lid])),
+            places=sorted(places[lid]),
+            place_ids=[places[lid][point] for point in sorted(places[lid])],
             concepts=[c.id for c in vocabulary.for_listing(codes, services or [])],
             name_text=" ".join(dict.fromkeys(p for p in name_parts if p)),
             products_text=" ".join(products.get(lid) or []),
@@ -144,6 +151,12 @@ def load_docs(session: Session, listing_ids: Iterable[int]) -> dict[int, Listing
         doc.digest = doc.compute_digest()
         docs[lid] = doc
     return docs
+
+
+def _add_place(places: dict[tuple[float, float], int], lat: float, lon: float, loc_id: int) -> None:
+    point = (lat, lon)
+    if loc_id < places.get(point, loc_id + 1):
+        places[point] = loc_id
 
 
 def iter_all_docs(session: Session, batch_size: int = 2000) -> Iterator[list[ListingDoc]]:

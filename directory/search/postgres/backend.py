@@ -200,22 +200,23 @@ class PostgresSearcher(Searcher):
         batch = max(256, 4 * wanted)
         while len(page) < wanted:
             rows = conn.execute(text(f"""
-                SELECT lid, name_key, pid, multi, lat, lon FROM {TABLE}
+                SELECT lid, name_key, pid, multi, lat, lon, loc FROM {TABLE}
                 WHERE n = 0 {"AND (name_key, lid) > (CAST(:key AS bytea), :lid)" if after else ""}
                 ORDER BY name_key, lid LIMIT :batch"""),
                 {"key": after[0] if after else None, "lid": after[1] if after else None, "batch": batch}).all()
-            multi = [lid for lid, _key, _pid, is_multi, _lat, _lon in rows if is_multi]
+            multi = [row[0] for row in rows if row[3]]
             others: dict[int, list[tuple]] = {}
             if multi:
-                for lid, pid, lat, lon in conn.execute(text(f"""
-                        SELECT lid, pid, lat, lon FROM {TABLE}
+                for lid, pid, lat, lon, loc in conn.execute(text(f"""
+                        SELECT lid, pid, lat, lon, loc FROM {TABLE}
                         WHERE lid = ANY(CAST(:lids AS bigint[])) AND n > 0"""), {"lids": multi}):
-                    others.setdefault(lid, []).append((pid, lat, lon))
-            for lid, _key, pid, _multi, lat, lon in rows:
-                places = [(dist[p], la, lo) for p, la, lo in [(pid, lat, lon), *others.get(lid, ())] if p in dist]
+                    others.setdefault(lid, []).append((pid, lat, lon, loc))
+            for lid, _key, pid, _multi, lat, lon, loc in rows:
+                places = [(dist[p], lc, la, lo)
+                          for p, la, lo, lc in [(pid, lat, lon, loc), *others.get(lid, ())] if p in dist]
                 if places:
-                    _d, la, lo = min(places)
-                    page.append((lid, la, lo, 0.0))
+                    _d, lc, la, lo = min(places)  # nearest, then the lowest location id
+                    page.append((lid, la, lo, 0.0, lc))
             if len(rows) < batch:
                 break
             after = (bytes(rows[-1][1]), rows[-1][0])
@@ -235,18 +236,18 @@ class PostgresSearcher(Searcher):
             while end < len(near.pids) and near.dists[end] == near.dists[end - 1]:
                 end += 1
             dist = dict(zip(near.pids[done:end], near.dists[done:end], strict=True))
-            for lid, pid, key, lat, lon in conn.execute(text(f"""
-                    SELECT lid, pid, name_key, lat, lon FROM {TABLE} WHERE pid = ANY(CAST(:pids AS int[]))"""),
-                    {"pids": near.pids[done:end]}):
-                rows.append((dist[pid], bytes(key), lid, lat, lon))
+            for lid, pid, key, lat, lon, loc in conn.execute(text(f"""
+                    SELECT lid, pid, name_key, lat, lon, loc FROM {TABLE}
+                    WHERE pid = ANY(CAST(:pids AS int[]))"""), {"pids": near.pids[done:end]}):
+                rows.append((dist[pid], bytes(key), lid, loc, lat, lon))
                 seen.add(lid)
             done, step = end, step * 4
-        rows.sort()
+        rows.sort()  # a listing at two places as near: the lowest location id first
         page, first = [], set()
-        for _dist, _key, lid, lat, lon in rows:
+        for _dist, _key, lid, loc, lat, lon in rows:
             if lid not in first:
                 first.add(lid)
-                page.append((lid, lat, lon, 0.0))
+                page.append((lid, lat, lon, 0.0, loc))
         return page[query.offset : wanted]
 
     def update(self, docs: dict[int, ListingDoc | None]) -> None:

@@ -51,12 +51,14 @@ def places_near(conn: Connection, place: Place) -> Near:
 
 def result(query: SearchQuery, total: int, page: list, specialty: dict, network: dict,
            organizations: int, accepting: int) -> SearchResult:
-    """The SearchResult of a page of (lid, lat, lon, score) and the counts."""
-    miles = [None] * len(page)
+    """The SearchResult of a page of (lid, lat, lon, score, location id) and the counts."""
     if query.place is not None and page:
         miles = great_circle_mi(query.place.lat, query.place.lon, np.array([p[1] for p in page]),
                                 np.array([p[2] for p in page])).tolist()
-    hits = [Hit(int(lid), mi, float(score)) for (lid, _lat, _lon, score), mi in zip(page, miles, strict=True)]
+        hits = [Hit(int(lid), mi, float(score), int(loc) or None)
+                for (lid, _lat, _lon, score, loc), mi in zip(page, miles, strict=True)]
+    else:
+        hits = [Hit(int(lid), None, float(score)) for lid, _lat, _lon, score, _loc in page]
     facets = {}
     if query.facets:
         kinds = {"organization": organizations, "practitioner": total - organizations}
@@ -162,17 +164,17 @@ def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dic
     sql = f"""
         WITH {near_cte}hit AS (
             SELECT s.lid, s.multi, s.name_key, s.kind, s.accepting, s.specialties, s.networks,
-                   s.lat, s.lon, {distance} AS dist, {score} AS score
+                   s.lat, s.lon, s.loc, {distance} AS dist, {score} AS score
             FROM {source}
             WHERE {condition}
         ), best AS (
             SELECT * FROM hit WHERE NOT multi
             UNION ALL
-            (SELECT DISTINCT ON (lid) * FROM hit WHERE multi ORDER BY lid, dist)
+            (SELECT DISTINCT ON (lid) * FROM hit WHERE multi ORDER BY lid, dist, loc)
         )
         SELECT (SELECT count(*) FROM best),
-               (SELECT json_agg(json_build_array(lid, lat, lon, score) ORDER BY {order})
-                FROM (SELECT lid, name_key, lat, lon, dist, score FROM best ORDER BY {order}
+               (SELECT json_agg(json_build_array(lid, lat, lon, score, loc) ORDER BY {order})
+                FROM (SELECT lid, name_key, lat, lon, loc, dist, score FROM best ORDER BY {order}
                       LIMIT {param(query.per_page)} OFFSET {param(query.offset)}) page),
                {facet_sql}
     """

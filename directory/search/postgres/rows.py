@@ -62,8 +62,9 @@ def doc_rows(doc: ListingDoc, terms: dict[str, list[str]], point_id: PointId) ->
     tags = doc_tags(doc)
     masks = (topic_mask("concepts", doc.concepts), topic_mask("specialties", doc.specialties))
     pids = [point_id(lat, lon) for lat, lon in doc.places]
-    return [(doc.lid, n, *common, lat, lon, pid, pids[0], *masks, *tags, *tsv)
-            for n, ((lat, lon), pid) in enumerate(zip(doc.places, pids, strict=True))]
+    locations = doc.place_ids or [0] * len(doc.places)
+    return [(doc.lid, n, *common, lat, lon, loc, pid, pids[0], *masks, *tags, *tsv)
+            for n, ((lat, lon), loc, pid) in enumerate(zip(doc.places, locations, pids, strict=True))]
 
 
 def rollup_tags(kind: str, accepting: bool, specialties: Iterable[str], networks: Iterable[int]) -> list[str]:

@@ -27,14 +27,14 @@ from directory.search.contract import SnapshotFormatError
 from directory.search.documents import ListingDoc
 from directory.search.postgres.rows import codebook, point_row, rows_and_counts
 
-LAYOUT = 6  # bump when the tables change shape: old ones need a reindex
+LAYOUT = 7  # bump when the tables change shape: old ones need a reindex
 TABLE, POINTS, COUNTS, META = "search_listing", "search_point", "search_count", "search_meta"
 ROLLUP = "search_rollup"
 EXTENSIONS = ("cube", "pg_trgm", "fuzzystrmatch")
 LOCK_KEY = 0x1F16_5EA2  # pg_advisory_lock key: one index writer at a time, across every node
 
 COLUMNS = ("lid", "n", "digest", "kind", "name_key", "accepting", "telehealth", "multi", "lat", "lon",
-           "pid", "hpid", "cmask", "smask", "specialties", "networks", "languages", "services", "concepts",
+           "loc", "pid", "hpid", "cmask", "smask", "specialties", "networks", "languages", "services", "concepts",
            "name_tsv", "products_tsv", "place_tsv")
 
 
@@ -52,6 +52,7 @@ def _listing_ddl(table: str, unlogged: bool = False, key: bool = True) -> str:
             multi boolean NOT NULL,         -- the listing has several places
             lat float8 NOT NULL,
             lon float8 NOT NULL,
+            loc bigint NOT NULL,            -- the location shown at this place (0: not known)
             pid integer NOT NULL,           -- the search_point at (lat, lon)
             hpid integer NOT NULL,          -- the listing's home place: the pid of its row 0
             cmask bigint NOT NULL,          -- concepts as bits (Codebook order; see topic_mask)
@@ -79,7 +80,7 @@ def _listing_indexes(table: str, suffix: str = "") -> list[str]:
         # index-only scan: topics as bits (cmask, smask) are cheap to test on every listing around,
         # where common topics' GIN posting lists are long (400,000 listings at 1M).
         f"CREATE INDEX {TABLE}_place{suffix} ON {table} (pid) INCLUDE "
-        f"(lid, multi, kind, accepting, telehealth, name_key, lat, lon, cmask, smask, specialties, networks)",
+        f"(lid, multi, kind, accepting, telehealth, name_key, lat, lon, loc, cmask, smask, specialties, networks)",
         # The other places of listings with several: a search by place alone looks here for the
         # listings around whose home place is farther (an index-only scan).
         f"CREATE INDEX {TABLE}_away{suffix} ON {table} (pid) INCLUDE (hpid, lid) WHERE n > 0",

@@ -94,7 +94,8 @@ def _once_each(table: ListingTable, pos, rows, chord2) -> np.ndarray | slice:
         return slice(None)
     single = np.flatnonzero(~multi)
     many = np.flatnonzero(multi)
-    order = many[np.lexsort((chord2[many], pos[many]))]
+    # Nearest first; at equal distance the lowest location id, as hydration used to choose.
+    order = many[np.lexsort((table.row_loc[rows[many]], chord2[many], pos[many]))]
     first = np.ones(len(order), dtype=bool)
     first[1:] = pos[order][1:] != pos[order][:-1]
     return np.concatenate([single, order[first]])
@@ -240,17 +241,18 @@ def combine(parts: list[Matches], query: SearchQuery) -> SearchResult:
         keys.append(-scores)
     order = np.lexsort(keys)[query.offset : wanted]
 
-    miles = None
     place = query.place
     if place is not None and len(order):
         rows = [(p.table, p.rows[i]) for p, i in chosen]
         lat = np.concatenate([t.row_lat[r] for t, r in rows])[order]
         lon = np.concatenate([t.row_lon[r] for t, r in rows])[order]
-        miles = great_circle_mi(place.lat, place.lon, lat, lon)
-    hits = [
-        Hit(int(lids[i]), float(miles[k]) if miles is not None else None, float(scores[i]))
-        for k, i in enumerate(order)
-    ]
+        miles = great_circle_mi(place.lat, place.lon, lat, lon).tolist()
+        locations = np.concatenate([t.row_loc[r] for t, r in rows])[order].tolist()
+        hits = [Hit(lid, mi, score, loc or None) for lid, mi, score, loc
+                in zip(lids[order].tolist(), miles, scores[order].tolist(), locations, strict=True)]
+    else:
+        hits = [Hit(lid, None, score) for lid, score in zip(lids[order].tolist(), scores[order].tolist(),
+                                                           strict=True)]
     return SearchResult(total, hits, _merge_facets([p.facets for p in parts]))
 
 

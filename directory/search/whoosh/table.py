@@ -18,7 +18,7 @@ from directory.search.documents import ListingDoc
 from directory.search.ordering import NAME_KEY_BYTES, name_key, unit_vectors
 from directory.search.whoosh.arrays import Bits, Ragged, expand, rows_by_code
 
-FORMAT = 6  # bump when the arrays or the text index change shape: old snapshots need a reindex
+FORMAT = 7  # bump when the arrays or the text index change shape: old snapshots need a reindex
 KIND_CODES = {"organization": 0, "practitioner": 1}
 
 
@@ -57,7 +57,7 @@ class ListingTable:
 
     FIELDS = ("lids", "kinds", "accepting", "telehealth", "name_keys", "network_codes",
               "specialty_bits", "language_bits", "service_bits", "concept_bits", "network_bits",
-              "row_lat", "row_lon", "row_pos", "row_multi", "name_rank",
+              "row_lat", "row_lon", "row_pos", "row_loc", "row_multi", "name_rank",
               "place_start", "place_lat", "place_lon", "place_xyz", "place_cell_start",
               "specialty_rows_indptr", "specialty_rows", "network_rows_indptr", "network_rows",
               "home_place", "away_rows", "place_rollup",
@@ -103,6 +103,9 @@ class ListingTable:
             "row_pos": np.fromiter((i for i, d in enumerate(docs) for _ in d.places), dtype=np.int32),
             "row_lat": np.fromiter((p[0] for d in docs for p in d.places), dtype=np.float64),
             "row_lon": np.fromiter((p[1] for d in docs for p in d.places), dtype=np.float64),
+            # The location shown at each row (0: not known).
+            "row_loc": np.fromiter((loc for d in docs for loc in (d.place_ids or [0] * len(d.places))),
+                                   dtype=np.int64),
         }
         specialties = [codebook.encode("specialties", d.specialties) for d in docs]
         networks = [d.networks for d in docs]
@@ -127,6 +130,7 @@ class ListingTable:
         cells = np.floor(lat).astype(np.int64) + 90
         order = np.lexsort((lat, lon, cells))
         lat, lon, pos, cells = lat[order], lon[order], pos[order], cells[order]
+        arrays["row_loc"] = arrays["row_loc"][order]
         n = len(arrays["lids"])
         first_row = np.full(n, len(pos), dtype=np.int64)
         np.minimum.at(first_row, pos, np.arange(len(pos)))
@@ -184,7 +188,7 @@ class ListingTable:
         arrays: dict[str, np.ndarray] = {}
         offsets = np.cumsum([0] + [t.size for t in tables])
         for name in ("lids", "kinds", "accepting", "telehealth", "name_keys", "specialty_bits",
-                     "language_bits", "service_bits", "concept_bits", "row_lat", "row_lon"):
+                     "language_bits", "service_bits", "concept_bits", "row_lat", "row_lon", "row_loc"):
             arrays[name] = np.concatenate([getattr(t, name) for t in tables])
         arrays["row_pos"] = np.concatenate(
             [t.row_pos + off for t, off in zip(tables, offsets, strict=False)]).astype(np.int32)
