@@ -218,6 +218,26 @@ class IndexChange(SQLModel, table=True):
     applied_at: datetime | None = Field(default=None, index=True)
 
 
+class PublicCard(SQLModel, table=True):
+    """A listing's search-result card as ready JSON, derived from its rows like the search index
+    and written with it by the outbox (`directory/read/cards.py`); active listings only."""
+
+    listing_id: int = Field(primary_key=True, foreign_key="listing.id", ondelete="CASCADE")
+    head: str  # the card's JSON members before "location" (id .. npi)
+    tail: str  # its members between "location" and "stale" (specialties .. last_verified)
+    last_verified: date | None = None  # "stale" depends on the day it is read
+    demo: bool = False
+    location_id: int | None = None  # the place shown when no place was searched
+
+
+class PublicPlace(SQLModel, table=True):
+    """A location as a card shows it (ready JSON), written with its listing's card."""
+
+    location_id: int = Field(primary_key=True, foreign_key="location.id", ondelete="CASCADE")
+    listing_id: int = Field(foreign_key="listing.id", index=True, ondelete="CASCADE")
+    body: str
+
+
 PROBLEM_CODES = ("wrong_phone", "wrong_address", "not_in_network", "not_accepting", "no_ivig", "closed", "other")
 REPORT_STATUSES = ("open", "resolved", "dismissed")
 

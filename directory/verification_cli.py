@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from sqlmodel import Session
 
 from directory.db import get_engine
-from directory.verification import dashboard_counts, queue
+from directory.services.verification import dashboard_counts, queue
 
 SHOWN = 20
 

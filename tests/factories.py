@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from directory.db import get_engine
-from directory.listings import ListingInput, LocationInput, create_listing
 from directory.models import IndexChange, Network
 from directory.npi import make_npi
 from directory.search import get_searcher
 from directory.search.sync import apply_pending
+from directory.services.listings import ListingInput, LocationInput, create_listing
 from directory.services.unit_of_work import unit_of_work
 
 _serial = itertools.count(1)

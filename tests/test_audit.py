@@ -18,7 +18,7 @@ from directory.csvcells import restore
 from directory.db import get_engine
 from directory.migrate import alembic_config
 from directory.models import AuditEntry
-from directory.verification import verify_listing
+from directory.services.verification import verify_listing
 from tests.backends import close_app, make_app
 
 

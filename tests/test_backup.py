@@ -15,8 +15,8 @@ from sqlmodel import Session
 from directory import create_app, demo
 from directory.backup import backup, libpq_url
 from directory.db import get_engine
-from directory.listings import ListingInput, LocationInput, create_listing
 from directory.npi import make_npi
+from directory.services.listings import ListingInput, LocationInput, create_listing
 from tests.backends import close_app, make_app
 from tests.test_roundtrip import TODAY, answers, reindex
 

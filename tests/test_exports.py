@@ -11,7 +11,6 @@ from sqlmodel import Session
 
 from directory.exports import export_csv, export_jsonl
 from directory.importers.template import import_template
-from directory.listings import set_active
 from directory.models import (
     Listing,
     ListingSpecialty,
@@ -21,6 +20,7 @@ from directory.models import (
     Participation,
     Practitioner,
 )
+from directory.services.listings import set_active
 from tests.backends import close_app, make_app
 
 
@@ -115,8 +115,8 @@ def test_jsonl_has_networks_first_then_one_full_listing_per_line(factory, sessio
 
 
 def test_jsonl_carries_practitioners_roles_and_verification(factory, session):
-    from directory.roles import add_role
-    from directory.verification import verify_listing
+    from directory.services.roles import add_role
+    from directory.services.verification import verify_listing
 
     org = factory.listing(name="River Infusion", sync=False)
     prac = factory.listing(kind="practitioner", name="Ada Lovelace, MD", sync=False)

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from directory.importers.upsert import snapshot
-from directory.listings import LocationInput, ValidationError, update_listing
 from directory.models import AuditEntry, Listing, Location, Role
-from directory.roles import add_role
+from directory.services.errors import ValidationError
+from directory.services.listings import LocationInput, update_listing
+from directory.services.roles import add_role
 
 
 def _org_with_three_places(factory, session):
@@ -69,8 +70,8 @@ def test_a_location_of_another_listing_cannot_be_named(factory, session):
 
 
 def _org_input(**overrides):
-    from directory.listings import ListingInput, LocationInput
     from directory.npi import make_npi
+    from directory.services.listings import ListingInput, LocationInput
 
     values = {"kind": "organization", "npi": make_npi(7301, individual=False), "name": "Valid Infusion",
               "specialties": ["261QI0500X"], "locations": [LocationInput(address="1 Main St", zip="02115")]}
@@ -87,7 +88,7 @@ def _org_input(**overrides):
 def test_every_database_rule_is_a_field_error_from_the_service(session, overrides, field):
     """What the database's CHECK constraints (and column sizes) would refuse is caught first, by
     field, so an import rejects that row only instead of failing a whole batch."""
-    from directory.listings import create_listing, validate
+    from directory.services.listings import create_listing, validate
 
     data = _org_input(**overrides)
     assert field in validate(session, data)
@@ -116,13 +117,13 @@ def test_an_import_row_with_a_bad_org_type_is_rejected_alone(session):
 
 @pytest.mark.parametrize("phone", ["٦١٧٥٥٥٠١٢٣", "６１７５５５０１２３"])
 def test_a_phone_in_digits_of_other_scripts_is_refused(phone):
-    from directory.listings import format_phone
+    from directory.services.listings import format_phone
 
     with pytest.raises(ValueError):
         format_phone(phone)
 
 
 def test_network_ids_beyond_any_row_are_a_field_error(session):
-    from directory.listings import validate
+    from directory.services.listings import validate
 
     assert validate(session, _org_input(networks=[2**63]))["networks"] == f"unknown network id {2**63}"

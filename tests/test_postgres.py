@@ -16,12 +16,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from directory import accounts, create_app, demo
+from directory import create_app, demo
 from directory.cli import init_db
 from directory.db import get_engine
 from directory.migrate import alembic_config
 from directory.search import get_searcher, rebuild_index
 from directory.search.sync import check_index
+from directory.services import accounts
 from tests.backends import ADMIN_URL, postgres_unavailable
 from tests.factories import Factory
 from tests.test_schema import upgrade_with_a_duplicate_role
@@ -163,9 +164,9 @@ def test_two_staff_adding_the_same_role_at_once_get_one_role_and_a_clear_error(p
     stays usable."""
     import threading
 
-    from directory.listings import ValidationError
     from directory.models import Location
-    from directory.roles import add_role
+    from directory.services.errors import ValidationError
+    from directory.services.roles import add_role
 
     app = make_app(pg_url, tmp_path / "index")
     try:

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from directory import reports
 from directory.models import ProblemReport
+from directory.services import reports
 
 
 def report(session, listing_id: int, client_key: str, now) -> None:

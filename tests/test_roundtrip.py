@@ -20,12 +20,12 @@ from directory.exports import export_jsonl
 from directory.importers.jsonl import import_jsonl
 from directory.importers.template import import_template
 from directory.importers.upsert import snapshot
-from directory.listings import set_active, update_listing
 from directory.models import Listing, Location, Network, Practitioner, Role
-from directory.roles import add_role, remove_role
 from directory.search import get_searcher
 from directory.search.sync import apply_pending
-from directory.verification import verify_listing
+from directory.services.listings import set_active, update_listing
+from directory.services.roles import add_role, remove_role
+from directory.services.verification import verify_listing
 from tests.backends import BACKENDS, close_app, make_app
 
 TODAY = date(2026, 3, 2)

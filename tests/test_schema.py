@@ -11,10 +11,10 @@ from sqlmodel import Session, SQLModel
 import directory.models  # noqa: F401  (registers every table)
 from directory import migrate
 from directory.db import make_engine
-from directory.listings import ListingInput, LocationInput, create_listing
 from directory.models import AuditEntry, IndexChange, Location, Role
 from directory.npi import make_npi
 from directory.referencedata import sync_specialties
+from directory.services.listings import ListingInput, LocationInput, create_listing
 
 
 def test_migrations_match_the_models(tmp_path):

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from directory.db import get_engine
-from directory.listings import StaleVersion, ValidationError
 from directory.models import AuditEntry, IndexChange, Listing, ProblemReport
-from directory.reports import file_report
 from directory.search import get_searcher
 from directory.search.sync import apply_pending
-from directory.verification import dashboard_counts, queue, verify_listing
+from directory.services.errors import StaleVersion, ValidationError
+from directory.services.reports import file_report
+from directory.services.verification import dashboard_counts, queue, verify_listing
 from directory.verification_cli import init_app
 
 TODAY = date(2026, 6, 1)

@@ -10,9 +10,10 @@ from sqlmodel import Session
 
 from directory.db import get_engine
 from directory.importers.upsert import snapshot
-from directory.listings import StaleVersion, update_listing
 from directory.models import Listing
-from directory.verification import verify_listing
+from directory.services.errors import StaleVersion
+from directory.services.listings import update_listing
+from directory.services.verification import verify_listing
 from tests.backends import close_app, make_app
 from tests.factories import Factory
 

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from directory import accounts
 from directory.models import LoginAttempt
+from directory.services import accounts
 
 EMAIL = "admin@example.org"
 CLIENT = "one-client"

@@ -31,9 +31,9 @@ from directory.demo.store import sync_sequences
 from directory.exports import listing_record
 from directory.importers.roles import PendingRoles, RoleRef, apply_roles, place_key
 from directory.importers.upsert import ImportReport, Outcome, write_batches
-from directory.listings import ListingInput, LocationInput, set_active, validate
 from directory.models import AuditEntry, Listing, Location, Network
-from directory.restore import restore_fields, save_listing, set_participation
+from directory.services.listings import ListingInput, LocationInput, set_active, validate
+from directory.services.restore import restore_fields, save_listing, set_participation
 
 RECORD_TIMES = ("version", "created_at", "updated_at")
 IGNORED = ("id", *RECORD_TIMES)

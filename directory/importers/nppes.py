@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from directory import reference
 from directory.importers.upsert import Candidate, ImportReport, apply_batches
-from directory.listings import ListingInput, LocationInput
+from directory.services.listings import ListingInput, LocationInput
 
 NPI = "NPI"
 ENTITY = "Entity Type Code"

@@ -19,7 +19,7 @@ from directory.geo import ZipError, normalize_zip
 from directory.importers.upsert import ImportReport, Outcome, write_batches
 from directory.models import Listing, ListingSpecialty, Location, Role
 from directory.npi import is_valid_npi
-from directory.roles import add_role, remove_role
+from directory.services.roles import add_role, remove_role
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ from directory.csvcells import restore
 from directory.geo import ZipError, normalize_zip
 from directory.importers.roles import PendingRoles, apply_roles, parse_practices_at, place_key
 from directory.importers.upsert import Candidate, ImportReport, apply_batches
-from directory.listings import ListingInput, LocationInput
+from directory.services.listings import ListingInput, LocationInput
 
 TEMPLATE_HEADER = (
     "npi", "kind", "name", "first_name", "last_name", "credentials", "org_type", "specialties", "networks",

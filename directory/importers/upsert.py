@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from directory.geo import ZipError, lookup_zip
-from directory.listings import ListingInput, LocationInput, format_phone, set_active, validate
 from directory.models import Listing, ListingSpecialty, Location, Organization, Participation, Practitioner
-from directory.restore import save_listing
+from directory.services.listings import ListingInput, LocationInput, format_phone, set_active, validate
+from directory.services.restore import save_listing
 
 Merge = Callable[[ListingInput, ListingInput], ListingInput]
 

@@ -62,7 +62,7 @@ def _shape_of(shape: type[LocationPublic], loc: Location) -> LocationPublic:
     return construct(shape, {key: getattr(loc, key) for key in keys})
 
 
-def _listing_values(row: tuple, location: LocationPublic | None, specialties: list, networks: list,
+def listing_values(row: tuple, location: LocationPublic | None, specialties: list, networks: list,
                     today: date) -> dict:
     """The fields of `ListingPublic` (what a card and a listing's page both show), from the columns
     of `LISTING_COLUMNS`."""
@@ -87,7 +87,7 @@ def _listing_values(row: tuple, location: LocationPublic | None, specialties: li
 def _related(session: Session, lid: int):
     """A listing's specialties, networks and locations (its own by id, then its roles' by role id)."""
     specialties = [
-        _specialty(code, display, primary)
+        specialty_shape(code, display, primary)
         for code, display, primary in session.execute(
             select(Specialty.code, Specialty.display, ListingSpecialty.is_primary)
             .join(Specialty, Specialty.code == ListingSpecialty.code)
@@ -170,7 +170,7 @@ _shared: dict[tuple, ListingSpecialtyPublic | NetworkRef] = {}
 MAX_SHARED = 50_000
 
 
-def _specialty(code: str, display: str, primary: bool) -> ListingSpecialtyPublic:
+def specialty_shape(code: str, display: str, primary: bool) -> ListingSpecialtyPublic:
     key = (code, display, primary)
     if (shape := _shared.get(key)) is None:
         if len(_shared) >= MAX_SHARED:
@@ -180,7 +180,7 @@ def _specialty(code: str, display: str, primary: bool) -> ListingSpecialtyPublic
     return shape
 
 
-def _network(nid: int, name: str) -> NetworkRef:
+def network_shape(nid: int, name: str) -> NetworkRef:
     key = (nid, name)
     if (shape := _shared.get(key)) is None:
         if len(_shared) >= MAX_SHARED:
@@ -189,7 +189,7 @@ def _network(nid: int, name: str) -> NetworkRef:
     return shape
 
 
-def _card_parts(conn: Connection, ids: list[int]):
+def card_parts(conn: Connection, ids: list[int]):
     """What result cards show, from plain column tuples (a page is hydrated on every search, so no
     ORM objects): listings, specialties, networks, and places (own locations, then roles', as rows
     with the columns of `LOCATION_KEYS` from the fourth on)."""
@@ -203,9 +203,9 @@ def _card_parts(conn: Connection, ids: list[int]):
         listing_sql, specialty_sql, network_sql, place_sql = _card_statements(size)
         listings.update((row[0], row) for row in conn.execute(listing_sql, params).all())
         for lid, code, display, primary in conn.execute(specialty_sql, params).all():
-            specialties[lid].append(_specialty(code, display, primary))
+            specialties[lid].append(specialty_shape(code, display, primary))
         for lid, nid, name in conn.execute(network_sql, params).all():
-            networks[lid].append(_network(nid, name))
+            networks[lid].append(network_shape(nid, name))
         for place in conn.execute(place_sql, params).all():
             # A role at one of the listing's own locations (or a second role there) adds no place.
             own = places[place[PLACE_LISTING]]
@@ -214,7 +214,7 @@ def _card_parts(conn: Connection, ids: list[int]):
     return listings, specialties, networks, places
 
 
-def _location(place: Row) -> LocationPublic:
+def location_shape(place: Row) -> LocationPublic:
     return construct(LocationPublic, dict(zip(LOCATION_KEYS, place[PLACE_AT:], strict=True)))
 
 
@@ -254,7 +254,7 @@ def cards(
     if not ids:
         return []
     conn = db.connection() if isinstance(db, Session) else db
-    listings, specialties, networks, places = _card_parts(conn, ids)
+    listings, specialties, networks, places = card_parts(conn, ids)
     nearest = _known_nearest(places, nearest_location) if nearest_location else {}
     if near is not None:
         unknown = [lid for lid in ids if lid not in nearest]
@@ -267,7 +267,7 @@ def cards(
             continue  # deleted between search and hydration
         own = places[lid]
         place = nearest.get(lid) or (own[0] if own else None)
-        values = _listing_values(row, None if place is None else _location(place), specialties[lid],
+        values = listing_values(row, None if place is None else location_shape(place), specialties[lid],
                                  networks[lid], today)
         distance = None if distances is None else distances.get(lid)
         values["distance_mi"] = None if distance is None else round(distance, 1)
@@ -282,7 +282,7 @@ def detail(session: Session, lid: int) -> ListingDetail | None:
     if listing is None:
         return None
     specialties, networks, locations = _related(session, lid)
-    values = _listing_values(
+    values = listing_values(
         tuple(getattr(listing, column.key) for column in LISTING_COLUMNS),
         _shape_of(LocationPublic, locations[0]) if locations else None, specialties, networks, date.today(),
     )

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
 from directory.models import GEO_SOURCES, KINDS, ORG_TYPES, VERIFICATION_METHODS
-from directory.search.query import MAX_PER_PAGE
+
+MAX_PER_PAGE = 100  # results per page at most (the search parser refuses more)
 
 Npi = Annotated[str, Field(pattern=r"^\d{10}$")]
 Zip = Annotated[str, Field(pattern=r"^\d{5}$")]

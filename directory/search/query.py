@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 
 from directory import reference
 from directory.geo import MAX_RADIUS_MI, ZipError, lookup_zip
+from directory.read.shapes import MAX_PER_PAGE
 
 SORTS = ("distance", "relevance", "name")
 KINDS = ("organization", "practitioner")
 TRUE_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 MAX_Q = 200
-MAX_PER_PAGE = 100
 MAX_PAGE = 10_000
 DEFAULT_RADIUS_MI = 25.0
 

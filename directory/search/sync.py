@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from directory.models import IndexChange, utcnow
+from directory.read.cards import rebuild_cards, write_cards
 from directory.search.contract import Searcher
 from directory.search.documents import ListingDoc, iter_all_docs, load_docs
 
@@ -41,6 +42,8 @@ def apply_pending(engine: Engine, searcher: Searcher, batch_size: int = 2000) ->
             if not rows:
                 return applied
             docs = load_docs(session, {lid for _, lid in rows})
+            # The stored result cards change with the documents, in this transaction.
+            write_cards(session.connection(), docs, {lid for lid, doc in docs.items() if doc is not None})
             searcher.update(docs)
             session.execute(
                 update(IndexChange)
@@ -57,7 +60,8 @@ def latest_change(session: Session) -> int:
 
 def reindex(engine: Engine, searcher: Searcher, progress: Progress | None = None,
             batch_size: int = 2000) -> int:
-    """Rebuild `searcher`'s index from the database; returns listings indexed.
+    """Rebuild `searcher`'s index and the stored result cards from the database; returns
+    listings indexed.
 
     The backend builds beside the live index and swaps it in, so searches keep working meanwhile.
     Changes committed after the build started are applied again afterwards.
@@ -79,6 +83,7 @@ def reindex(engine: Engine, searcher: Searcher, progress: Progress | None = None
         searcher.rebuild(batches(), watermark)
     finally:
         session.close()
+    rebuild_cards(engine, batch_size)
     settle_changes(engine, watermark)
     return count
 

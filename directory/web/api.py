@@ -9,7 +9,7 @@ from sqlalchemy import text
 from directory.db import request_session
 from directory.geo import ZipError, lookup_zip
 from directory.read import hydrate, reference
-from directory.read.find import find
+from directory.read.find import find_json
 from directory.read.shapes import Health, NetworkList, SpecialtyList, ZipPlacePublic
 from directory.search import get_searcher
 from directory.search.query import parse_search_args
@@ -26,7 +26,8 @@ def shape_response(shape: BaseModel) -> Response:
 
 @bp.get("/api/v1/search")
 def search():
-    return shape_response(find(parse_search_args(request.args, reference.known_networks)))
+    body = find_json(parse_search_args(request.args, reference.known_networks))
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @bp.get("/api/v1/providers/<int:lid>")

@@ -9,12 +9,13 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from sqlalchemy import select
 from sqlmodel import Session
 
-from directory import reference, reports
+from directory import reference
 from directory.db import get_engine, request_session
-from directory.listings import ValidationError
 from directory.models import Listing
 from directory.read import hydrate
 from directory.read.shapes import ListingDetail, LocationPublic, PlacePublic, RolePublic
+from directory.services import reports
+from directory.services.errors import ValidationError
 
 bp = Blueprint("providers", __name__)
 

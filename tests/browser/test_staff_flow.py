@@ -5,8 +5,8 @@ from __future__ import annotations
 from playwright.sync_api import expect
 from sqlmodel import Session
 
-from directory.accounts import create_staff
 from directory.db import get_engine
+from directory.services.accounts import create_staff
 from tests.browser.conftest import shoot
 from tests.factories import Factory
 

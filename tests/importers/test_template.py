@@ -94,7 +94,7 @@ def test_dry_run_reports_and_writes_nothing(session):
 
 
 def test_failed_batch_is_written_again_one_listing_at_a_time(session, monkeypatch):
-    from directory import restore
+    from directory.services import restore
 
     real = restore.create_listing
 

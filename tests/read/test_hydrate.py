@@ -8,7 +8,7 @@ from directory.db import get_engine
 from directory.geo import lookup_zip
 from directory.models import Location
 from directory.read import hydrate
-from directory.roles import add_role
+from directory.services.roles import add_role
 
 
 def test_a_page_of_any_size_gives_the_cards_of_its_listings_in_order(app, factory, session):
@@ -46,7 +46,7 @@ def test_a_practitioner_is_shown_at_its_own_place_then_at_its_roles_nearest_firs
     with get_engine(app).connect() as conn:
         [card] = hydrate.cards(conn, [doctor.id])
         assert card.location.zip == "02115"
-        places = hydrate._card_parts(conn, [doctor.id])[3][doctor.id]
+        places = hydrate.card_parts(conn, [doctor.id])[3][doctor.id]
         assert [p.zip for p in places] == ["02115", "02118", "02139"]
         cambridge = lookup_zip("02139")
         [card] = hydrate.cards(conn, [doctor.id], {doctor.id: 0.04}, (cambridge.lat, cambridge.lon))

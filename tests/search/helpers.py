@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from directory.db import get_engine
-from directory.listings import ListingInput, LocationInput, update_listing
 from directory.models import Location
 from directory.search import Searcher, get_searcher
 from directory.search.query import Place, SearchQuery
 from directory.search.sync import check_index
+from directory.services.listings import ListingInput, LocationInput, update_listing
 
 # -- helpers ---------------------------------------------------------------------------------------
 

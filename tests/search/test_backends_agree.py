@@ -15,7 +15,6 @@ from sqlmodel import Session
 from directory import create_app, demo
 from directory.db import get_engine
 from directory.geo import lookup_zip
-from directory.listings import set_active, update_listing
 from directory.models import IndexChange, Listing, Location, Network, Practitioner
 from directory.search import get_searcher, rebuild_index
 from directory.search.documents import load_docs
@@ -23,6 +22,7 @@ from directory.search.postgres.rows import rollup_tags
 from directory.search.postgres.tables import ROLLUP, TABLE
 from directory.search.query import Place, SearchQuery
 from directory.search.sync import apply_pending, check_index
+from directory.services.listings import set_active, update_listing
 from tests.backends import close_app, make_app
 from tests.search.helpers import listing_input
 

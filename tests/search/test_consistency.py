@@ -10,13 +10,13 @@ from sqlalchemy import select, text
 from sqlmodel import Session
 
 from directory.db import get_engine
-from directory.listings import delete_listing, set_active, update_listing
 from directory.models import Location, Role
-from directory.roles import add_role
 from directory.search import BACKENDS as OPENERS
 from directory.search import get_searcher
 from directory.search.documents import load_docs
 from directory.search.sync import apply_pending, check_index
+from directory.services.listings import delete_listing, set_active, update_listing
+from directory.services.roles import add_role
 from tests.search.helpers import BOSTON, assert_consistent, cli, direct_search, edit, listing_input, report, search
 
 # -- the write path keeps search in step -----------------------------------------------------------

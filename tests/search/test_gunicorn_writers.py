@@ -21,11 +21,11 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from directory.accounts import create_staff
 from directory.db import get_engine
 from directory.models import Listing
 from directory.search import get_searcher
 from directory.search.sync import apply_pending, check_index
+from directory.services.accounts import create_staff
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PASSWORD = "a long enough password"

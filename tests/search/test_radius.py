@@ -19,17 +19,17 @@ from sqlmodel import Session
 
 from directory.db import get_engine
 from directory.geo import lookup_zip
-from directory.listings import (
+from directory.models import Listing, Location
+from directory.search import rebuild_index
+from directory.search.ordering import name_key
+from directory.search.sync import check_index
+from directory.services.listings import (
     ListingInput,
     LocationInput,
     delete_listing,
     set_active,
     update_listing,
 )
-from directory.models import Listing, Location
-from directory.search import rebuild_index
-from directory.search.ordering import name_key
-from directory.search.sync import check_index
 from tests.backends import close_app, make_app
 from tests.factories import Factory
 

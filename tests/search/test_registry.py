@@ -22,7 +22,7 @@ def loaded_after(code: str) -> list[str]:
     return json.loads(result.stdout.splitlines()[-1])
 
 
-@pytest.mark.parametrize("module", ["directory.listings", "directory.search.sync", "directory.web"])
+@pytest.mark.parametrize("module", ["directory.services.listings", "directory.search.sync", "directory.web"])
 def test_the_write_path_and_the_web_layer_load_no_backend(module):
     assert loaded_after(f"import {module}") == []
 

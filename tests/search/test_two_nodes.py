@@ -14,11 +14,11 @@ from sqlmodel import Session
 
 from directory import create_app
 from directory.db import get_engine
-from directory.listings import ListingInput, LocationInput, create_listing
 from directory.npi import make_npi
 from directory.search import get_searcher, rebuild_index
 from directory.search.query import SearchQuery
 from directory.search.sync import apply_pending, check_index
+from directory.services.listings import ListingInput, LocationInput, create_listing
 from tests.search.writers import renamed_count, write_at_once
 
 

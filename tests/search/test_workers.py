@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from directory import create_app
 from directory.db import get_engine
-from directory.listings import delete_listing, set_active
 from directory.search import BACKENDS as OPENERS
 from directory.search import get_searcher
 from directory.search.sync import apply_pending, check_index
+from directory.services.listings import delete_listing, set_active
 from tests.search.helpers import BOSTON, HONOLULU, assert_consistent, cli, direct_search, edit, search
 
 # -- several workers -------------------------------------------------------------------------------

@@ -9,10 +9,10 @@ from sqlmodel import Session
 
 from directory import create_app
 from directory.db import get_engine
-from directory.listings import ListingInput, LocationInput, create_listing, update_listing
 from directory.npi import make_npi
 from directory.search import get_searcher
 from directory.search.sync import apply_pending
+from directory.services.listings import ListingInput, LocationInput, create_listing, update_listing
 
 EACH = 12  # listings each process creates; every third is renamed afterwards
 

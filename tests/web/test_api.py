@@ -140,7 +140,7 @@ def test_unknown_provider_is_404(client):
 
 
 def test_a_deactivated_provider_is_410_gone(client, factory, session):
-    from directory.listings import set_active
+    from directory.services.listings import set_active
 
     listing = factory.listing()
     set_active(session, listing.id, False, actor="test")

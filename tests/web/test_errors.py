@@ -212,7 +212,7 @@ def test_the_import_page_keeps_its_own_five_megabyte_limit(client, session):
 
 
 def test_error_pages_are_valid_html5(client, factory, session, tmp_path):
-    from directory.listings import set_active
+    from directory.services.listings import set_active
     from tests.web.test_html_valid import assert_valid_html5
     from tests.web.test_providers import parse
 

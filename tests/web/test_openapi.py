@@ -211,7 +211,7 @@ def test_every_operation_lists_the_statuses_it_can_answer():
 
 
 def test_error_statuses_are_answered_as_documented(client, factory, session):
-    from directory.listings import set_active
+    from directory.services.listings import set_active
 
     gone = factory.listing()
     set_active(session, gone.id, False, actor="test")

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from directory import reports
-from directory.listings import mark_verified, set_active
 from directory.models import AuditEntry, Listing, Location, Organization, Practitioner, ProblemReport, Role
+from directory.services import reports
+from directory.services.listings import set_active
+from directory.services.verification import verify_listing
 
 THANKS = "Thank you — your report was sent to our staff."
 HOURS = {"mon": "08:00-17:00", "tue": "08:00-17:00", "wed": "08:00-17:00", "thu": "08:00-19:00",
@@ -85,7 +86,8 @@ def org(factory, session):
     detail = session.get(Organization, listing.id)
     detail.chairs, detail.pediatric, detail.prior_auth_help = 12, True, True
     session.get(Listing, listing.id).is_demo = True
-    mark_verified(session, listing.id, by="Sam Staff", method="phone", on=date.today() - timedelta(days=3))
+    verify_listing(session, listing.id, by="Sam Staff", method="phone", changed=False,
+                   on=date.today() - timedelta(days=3))
     session.commit()
     return listing
 

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlmodel import Session
 
-from directory import accounts, create_app, migrate
+from directory import create_app, migrate
 from directory.db import get_engine, make_engine
-from directory.listings import ValidationError
 from directory.models import AuditEntry, LoginAttempt, StaffUser, utcnow
+from directory.services import accounts
+from directory.services.errors import ValidationError
 from directory.web.staff.auth import role_required
 from tests.throttle_race import failures_at_once
 from tests.web.test_html_valid import assert_valid_html5
@@ -364,8 +365,8 @@ def test_staff_pages_have_labels_and_are_valid_html5(app, client, session, tmp_p
 def test_dashboard_shows_the_verification_counts(app, client, factory, session):
     from datetime import date, timedelta
 
-    from directory.accounts import create_staff
     from directory.models import Listing
+    from directory.services.accounts import create_staff
 
     fresh, old = factory.listing(name="Fresh Infusion"), factory.listing(name="Old Infusion", zip="02116")
     factory.listing(name="Never Infusion", zip="02134")

@@ -267,8 +267,8 @@ def test_an_edit_keeps_the_dates_of_networks_still_chosen(app, session, factory)
     network; a network left out is removed and a new one added without dates."""
     from datetime import date
 
-    from directory.listings import update_listing
     from directory.models import Participation
+    from directory.services.listings import update_listing
     from tests.search.helpers import listing_input
 
     kept, dropped, added = (factory.network(name=f"Plan {n}") for n in ("Kept", "Dropped", "Added"))
@@ -290,7 +290,7 @@ def test_clearing_the_first_location_in_the_form_leaves_the_others_and_their_rol
     """The form sends each location's id: blanking the first row removes that location only; the
     roles practitioners hold at the others stay where they were."""
     from directory.models import Role
-    from directory.roles import add_role
+    from directory.services.roles import add_role
 
     org = factory.listing(name="Three Sites Infusion", zips=["02115", "02139", "01103"])
     places = session.execute(select(Location).where(Location.listing_id == org.id)

@@ -6,8 +6,8 @@ import json
 
 from sqlalchemy import select
 
-from directory import accounts
 from directory.models import AuditEntry, StaffUser
+from directory.services import accounts
 from tests.web.test_staff_auth import PASSWORD, csrf_token, make_staff, sign_in, text
 
 

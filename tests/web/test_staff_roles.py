@@ -111,8 +111,8 @@ def test_validation_errors_are_400_and_write_nothing(app, session, factory):
 def test_service_rejects_non_practitioner(app, session, factory):
     import pytest
 
-    from directory.listings import ValidationError
-    from directory.roles import add_role
+    from directory.services.errors import ValidationError
+    from directory.services.roles import add_role
 
     _, org, location = setup(factory, session)
     with pytest.raises(ValidationError) as raised:
@@ -154,7 +154,7 @@ def test_database_refuses_a_second_role_at_the_same_location(app, session, facto
     import pytest
     from sqlalchemy.exc import IntegrityError
 
-    from directory.roles import add_role
+    from directory.services.roles import add_role
 
     prac, _org, location = setup(factory, session)
     add_role(session, practitioner_id=prac.id, location_id=location.id, actor="test")

@@ -12,10 +12,11 @@ from sqlalchemy import inspect, select
 from sqlmodel import Session
 from werkzeug.test import EnvironBuilder
 
-from directory import migrate, verification
+from directory import migrate
 from directory.db import make_engine
 from directory.importers.template import TEMPLATE_HEADER
 from directory.models import AuditEntry, Listing, ProblemReport
+from directory.services import verification
 from tests.web.test_html_valid import assert_valid_html5
 from tests.web.test_providers import parse
 from tests.web.test_staff_auth import csrf_token, make_staff, sign_in, text

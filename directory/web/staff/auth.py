@@ -10,9 +10,9 @@ from flask import Flask, render_template
 from flask_login import LoginManager, UserMixin, current_user
 from sqlmodel import Session
 
-from directory.accounts import session_key
 from directory.db import get_engine, request_session
 from directory.models import StaffUser
+from directory.services.accounts import session_key
 from directory.services.unit_of_work import unit_of_work
 from directory.web.params import whole_number
 

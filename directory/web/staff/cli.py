@@ -8,10 +8,10 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from directory.accounts import create_staff
 from directory.db import session_scope
-from directory.listings import ValidationError
 from directory.models import STAFF_ROLES
+from directory.services.accounts import create_staff
+from directory.services.errors import ValidationError
 
 
 @click.command("create-staff")

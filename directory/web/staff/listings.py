@@ -10,15 +10,6 @@ from sqlmodel import Session
 
 from directory import reference
 from directory.db import request_session
-from directory.listings import (
-    ListingInput,
-    LocationInput,
-    StaleVersion,
-    ValidationError,
-    create_listing,
-    set_active,
-    update_listing,
-)
 from directory.models import (
     KINDS,
     Listing,
@@ -28,6 +19,8 @@ from directory.models import (
     Participation,
     Practitioner,
 )
+from directory.services.errors import StaleVersion, ValidationError
+from directory.services.listings import ListingInput, LocationInput, create_listing, set_active, update_listing
 from directory.web.choices import form_choices
 from directory.web.params import page_number, whole_number
 from directory.web.providers import ORG_TYPES

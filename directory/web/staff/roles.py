@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from directory import reference
-from directory import roles as role_service
 from directory.db import request_session
 from directory.models import (
     Listing,
@@ -16,6 +15,7 @@ from directory.models import (
     Location,
     Role,
 )
+from directory.services import roles as role_service
 from directory.services.errors import ValidationError
 from directory.web.params import whole_number
 from directory.web.staff.auth import EDITORS, role_required, staff_work

@@ -11,14 +11,15 @@ from sqlalchemy import select
 from sqlmodel import Session
 from werkzeug.exceptions import RequestEntityTooLarge, default_exceptions
 
-from directory import audit, verification
+from directory import audit
 from directory.csvcells import neutralise_row
 from directory.db import request_session
 from directory.importers.networks import import_networks
 from directory.importers.nppes import import_nppes
 from directory.importers.template import TEMPLATE_HEADER, import_template
-from directory.listings import StaleVersion, ValidationError
 from directory.models import Listing
+from directory.services import verification
+from directory.services.errors import StaleVersion, ValidationError
 from directory.web.params import page_number, whole_number
 from directory.web.staff.auth import role_required, staff_work
 

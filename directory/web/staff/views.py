@@ -9,9 +9,9 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 from sqlmodel import Session
 
-from directory import accounts, reports, verification
 from directory.db import request_session
 from directory.models import STAFF_ROLES, StaffUser
+from directory.services import accounts, reports, verification
 from directory.services.errors import ValidationError
 from directory.web.staff.auth import login_manager, role_required, signed_in, staff_work
 

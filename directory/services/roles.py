@@ -9,9 +9,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session
 
-from directory.listings import ValidationError
 from directory.models import MAX_ID, AuditEntry, Listing, ListingSpecialty, Location, Role
 from directory.search.sync import record_change
+from directory.services.errors import ValidationError
 
 
 def add_role(session: Session, *, practitioner_id: int, location_id: int, specialty_code: str | None = None,

@@ -1,7 +1,7 @@
 """Re-verifying listings: record a verification, the queue of listings due for one, and the counts.
 
 A listing is overdue when it was never verified or last verified more than `STALE_AFTER_DAYS` (90)
-days ago, as `directory.hydrate.is_stale` says; it is due soon in the `DUE_SOON_DAYS` (14) days
+days ago, as `directory.read.hydrate.is_stale` says; it is due soon in the `DUE_SOON_DAYS` (14) days
 before that. Callers pass a session and commit it, like `directory.listings`.
 """
 
@@ -14,9 +14,10 @@ from sqlalchemy import and_, case, exists, func, or_, select, union
 from sqlmodel import Session
 
 import directory.audit  # noqa: F401  (importing it keeps audit entries append-only)
-from directory.listings import ValidationError, claim_listing
 from directory.models import STALE_AFTER_DAYS, AuditEntry, Listing, Location, ProblemReport, Role, utcnow
 from directory.search.sync import record_change
+from directory.services.errors import ValidationError
+from directory.services.listings import claim_listing
 
 METHODS = ("phone", "email", "attestation", "nppes")
 DUE_SOON_DAYS = 14

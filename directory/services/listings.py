@@ -1,14 +1,14 @@
-"""The one write path for listings: validate, change rows, record the index change, same transaction.
+"""The one write path for listings: validate, change rows, audit, record the index change, all in
+the caller's transaction.
 
-Callers (views, importers, CLI) pass a session and commit it; then `directory.search.sync.
-apply_pending` brings the index up to date before the request returns.
+Callers (views, importers, CLI, test factories) write inside a `directory.services.unit_of_work`,
+which commits and then brings the search index up to date before it returns.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import date
 
 from sqlalchemy import delete, select, update
 from sqlmodel import Session
@@ -394,17 +394,3 @@ def delete_listing(session: Session, listing_id: int, actor: str) -> None:
     for practitioner_id in sorted(affected):
         record_change(session, practitioner_id)
     session.flush()
-
-
-def mark_verified(session: Session, listing_id: int, by: str, method: str, on: date) -> Listing:
-    listing = session.get(Listing, listing_id)
-    if listing is None:
-        raise LookupError(f"no listing {listing_id}")
-    before = listing.last_verified
-    listing.last_verified, listing.verified_by, listing.verification_method = on, by, method
-    listing.version += 1
-    session.add(AuditEntry(actor=by, listing_id=listing_id, action="verify",
-                           changes={"last_verified": [str(before) if before else None, str(on)]}))
-    record_change(session, listing_id)
-    session.flush()
-    return listing

@@ -17,7 +17,6 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
-from directory.listings import ListingInput, create_listing, update_listing
 from directory.models import (
     AuditEntry,
     Listing,
@@ -27,6 +26,7 @@ from directory.models import (
     Practitioner,
 )
 from directory.search.sync import record_change
+from directory.services.listings import ListingInput, create_listing, update_listing
 
 
 def save_listing(session: Session, listing_id: int | None, data: ListingInput, actor: str) -> Listing:

@@ -24,8 +24,8 @@ from sqlalchemy import delete, func, select, text
 from sqlmodel import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from directory.listings import ValidationError
 from directory.models import STAFF_ROLES, AuditEntry, LoginAttempt, StaffUser, utcnow
+from directory.services.errors import ValidationError
 
 PASSWORD_MIN = 12
 EMAIL_MAX = 254

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
-from directory.listings import ValidationError
 from directory.models import PROBLEM_CODES, AuditEntry, Listing, ProblemReport, utcnow
+from directory.services.errors import ValidationError
 
 # Code -> what the form shows; the order is the order of the options.
 PROBLEMS = {
