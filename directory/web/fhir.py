@@ -1,7 +1,8 @@
 """The FHIR API (/fhir/): Plan-Net resources, read-only, public, JSON only.
 
-Errors are OperationOutcomes. The routes take every method so that a write gets this API's 405
-(with Allow) rather than the site's; a path under /fhir/ that names nothing gets a 404 outcome.
+Errors are OperationOutcomes, also for what routing refuses under /fhir/ (a write: 405 with
+Allow; a path that names nothing: 404), answered by an app-wide hook before the site's handlers.
+The routes are GET only, so CSRF protection (for the site's forms) never applies here.
 Nothing here logs a request: Plan-Net's privacy rule is that no log ties a client to a query.
 """
 
@@ -12,7 +13,7 @@ from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 
 from flask import Blueprint, current_app, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from directory.db import request_session
 from directory.fhir.capability import capability_statement
@@ -20,15 +21,12 @@ from directory.fhir.codes import DEFAULT_CANONICAL_BASE, Canonicals
 from directory.fhir.dispatch import TYPES
 from directory.fhir.read import Missing, read
 from directory.fhir.search import SearchError, search
-from directory.web.security import csrf
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
-csrf.exempt(bp)  # no cookies, no writes: nothing to forge
 
 FHIR_JSON = "application/fhir+json"
 JSON_TYPES = (FHIR_JSON, "application/json")
 JSON_FORMATS = {"json", "application/json", FHIR_JSON}
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 FHIR_VERSIONS = {"4.0", "4.0.1"}
 
 
@@ -84,15 +82,28 @@ def outcome(status: int, code: str, message: str, expression: str | None = None,
     return _respond({"resourceType": "OperationOutcome", "issue": [issue]}, status, headers)
 
 
+ALLOW = {"Allow": "GET, HEAD, OPTIONS"}
+
+
+@bp.before_app_request
+def _routing_errors():
+    """What routing refused under /fhir/ (before dispatch raises it to the site's handlers)."""
+    error = request.routing_exception
+    if error is None or not (request.path == bp.url_prefix or request.path.startswith(bp.url_prefix + "/")):
+        return None
+    response = (outcome(405, "not-supported", "This directory is read-only: only GET is allowed.", headers=ALLOW)
+                if isinstance(error, MethodNotAllowed)
+                else outcome(404, "not-found", "No FHIR interaction has this path."))
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 @bp.before_request
 def _negotiate():
     if request.method == "OPTIONS":
         return current_app.response_class(status=204, headers={
-            "Allow": "GET, HEAD, OPTIONS", "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+            **ALLOW, "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
             "Access-Control-Allow-Headers": "Accept, Content-Type, Prefer", "Access-Control-Max-Age": "86400"})
-    if request.method not in ("GET", "HEAD"):
-        return outcome(405, "not-supported", "This directory is read-only: only GET is allowed.",
-                       headers={"Allow": "GET, HEAD, OPTIONS"})
     if _media_type() is None:
         return outcome(406, "not-supported", "Only JSON is served (application/fhir+json; fhirVersion=4.0, "
                        "application/json or _format=json).", "_format" if "_format" in request.args else None)
@@ -117,7 +128,7 @@ def _unexpected(error: Exception):
     return outcome(500, "exception", "The server could not answer this request.")
 
 
-@bp.route("/metadata", methods=ALL_METHODS)
+@bp.route("/metadata")
 def metadata():
     try:
         software = version("ivig-directory")
@@ -126,7 +137,7 @@ def metadata():
     return _respond(capability_statement(request.url_root.rstrip("/") + bp.url_prefix, software, date.today()))
 
 
-@bp.route("/<resource_type>", methods=ALL_METHODS)
+@bp.route("/<resource_type>")
 def search_type(resource_type: str):
     entry = TYPES.get(resource_type)
     if entry is None:
@@ -139,7 +150,7 @@ def search_type(resource_type: str):
     return _respond(bundle)
 
 
-@bp.route("/<resource_type>/<resource_id>", methods=ALL_METHODS)
+@bp.route("/<resource_type>/<resource_id>")
 def read_resource(resource_type: str, resource_id: str):
     if resource_type not in TYPES:
         return outcome(404, "not-supported", f"{resource_type} is not a resource type this server has.")
@@ -151,7 +162,3 @@ def read_resource(resource_type: str, resource_id: str):
     return _respond(found)
 
 
-@bp.route("/", methods=ALL_METHODS)
-@bp.route("/<path:rest>", methods=ALL_METHODS)
-def unknown(rest: str = ""):
-    return outcome(404, "not-found", "No FHIR interaction has this path.")
