@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from directory import create_app
-from directory.cli import init_db
 from directory.db import get_engine
-from tests.backends import start_postgres
+from tests.backends import close_app, make_app, start_postgres
 from tests.factories import Factory
 
 
@@ -21,22 +19,20 @@ def postgres_server():
 
 
 @pytest.fixture
-def app(tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'test.sqlite3'}",
-            "INDEX_DIR": str(tmp_path / "index"),
-            "SECRET_KEY": "test-secret",
-        }
-    )
-    with app.app_context():
-        init_db()
+def backend() -> str:
+    """The search backend the `app` fixture runs: Whoosh, unless a test (or tests/search/conftest.py,
+    for every search test) parametrizes `backend` over "whoosh" and "postgres"."""
+    return "whoosh"
+
+
+@pytest.fixture
+def app(backend, tmp_path, request):
+    """The one app fixture: a migrated app on `backend`, with a SQLite file and a Whoosh index in a
+    temporary folder, or a throw-away PostgreSQL database."""
+    server = request.getfixturevalue("postgres_server") if backend == "postgres" else None
+    app = make_app(backend, tmp_path, server)
     yield app
-    searcher = app.extensions.get("directory.searcher")
-    if searcher is not None:
-        searcher.close()
-    get_engine(app).dispose()
+    close_app(app)
 
 
 @pytest.fixture

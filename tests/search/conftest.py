@@ -1,26 +1,19 @@
 """Fixtures for the search tests: most run once per backend (Whoosh and PostgreSQL) and must pass
-unchanged on both; a test marked `@pytest.mark.backends("whoosh")` runs on the ones it names."""
+unchanged on both; a test marked `@pytest.mark.backends("whoosh")` runs on the ones it names. The
+`app` fixture is the root one (tests/conftest.py); this module parametrizes its `backend`."""
 
 from __future__ import annotations
 
 import pytest
 
 from directory.search import BACKENDS as OPENERS
-from tests.backends import BACKENDS, close_app, make_app
+from tests.backends import BACKENDS
 
 
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
         marker = metafunc.definition.get_closest_marker("backends")
         metafunc.parametrize("backend", marker.args if marker else BACKENDS, scope="module")
-
-
-@pytest.fixture
-def app(backend, tmp_path, request):
-    server = request.getfixturevalue("postgres_server") if backend == "postgres" else None
-    app = make_app(backend, tmp_path, server)
-    yield app
-    close_app(app)
 
 
 @pytest.fixture

@@ -13,9 +13,8 @@ from sqlmodel import Session
 
 from directory import create_app, migrate
 from directory.db import get_engine, make_engine
-from directory.models import AuditEntry, LoginAttempt, StaffUser, utcnow
+from directory.models import AuditEntry, LoginAttempt, StaffUser
 from directory.services import accounts
-from directory.services.errors import ValidationError
 from directory.web.staff.auth import role_required
 from tests.throttle_race import failures_at_once
 from tests.web.test_html_valid import assert_valid_html5
@@ -164,54 +163,6 @@ def test_a_few_failures_for_other_emails_do_not_block_a_client(client, session):
     assert sign_in(client).status_code == 303
 
 
-def test_a_stranger_cannot_lock_the_owner_out(session):
-    """Five wrong passwords for the admin from client A: A is refused even with the right password,
-    and the admin, signing in from client B, gets in."""
-    make_staff(session)
-    for _ in range(accounts.MAX_FAILURES):
-        with pytest.raises(accounts.LoginFailed):
-            accounts.authenticate(session, "admin@example.org", "nope", client_key="client-a")
-    with pytest.raises(accounts.LoginThrottled):
-        accounts.authenticate(session, "admin@example.org", PASSWORD, client_key="client-a")
-    staff = accounts.authenticate(session, "admin@example.org", PASSWORD, client_key="client-b")
-    assert staff.email == "admin@example.org"
-
-
-def test_failures_from_many_clients_for_one_email_do_not_lock_it(session):
-    make_staff(session)
-    for i in range(3 * accounts.MAX_FAILURES):
-        with pytest.raises(accounts.LoginFailed):
-            accounts.authenticate(session, "admin@example.org", "nope", client_key=f"client-{i}")
-    assert accounts.authenticate(session, "admin@example.org", PASSWORD, client_key="owner").email \
-        == "admin@example.org"
-
-
-def test_throttle_lifts_after_fifteen_minutes(session):
-    make_staff(session)
-    start = utcnow()
-    for _ in range(accounts.MAX_FAILURES):
-        with pytest.raises(accounts.LoginFailed):
-            accounts.authenticate(session, "admin@example.org", "nope", "c", now=start)
-    with pytest.raises(accounts.LoginThrottled):
-        accounts.authenticate(session, "admin@example.org", PASSWORD, "c", now=start + timedelta(minutes=14))
-    staff = accounts.authenticate(session, "admin@example.org", PASSWORD, "c", now=start + timedelta(minutes=16))
-    assert staff.email == "admin@example.org"
-    attempts = session.execute(select(LoginAttempt.succeeded)).scalars().all()
-    assert attempts == [False] * accounts.MAX_FAILURES + [True]  # the refused attempt checked nothing
-
-
-def test_old_sign_in_attempts_are_pruned(session):
-    make_staff(session)
-    start = utcnow()
-    with pytest.raises(accounts.LoginFailed):
-        accounts.authenticate(session, "admin@example.org", "nope", "c", now=start)
-    accounts.authenticate(session, "admin@example.org", PASSWORD, "c", now=start + timedelta(days=29))
-    assert len(session.execute(select(LoginAttempt.id)).all()) == 2
-    accounts.authenticate(session, "admin@example.org", PASSWORD, "c", now=start + timedelta(days=31))
-    kept = session.execute(select(LoginAttempt.at)).scalars().all()
-    assert len(kept) == 2 and all(at.replace(tzinfo=None) > start.replace(tzinfo=None) for at in kept)
-
-
 # --- roles -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("url", ["/staff/", "/staff/accounts"])
@@ -298,12 +249,6 @@ def test_admin_deactivates_and_reactivates(app, client, session):
     assert client.post("/staff/accounts/999/active", data={"csrf_token": token, "active": "0"}).status_code == 404
 
 
-def test_admin_cannot_deactivate_themselves(session):
-    admin = make_staff(session)
-    with pytest.raises(ValidationError):
-        accounts.set_staff_active(session, staff_id=admin.id, active=False, actor=admin)
-
-
 def test_password_is_hashed_and_never_audited(client, session):
     make_staff(session)
     sign_in(client)
@@ -316,12 +261,6 @@ def test_password_is_hashed_and_never_audited(client, session):
     assert entry.actor == "admin@example.org" and entry.staff_id is not None
     assert entry.changes["email"] == [None, "v@example.org"] and entry.changes["role"] == [None, "verifier"]
     assert "secret" not in json.dumps(entry.changes) and "scrypt" not in json.dumps(entry.changes)
-
-
-def test_create_staff_validates(session):
-    with pytest.raises(ValidationError) as error:
-        accounts.create_staff(session, email="not-an-email", role="owner", password="x" * 11, actor="test")
-    assert set(error.value.errors) == {"email", "role", "password"}
 
 
 # --- schema and pages ---------------------------------------------------------------------------
@@ -363,7 +302,7 @@ def test_staff_pages_have_labels_and_are_valid_html5(app, client, session, tmp_p
 
 
 def test_dashboard_shows_the_verification_counts(app, client, factory, session):
-    from datetime import date, timedelta
+    from datetime import date
 
     from directory.models import Listing
     from directory.services.accounts import create_staff

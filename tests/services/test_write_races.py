@@ -14,16 +14,7 @@ from directory.models import Listing
 from directory.services.errors import StaleVersion
 from directory.services.listings import update_listing
 from directory.services.verification import verify_listing
-from tests.backends import close_app, make_app
 from tests.factories import Factory
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_app(request, tmp_path):
-    server = request.getfixturevalue("postgres_server") if request.param == "postgres" else None
-    app = make_app("postgres" if server else "whoosh", tmp_path, server)
-    yield app
-    close_app(app)
 
 
 def _listing(app) -> int:
@@ -76,10 +67,11 @@ def race(app, lid: int, first, second) -> object:
     (rename, verify("b@example.org")),
     (verify("a@example.org"), rename),
 ], ids=["verify-verify", "edit-verify", "verify-edit"])
-def test_the_second_of_two_writes_at_once_is_refused_as_stale(db_app, first, second):
-    lid = _listing(db_app)
-    raised = race(db_app, lid, first, second)
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_the_second_of_two_writes_at_once_is_refused_as_stale(app, first, second):
+    lid = _listing(app)
+    raised = race(app, lid, first, second)
     assert isinstance(raised, StaleVersion)
-    with Session(get_engine(db_app)) as session:
+    with Session(get_engine(app)) as session:
         listing = session.get(Listing, lid)
         assert listing.version == 2  # one write landed, not two
