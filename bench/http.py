@@ -21,7 +21,8 @@ workers close the connection after every response, so each request includes a TC
 wrk, gunicorn and the app share this machine's CPUs. Results go to
 bench/results/http-<label>.json and a markdown table on standard output.
 
-Bar: search throughput >= 40% of /healthz throughput; RSS <= 400 MB per worker.
+Bar: search throughput >= 35% of /healthz throughput, one listing by id >= 60%; RSS <= 400 MB
+per worker. The search URLs (--queries per kind, 1,000 by default: 5,000) are all distinct.
 Needs wrk (`apt-get install wrk`).
 """
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -37,19 +39,23 @@ import signal
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from bench.gunicorn import Server, warm_up
-from bench.run import MIX, queries
+from bench.run import MIX, misspell, queries, surnames
 from bench.stores import settings
+from directory.geo import ZipPlace, active_zip_places, great_circle_mi, lookup_zip
 from directory.search.query import SearchQuery
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "wrk" / "paths.lua"
 RESULTS = ROOT / "bench" / "results"
-BAR_RATIO = 0.40
+BAR_RATIO = 0.35
+BAR_PROVIDER_RATIO = 0.60
 BAR_RSS_MB = 400
+NEARBY_MI = 15  # a repeated search of the mix moves to a ZIP this near its centre
 
 
 # --- the request list ------------------------------------------------------------------------
@@ -111,11 +117,53 @@ def provider_paths(database_url: str, n: int = 1000) -> list[str]:
         engine.dispose()
 
 
+def zips_near(centre: str, miles: float) -> list[ZipPlace]:
+    """The gazetteer's ZIPs within `miles` of the ZIP `centre` (itself included), nearest first."""
+    import numpy as np
+
+    here = lookup_zip(centre)
+    places = active_zip_places()
+    distance = great_circle_mi(here.lat, here.lon, np.array([p.lat for p in places]),
+                               np.array([p.lon for p in places]))
+    return [places[i] for i in np.argsort(distance, kind="stable") if distance[i] <= miles]
+
+
+def distinct(kind: str, mix: list[SearchQuery], seed: int = 7) -> list[SearchQuery]:
+    """The mix with each repeated search moved to another ZIP within NEARBY_MI of its centre, or
+    (no place) to another misspelled surname (also with one letter left out), deterministically,
+    so that no URL repeats: the same kind of search, not a remembered one."""
+    rng = random.Random(f"{seed}-{kind}-distinct")
+    seen: set[str] = set()
+    nearby: dict[str, list[ZipPlace]] = {}
+    out = []
+    for query in mix:
+        tries = 0
+        while search_path(query) in seen and tries < 100:
+            if query.place is not None:
+                centre = query.place.zip
+                if centre not in nearby:
+                    nearby[centre] = zips_near(centre, NEARBY_MI)
+                z = rng.choice(nearby[centre])
+                query = replace(query, place=replace(query.place, lat=z.lat, lon=z.lon, zip=z.zip))
+            else:  # a misspelled name: another name, two letters swapped or one left out
+                name = rng.choice(surnames()).lower()
+                if rng.random() < 0.5:
+                    typo = misspell(name, rng)
+                else:
+                    i = rng.randrange(1, len(name) - 1)
+                    typo = name[:i] + name[i + 1 :]
+                query = replace(query, q=typo)
+            tries += 1
+        seen.add(search_path(query))
+        out.append(query)
+    return out
+
+
 def search_paths(database_url: str, per_kind: int) -> dict[str, list[str]]:
     networks = network_ids(database_url)
     if not networks:
         sys.exit(f"no networks in {database_url}: is this a bench database?")
-    return {kind: [search_path(q) for q in queries(kind, per_kind, networks)] for kind in MIX}
+    return {kind: [search_path(q) for q in distinct(kind, queries(kind, per_kind, networks))] for kind in MIX}
 
 
 def interleave(lists: list[list[str]]) -> list[str]:
@@ -192,7 +240,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=20, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--queries", type=int, default=200, help="search URLs per kind of the mix")
+    parser.add_argument("--queries", type=int, default=1000,
+                        help="search URLs per kind of the mix (all distinct: repeats move to a nearby ZIP)")
     parser.add_argument("--per-kind", action="store_true", help="also one wrk run per kind of the mix")
     parser.add_argument("--floor", action="store_true",
                         help="also serve bench.floor:app (every search result remembered) and load it: "
@@ -237,7 +286,7 @@ def run(args: argparse.Namespace) -> None:
         report = {"label": label, "cpus": os.cpu_count(), "backend": args.backend,
                   "database_url": config["DATABASE_URL"], "workers": args.workers,
                   "wrk": {"threads": args.threads, "connections": args.connections, "duration_s": args.duration},
-                  "search_urls": len(mix)}
+                  "search_urls": len(mix), "distinct_search_urls": len(set(mix))}
         with Server(env, args.workers, work / "gunicorn.log") as server:
             print(f"gunicorn on {server.base} with {args.workers} workers", file=sys.stderr)
             report["start"] = {"healthz_s": round(server.wait_for("/healthz"), 2),
@@ -313,7 +362,9 @@ def print_table(report: dict) -> None:
     verdict = "meets" if bar["ratio_ok"] else "MISSES"
     print(f"\nsearch / healthz throughput: {bar['ratio']:.0%} ({verdict} the bar of {BAR_RATIO:.0%})")
     if "provider_ratio" in report:
-        print(f"reference, one listing by id (no search) / healthz: {report['provider_ratio']:.0%}")
+        verdict = "meets" if report["provider_ratio"] >= BAR_PROVIDER_RATIO else "MISSES"
+        print(f"one listing by id (no search) / healthz: {report['provider_ratio']:.0%} "
+              f"({verdict} the bar of {BAR_PROVIDER_RATIO:.0%})")
     if "floor_ratio" in report:
         print(f"reference, search mix with every result remembered (no engine work) / healthz: "
               f"{report['floor_ratio']:.0%}")

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import os
 import random
@@ -76,13 +77,19 @@ def misspell(word: str, rng: random.Random) -> str:
     return word[:i] + word[i + 1] + word[i] + word[i + 2 :]  # swap two neighbouring letters
 
 
+@functools.cache
+def surnames() -> list[str]:
+    """The demo's surnames of six letters or more (the typo_name queries misspell them)."""
+    with open(ROOT / "seed_data/demo/last_names.txt", encoding="utf-8") as names:
+        return [w.strip() for w in names if len(w.strip()) >= 6]
+
+
 def queries(kind: str, n: int, networks: list[int], seed: int = 7) -> list[SearchQuery]:
     """The fixed query mix: `n` queries of one kind, varied deterministically (the first k of n
     queries are the same for every n)."""
     rng = random.Random(f"{seed}-{kind}")
     centres = metro_centres()
-    with open(ROOT / "seed_data/demo/last_names.txt", encoding="utf-8") as names:
-        surnames = [w.strip() for w in names if len(w.strip()) >= 6]
+    names = surnames()
     out = []
     for _ in range(n):
         lat, lon, zip5 = rng.choice(centres)
@@ -97,7 +104,7 @@ def queries(kind: str, n: int, networks: list[int], seed: int = 7) -> list[Searc
         elif kind == "text":
             q = SearchQuery(q="dermatomyositis IVIG", place=Place(lat, lon, 100, zip5), sort="distance")
         elif kind == "typo_name":
-            q = SearchQuery(q=misspell(rng.choice(surnames).lower(), rng), sort="relevance")
+            q = SearchQuery(q=misspell(rng.choice(names).lower(), rng), sort="relevance")
         else:
             q = SearchQuery(place=Place(lat, lon, 50, zip5), sort="distance")
         out.append(q)

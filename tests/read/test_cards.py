@@ -1,0 +1,87 @@
+"""Stored result cards: a page read from them is the page hydrated from the rows, to the byte; they
+follow every change through the outbox; a listing without one is hydrated from its rows."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from sqlalchemy import delete, select
+
+from directory import demo
+from directory.db import get_engine
+from directory.models import Listing, Network, PublicCard, PublicPlace
+from directory.read import hydrate
+from directory.read.find import find, find_json
+from directory.read.shapes import Facets, SearchPage, construct
+from directory.search import get_searcher, rebuild_index
+from directory.search.query import Place, SearchQuery
+from directory.search.sync import record_change
+
+
+def page_from_rows(query: SearchQuery) -> str:
+    """The API's page as it was made before cards were stored: every card hydrated from its rows."""
+    result = get_searcher().search(query)
+    place = query.place
+    with get_engine().connect() as conn:
+        results = hydrate.cards(conn, [h.lid for h in result.hits],
+                                {h.lid: h.distance_mi for h in result.hits} if place else None,
+                                (place.lat, place.lon) if place else None)
+    return construct(SearchPage, {
+        "total": result.total, "page": query.page, "per_page": query.per_page, "results": results,
+        "facets": construct(Facets, {name: result.facets.get(name) for name in Facets.model_fields}),
+    }).model_dump_json()
+
+
+def mix(networks: list[int]) -> list[SearchQuery]:
+    boston, chicago = (42.3427, -71.0922), (41.8925, -87.6262)
+    out = []
+    for lat, lon in (boston, chicago):
+        out += [
+            SearchQuery(place=Place(lat, lon, 25), networks=(networks[0],), accepting=True, sort="distance"),
+            SearchQuery(place=Place(lat, lon, 50), specialties=("207RR0500X", "2084N0400X"), sort="distance"),
+            SearchQuery(q="dermatomyositis IVIG", place=Place(lat, lon, 100), sort="distance"),
+            SearchQuery(place=Place(lat, lon, 50), sort="distance", per_page=100),
+            SearchQuery(place=Place(lat, lon, 500), sort="name", page=2),
+        ]
+    return out + [SearchQuery(q="infusion", sort="relevance"), SearchQuery(q="smith", sort="name", per_page=7)]
+
+
+def test_pages_from_stored_cards_equal_pages_from_rows(app):
+    with app.app_context():
+        demo.generate(get_engine(), count=400, seed=3, today=date(2026, 1, 1))
+        rebuild_index(app)
+        with get_engine().connect() as conn:
+            networks = list(conn.execute(select(Network.id).order_by(Network.id)).scalars())
+            assert conn.execute(select(PublicCard.listing_id)).first() is not None
+        shown = 0
+        for query in mix(networks):
+            expected = page_from_rows(query)
+            assert find_json(query).decode() == expected, repr(query)
+            assert find(query).model_dump_json() == expected, repr(query)
+            shown += len(json.loads(expected)["results"])
+    assert shown > 100
+
+
+def test_a_card_follows_an_edit_and_a_listing_without_one_comes_from_its_rows(app, factory, client, session):
+    clinic = factory.listing(name="Fenway Infusion", zip="02115")
+    factory.listing(name="Back Bay Infusion", zip="02116")
+    session.get(Listing, clinic.id).name = "Fenway Infusion Center"
+    record_change(session, clinic.id)  # as a service does, in the same transaction
+    session.commit()
+    assert factory.sync() == 1
+    names = [r["name"] for r in client.get("/api/v1/search?zip=02115&radius=5").get_json()["results"]]
+    assert names == ["Fenway Infusion Center", "Back Bay Infusion"]
+    with app.app_context(), get_engine().begin() as conn:
+        conn.execute(delete(PublicPlace))
+        conn.execute(delete(PublicCard).where(PublicCard.listing_id == clinic.id))
+    again = client.get("/api/v1/search?zip=02115&radius=5").get_json()["results"]
+    assert [r["name"] for r in again] == names
+    assert again[0]["location"]["zip"] == "02115" and again[1]["location"]["zip"] == "02116"
+
+
+def test_a_deleted_listing_loses_its_card(app, factory):
+    clinic = factory.listing(name="Fenway Infusion", zip="02115")
+    with app.app_context(), get_engine().begin() as conn:
+        conn.execute(delete(Listing).where(Listing.id == clinic.id))
+        assert conn.execute(select(PublicCard).where(PublicCard.listing_id == clinic.id)).first() is None
