@@ -17,7 +17,7 @@ from sqlmodel import Session
 from directory import reference
 from directory.csvcells import restore
 from directory.importers.upsert import ImportReport, Outcome, write_batches
-from directory.models import AuditEntry, Network
+from directory.models import AuditEntry, Network, utcnow
 
 COLUMNS = ("payer", "name", "plan_type")
 
@@ -69,6 +69,7 @@ def import_networks(session: Session, stream: TextIO, *, actor: str, dry_run: bo
                               changes={"payer": [network.payer, network.payer], "name": [network.name, network.name],
                                        "plan_type": [network.plan_type, row["plan_type"]]}))
             network.plan_type = row["plan_type"]
+            network.updated_at = utcnow()  # its FHIR resources' meta.lastUpdated
             outcome.counts["updated"] += 1
             outcome.fields["plan_type"] += 1
         else:

@@ -61,3 +61,14 @@ def test_cells_are_restored_and_a_row_the_database_refuses_is_rejected_alone(ses
     assert [(line, key) for line, key, _ in report.rejections] == [(3, "Acme / Refused Plan")]
     assert "refused by the database" in report.rejections[0][2]
     assert set(networks(session)) == {("=Acme", "Acme PPO"), ("Acme", "Acme HMO")}
+
+
+def test_a_changed_network_gets_a_new_updated_at_and_an_unchanged_one_keeps_it(session):
+    """updated_at is its FHIR resources' meta.lastUpdated: it moves only when the network changes."""
+    run(session)
+    before = {n.name: n.updated_at for n in session.execute(select(Network)).scalars()}
+    run(session, "payer,name,plan_type\nAcme Health,Acme Select PPO,EPO\nAcme Health,Acme Community HMO,HMO\n")
+    session.expire_all()
+    after = {n.name: n.updated_at for n in session.execute(select(Network)).scalars()}
+    assert after["Acme Select PPO"] > before["Acme Select PPO"]
+    assert after["Acme Community HMO"] == before["Acme Community HMO"]
