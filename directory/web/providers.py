@@ -7,15 +7,15 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlmodel import Session
 
 from directory import reference
-from directory.db import get_engine, request_session
+from directory.db import request_session
 from directory.models import Listing
 from directory.read import hydrate
 from directory.read.shapes import ListingDetail, LocationPublic, PlacePublic, RolePublic
 from directory.services import reports
 from directory.services.errors import ValidationError
+from directory.services.unit_of_work import unit_of_work
 
 bp = Blueprint("providers", __name__)
 
@@ -118,17 +118,16 @@ def report(lid: int):
     form = {name: request.form.get(name, "") for name in EMPTY_FORM}
     key = reports.client_key(request.remote_addr, current_app.config["SECRET_KEY"])
     errors, limited = None, None
-    with Session(get_engine()) as session:  # closed (rolled back unless committed) before rendering
-        try:
-            reports.file_report(session, listing_id=lid, problem=form["problem"], details=form["details"],
+    try:
+        with unit_of_work("public", session=request_session()) as work:
+            reports.file_report(work.session, listing_id=lid, problem=form["problem"], details=form["details"],
                                 contact=form["contact"], client_key=key)
-            session.commit()
-        except LookupError:
-            abort(404)
-        except ValidationError as error:
-            errors = error.errors
-        except reports.RateLimited as error:
-            limited = error.message
+    except LookupError:
+        abort(404)
+    except ValidationError as error:
+        errors = error.errors
+    except reports.RateLimited as error:
+        limited = error.message
     if errors:
         return _render(listing, form=form, errors=errors, status=400)
     if limited:

@@ -8,9 +8,8 @@ from functools import wraps
 
 from flask import Flask, render_template
 from flask_login import LoginManager, UserMixin, current_user
-from sqlmodel import Session
 
-from directory.db import get_engine, request_session
+from directory.db import request_session
 from directory.models import StaffUser
 from directory.services.accounts import session_key
 from directory.services.unit_of_work import unit_of_work
@@ -50,11 +49,10 @@ def load_staff(user_id: str) -> SignedInStaff | None:
     number, _, key = user_id.partition("-")
     if (staff_id := whole_number(number)) is None:
         return None
-    with Session(get_engine()) as session:
-        staff = session.get(StaffUser, staff_id)
-        if staff is None or not staff.active or key != session_key(staff):
-            return None
-        return signed_in(staff)
+    staff = request_session().get(StaffUser, staff_id)
+    if staff is None or not staff.active or key != session_key(staff):
+        return None
+    return signed_in(staff)
 
 
 EDITORS = ("editor",)  # who may change listings and roles (admins pass every role check)
