@@ -56,12 +56,6 @@ LISTING_COLUMNS = (Listing.id, Listing.kind, Listing.name, Listing.npi, Listing.
                    Listing.telehealth, Listing.languages, Listing.last_verified, Listing.is_demo)
 
 
-def _shape_of(shape: type[LocationPublic], loc: Location) -> LocationPublic:
-    """A location row (ORM) as `shape` (the card's `LocationPublic` or the page's `PlacePublic`)."""
-    keys = PLACE_KEYS if shape is PlacePublic else LOCATION_KEYS
-    return construct(shape, {key: getattr(loc, key) for key in keys})
-
-
 def listing_values(row: tuple, location: LocationPublic | None, specialties: list, networks: list,
                     today: date) -> dict:
     """The fields of `ListingPublic` (what a card and a listing's page both show), from the columns
@@ -82,37 +76,6 @@ def listing_values(row: tuple, location: LocationPublic | None, specialties: lis
         "stale": is_stale(last_verified, today),
         "demo": is_demo,
     }
-
-
-def _related(session: Session, lid: int):
-    """A listing's specialties, networks and locations (its own by id, then its roles' by role id)."""
-    specialties = [
-        specialty_shape(code, display, primary)
-        for code, display, primary in session.execute(
-            select(Specialty.code, Specialty.display, ListingSpecialty.is_primary)
-            .join(Specialty, Specialty.code == ListingSpecialty.code)
-            .where(ListingSpecialty.listing_id == lid)
-            .order_by(ListingSpecialty.is_primary.desc(), Specialty.code)
-        ).all()
-    ]
-    networks = [
-        construct(NetworkPublic, {"id": nid, "name": name, "payer": payer, "plan_type": plan_type})
-        for nid, name, payer, plan_type in session.execute(
-            select(Network.id, Network.name, Network.payer, Network.plan_type)
-            .join(Participation, Network.id == Participation.network_id)
-            .where(Participation.listing_id == lid)
-            .order_by(Network.payer, Network.name)
-        ).all()
-    ]
-    locations = list(session.execute(select(Location).where(Location.listing_id == lid).order_by(Location.id))
-                     .scalars())
-    for loc in session.execute(
-        select(Location).join(Role, Location.id == Role.location_id).where(Role.practitioner_id == lid)
-        .order_by(Role.id)
-    ).scalars():
-        if all(existing.id != loc.id for existing in locations):
-            locations.append(loc)
-    return specialties, networks, locations
 
 
 # A place row: source (own 0, role 1), sequence, listing id, then the columns of LOCATION_KEYS
@@ -275,61 +238,119 @@ def cards(
     return results
 
 
-def detail(session: Session, lid: int) -> ListingDetail | None:
-    """One listing with every location, role and network and what it offers, as the public sees
-    it (a deactivated listing too: `active` says so, and the views answer 410 Gone)."""
-    listing = session.get(Listing, lid)
-    if listing is None:
-        return None
-    specialties, networks, locations = _related(session, lid)
-    values = listing_values(
-        tuple(getattr(listing, column.key) for column in LISTING_COLUMNS),
-        _shape_of(LocationPublic, locations[0]) if locations else None, specialties, networks, date.today(),
+@cache
+def _detail_statements() -> tuple[Select, Select, Select, CompoundSelect, Select, Select]:
+    """What one listing's page reads, bound as :lid; built once (constructing a statement cost
+    more than SQLite running it): the listing with its organization or practitioner row,
+    specialties, networks, places (own, then its roles'), the practitioners at an organization
+    and a practitioner's roles."""
+    lid = bindparam("lid")
+    listing = (
+        select(*LISTING_COLUMNS, *DETAIL_COLUMNS, Organization.listing_id, *ORGANIZATION_COLUMNS,
+               Practitioner.listing_id, *PRACTITIONER_COLUMNS)
+        .outerjoin(Organization, Organization.listing_id == Listing.id)
+        .outerjoin(Practitioner, Practitioner.listing_id == Listing.id)
+        .where(Listing.id == lid)
     )
+    specialties = (
+        select(Specialty.code, Specialty.display, ListingSpecialty.is_primary)
+        .join(Specialty, Specialty.code == ListingSpecialty.code)
+        .where(ListingSpecialty.listing_id == lid)
+        .order_by(ListingSpecialty.is_primary.desc(), Specialty.code)
+    )
+    networks = (
+        select(Network.id, Network.name, Network.payer, Network.plan_type)
+        .join(Participation, Network.id == Participation.network_id)
+        .where(Participation.listing_id == lid)
+        .order_by(Network.payer, Network.name)
+    )
+    own = select(literal_column("0").label("source"), Location.id.label("seq"), *PLACE_COLUMNS).where(
+        Location.listing_id == lid)
+    at_roles = (select(literal_column("1"), Role.id, *PLACE_COLUMNS).join(Location, Location.id == Role.location_id)
+                .where(Role.practitioner_id == lid))
+    places = union_all(own, at_roles).order_by(literal_column("source"), literal_column("seq"))
+    practitioners = (
+        select(Role.practitioner_id, Listing.name, Role.location_id)
+        .join(Listing, Listing.id == Role.practitioner_id)
+        .where(Role.organization_id == lid, Listing.active.is_(True))
+        .order_by(Listing.name, Listing.id)
+    )
+    roles = (
+        select(Listing.id, Listing.name, Role.location_id, Role.specialty_code, Role.accepting_new_patients,
+               Role.telehealth)
+        .select_from(Role)
+        .outerjoin(Listing, Listing.id == Role.organization_id)
+        .where(Role.practitioner_id == lid)
+        .order_by(Role.id)
+    )
+    return listing, specialties, networks, places, practitioners, roles
+
+
+PLACE_COLUMNS = tuple(getattr(Location, key) for key in PLACE_KEYS)
+DETAIL_COLUMNS = (Listing.active, Listing.services, Listing.website, Listing.verification_method, Listing.source)
+ORGANIZATION_COLUMNS = (Organization.org_type, Organization.ivig_products, Organization.chairs,
+                        Organization.pediatric, Organization.prior_auth_help)
+PRACTITIONER_COLUMNS = (Practitioner.first_name, Practitioner.last_name, Practitioner.credentials,
+                        Practitioner.gender)
+
+
+def detail(db: Session | Connection, lid: int) -> ListingDetail | None:
+    """One listing with every location, role and network and what it offers, as the public sees
+    it (a deactivated listing too: `active` says so, and the views answer 410 Gone). Plain rows
+    from statements built once: this is every listing page and every /api/v1/providers/<id>."""
+    conn = db.connection() if isinstance(db, Session) else db
+    listing_sql, specialty_sql, network_sql, place_sql, practitioner_sql, role_sql = _detail_statements()
+    params = {"lid": lid}
+    row = conn.execute(listing_sql, params).first()
+    if row is None:
+        return None
+    n = len(LISTING_COLUMNS)
+    active, services, website, method, source = row[n : n + 5]
+    org_at = n + 5
+    prac_at = org_at + 1 + len(ORGANIZATION_COLUMNS)
+    specialties = [specialty_shape(code, display, primary)
+                   for code, display, primary in conn.execute(specialty_sql, params).all()]
+    networks = [construct(NetworkPublic, {"id": nid, "name": name, "payer": payer, "plan_type": plan_type})
+                for nid, name, payer, plan_type in conn.execute(network_sql, params).all()]
+    places, seen = [], set()
+    for place in conn.execute(place_sql, params).all():
+        if place[2] not in seen:  # a role at one of its own places adds none
+            seen.add(place[2])
+            places.append(dict(zip(PLACE_KEYS, place[2:], strict=True)))
+    first = construct(LocationPublic, {key: places[0][key] for key in LOCATION_KEYS}) if places else None
+    values = listing_values(tuple(row[:n]), first, specialties, networks, date.today())
     values.update(
-        active=listing.active,
-        services=listing.services,
-        website=listing.website,
-        locations=[_shape_of(PlacePublic, loc) for loc in locations],
+        active=active,
+        services=services,
+        website=website,
+        locations=[construct(PlacePublic, place) for place in places],
         # When, how and from where; never who (a staff account is not public).
-        verification=construct(VerificationPublic, {"last_verified": listing.last_verified,
-                                                    "method": listing.verification_method, "source": listing.source}),
+        verification=construct(VerificationPublic, {"last_verified": values["last_verified"],
+                                                    "method": method, "source": source}),
         organization=None, practitioners=None, practitioner=None, roles=None,
     )
-    if listing.kind == "organization":
-        org = session.get(Organization, lid)
-        if org is not None:
+    if values["kind"] == "organization":
+        if row[org_at] is not None:
+            org_type, products, chairs, pediatric, prior_auth = row[org_at + 1 : prac_at]
             values["organization"] = construct(OrganizationPublic, {
-                "type": org.org_type, "ivig_products": org.ivig_products, "chairs": org.chairs,
-                "pediatric": org.pediatric, "prior_auth_help": org.prior_auth_help,
+                "type": org_type, "ivig_products": products, "chairs": chairs,
+                "pediatric": pediatric, "prior_auth_help": prior_auth,
             })
         values["practitioners"] = [
             construct(ClinicianRef, {"id": pid, "name": name, "location_id": loc_id})
-            for pid, name, loc_id in session.execute(
-                select(Role.practitioner_id, Listing.name, Role.location_id)
-                .join(Listing, Listing.id == Role.practitioner_id)
-                .where(Role.organization_id == lid, Listing.active.is_(True))
-                .order_by(Listing.name, Listing.id)
-            ).all()
+            for pid, name, loc_id in conn.execute(practitioner_sql, params).all()
         ]
     else:
-        prac = session.get(Practitioner, lid)
-        if prac is not None:
+        if row[prac_at] is not None:
+            first_name, last_name, credentials, gender = row[prac_at + 1 :]
             values["practitioner"] = construct(PractitionerPublic, {
-                "first_name": prac.first_name, "last_name": prac.last_name,
-                "credentials": prac.credentials, "gender": prac.gender,
+                "first_name": first_name, "last_name": last_name, "credentials": credentials, "gender": gender,
             })
         values["roles"] = [
             construct(RolePublic, {
-                "organization_id": org_id, "organization_name": org_name, "location_id": role.location_id,
-                "specialty": role.specialty_code, "accepting_new_patients": role.accepting_new_patients,
-                "telehealth": role.telehealth,
+                "organization_id": org_id, "organization_name": org_name, "location_id": loc_id,
+                "specialty": specialty, "accepting_new_patients": accepting, "telehealth": telehealth,
             })
-            for role, org_id, org_name in session.execute(
-                select(Role, Listing.id, Listing.name)
-                .outerjoin(Listing, Listing.id == Role.organization_id)
-                .where(Role.practitioner_id == lid)
-                .order_by(Role.id)
-            ).all()
+            for org_id, org_name, loc_id, specialty, accepting, telehealth in conn.execute(role_sql, params).all()
         ]
     return construct(ListingDetail, values)
