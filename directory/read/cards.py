@@ -123,43 +123,37 @@ def page_rows(conn: Connection, ids: list[int], location_ids: dict[int, int]) ->
             if row[5] is not None or row[6] is None}
 
 
-def _live(conn: Connection, ids: list[int], stored: dict[int, tuple], distances, near, location_ids):
-    """Cards of the listings without a stored one, from their rows, by id."""
+def _page(conn: Connection, ids: list[int], distances: dict[int, float | None] | None,
+          near: tuple[float, float] | None, location_ids: dict[int, int],
+          from_stored: Callable[[tuple, float | None, date], object],
+          from_live: Callable[[ListingCard], object]) -> list:
+    """A page of cards in the order of `ids` (listings deleted meanwhile left out): stored ones
+    through `from_stored(parts, miles, today)`, the others hydrated from their rows."""
+    stored = page_rows(conn, ids, location_ids)
     missing = [lid for lid in ids if lid not in stored]
-    if not missing:
-        return {}
-    return {card.id: card for card in hydrate.cards(conn, missing, distances, near, location_ids)}
+    live = {card.id: card for card in hydrate.cards(conn, missing, distances, near, location_ids)} if missing else {}
+    today = date.today()
+    out = []
+    for lid in ids:
+        if lid in stored:
+            out.append(from_stored(stored[lid], distances.get(lid) if distances else None, today))
+        elif lid in live:
+            out.append(from_live(live[lid]))
+    return out
 
 
 def page_shapes(conn: Connection, ids: list[int], distances: dict[int, float | None] | None,
                 near: tuple[float, float] | None, location_ids: dict[int, int],
                 loads: Callable[[str], dict]) -> list[ListingCard]:
-    """A page of cards in the order of `ids` (listings deleted meanwhile left out), as shapes."""
-    stored = page_rows(conn, ids, location_ids)
-    live = _live(conn, ids, stored, distances, near, location_ids)
-    today = date.today()
-    out = []
-    for lid in ids:
-        if lid in stored:
-            out.append(card_shape(stored[lid], distances.get(lid) if distances else None, today, loads))
-        elif lid in live:
-            out.append(live[lid])
-    return out
+    """A page of cards as shapes (for the pages and exports)."""
+    return _page(conn, ids, distances, near, location_ids,
+                 lambda parts, miles, today: card_shape(parts, miles, today, loads), lambda card: card)
 
 
 def page_json(conn: Connection, ids: list[int], distances: dict[int, float | None] | None,
               near: tuple[float, float] | None, location_ids: dict[int, int]) -> list[str]:
-    """A page of cards as JSON texts, in the order of `ids` (as `page_shapes`, unparsed)."""
-    stored = page_rows(conn, ids, location_ids)
-    live = _live(conn, ids, stored, distances, near, location_ids)
-    today = date.today()
-    out = []
-    for lid in ids:
-        if lid in stored:
-            out.append(card_json(stored[lid], distances.get(lid) if distances else None, today))
-        elif lid in live:
-            out.append(live[lid].model_dump_json())
-    return out
+    """A page of cards as JSON texts (as `page_shapes`, never parsed)."""
+    return _page(conn, ids, distances, near, location_ids, card_json, lambda card: card.model_dump_json())
 
 
 def card_json(stored: tuple, distance_mi: float | None, today: date) -> str:
