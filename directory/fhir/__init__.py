@@ -4,4 +4,9 @@
 listing's resources are made from, `listing`, `roles` and `networks` the mapping (pure functions
 from records to resource dictionaries), `read` the lookup of one resource by type and id, and
 `capability` the CapabilityStatement built from the dispatcher's table.
+
+Search: `parameters` (what each type answers and where its values are), `values` (how a value
+matches), `universe` (every resource of a type in key order), `criteria` (a query as tests,
+chains and `_has`), `places` (near and _content through the Searcher), `include`, and `search`
+(the Bundle and its paging).
 """

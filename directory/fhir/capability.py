@@ -4,24 +4,47 @@ from __future__ import annotations
 
 from datetime import date
 
-from directory.fhir.codes import PLAN_NET_CS
+from directory.fhir.codes import PLAN_NET_CS, Canonicals
 from directory.fhir.dispatch import TYPES
+from directory.fhir.parameters import PARAMS, Param, references
 
 SOFTWARE = "IVIG Provider Directory"
 
 
-def capability_statement(base_url: str, version: str, published: date) -> dict:
+def definition(param: Param, resource_type: str, canon: Canonicals) -> str:
+    """The canonical URL of a parameter's SearchParameter (ours live under our canonical base)."""
+    if not param.ours:
+        return param.definition
+    owner = "Resource" if param.name == "_content" else resource_type
+    return f"{canon.base}/SearchParameter/{owner.lower()}-{param.name.lstrip('_').replace('.', '-')}"
+
+
+def _includes(resource_type: str) -> tuple[list[str], list[str]]:
+    """The `_include` (this type's references) and `_revinclude` (references to it) it answers."""
+    forward = [f"{resource_type}:{p.name}" for p in references(resource_type)]
+    backward = [f"{source}:{p.name}" for source in PARAMS for p in references(source) if resource_type in p.targets]
+    return forward, backward
+
+
+def capability_statement(base_url: str, version: str, published: date, canon: Canonicals | None = None) -> dict:
     """What this server does: read (and, where the table says, search) each Plan-Net type, JSON
     only, FHIR 4.0.1, no security (the directory is public)."""
+    canon = canon or Canonicals()
     resources = []
     for entry in TYPES.values():
         resource = {"type": entry.type, "profile": entry.profiles[0], "interaction": [
             {"code": code} for code in entry.interactions]}
         if len(entry.profiles) > 1:
             resource["supportedProfile"] = list(entry.profiles)
+        forward, backward = _includes(entry.type)
+        if forward:
+            resource["searchInclude"] = forward
+        if backward:
+            resource["searchRevInclude"] = backward
         if entry.search:
-            resource["searchParam"] = [{"name": p.name, "definition": p.definition, "type": p.type,
-                                        "documentation": p.documentation} for p in entry.search]
+            resource["searchParam"] = [{"name": p.name, "definition": definition(p, entry.type, canon),
+                                        "type": p.type, **({"documentation": p.documentation} if p.documentation
+                                                           else {})} for p in entry.search]
         resources.append(resource)
     return {
         "resourceType": "CapabilityStatement",

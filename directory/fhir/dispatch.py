@@ -7,16 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from directory.fhir.codes import PROFILE
-
-
-@dataclass(frozen=True)
-class SearchParam:
-    """A search parameter the server answers: name, FHIR type, and its definition's canonical URL."""
-
-    name: str
-    type: str
-    definition: str
-    documentation: str = ""
+from directory.fhir.parameters import PARAMS, Param
 
 
 @dataclass(frozen=True)
@@ -24,15 +15,12 @@ class ResourceEntry:
     type: str
     profiles: tuple[str, ...]
     interactions: tuple[str, ...] = ("read",)
-    search: tuple[SearchParam, ...] = field(default_factory=tuple)
+    search: tuple[Param, ...] = field(default_factory=tuple)
 
 
-_ID = SearchParam("_id", "token", "http://hl7.org/fhir/SearchParameter/Resource-id", "Logical id (comma = any of)")
-
-
-def _entry(resource_type: str, *profiles: str, search: tuple[SearchParam, ...] = ()) -> ResourceEntry:
-    interactions = ("read", "search-type") if search else ("read",)
-    return ResourceEntry(resource_type, tuple(PROFILE[p] for p in profiles), interactions, search)
+def _entry(resource_type: str, *profiles: str) -> ResourceEntry:
+    return ResourceEntry(resource_type, tuple(PROFILE[p] for p in profiles), ("read", "search-type"),
+                         tuple(PARAMS[resource_type].values()))
 
 
 TYPES: dict[str, ResourceEntry] = {entry.type: entry for entry in (
@@ -42,6 +30,6 @@ TYPES: dict[str, ResourceEntry] = {entry.type: entry for entry in (
     _entry("Location", "Location"),
     _entry("Organization", "Organization", "Network"),
     _entry("OrganizationAffiliation", "OrganizationAffiliation"),
-    _entry("Practitioner", "Practitioner", search=(_ID,)),
+    _entry("Practitioner", "Practitioner"),
     _entry("PractitionerRole", "PractitionerRole"),
 )}

@@ -2,7 +2,9 @@
 
 Errors are OperationOutcomes, also for what routing refuses under /fhir/ (a write: 405 with
 Allow; a path that names nothing: 404), answered by an app-wide hook before the site's handlers.
-The routes are GET only, so CSRF protection (for the site's forms) never applies here.
+The routes are GET only but one: `POST [type]/_search`, FHIR's search with the parameters in a
+form body. It is exempt from CSRF protection (which guards the site's forms) because it changes
+nothing, needs no sign-in, reads no cookie and answers JSON a cross-site form cannot read.
 Nothing here logs a request: Plan-Net's privacy rule is that no log ties a client to a query.
 """
 
@@ -13,6 +15,7 @@ from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 
 from flask import Blueprint, current_app, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from directory.db import request_session
@@ -21,6 +24,7 @@ from directory.fhir.codes import DEFAULT_CANONICAL_BASE, Canonicals
 from directory.fhir.dispatch import TYPES
 from directory.fhir.read import Missing, read
 from directory.fhir.search import SearchError, search
+from directory.web.security import csrf
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
@@ -134,20 +138,36 @@ def metadata():
         software = version("ivig-directory")
     except PackageNotFoundError:
         software = "dev"
-    return _respond(capability_statement(request.url_root.rstrip("/") + bp.url_prefix, software, date.today()))
+    return _respond(capability_statement(request.url_root.rstrip("/") + bp.url_prefix, software, date.today(),
+                                         _canonicals()))
 
 
-@bp.route("/<resource_type>")
-def search_type(resource_type: str):
+def _search(resource_type: str, args: MultiDict, type_url: str):
     entry = TYPES.get(resource_type)
     if entry is None:
         return outcome(404, "not-supported", f"{resource_type} is not a resource type this server has.")
     lenient = "handling=lenient" in request.headers.get("Prefer", "").replace(" ", "")
     try:
-        bundle = search(request_session(), entry, request.args, request.base_url, _canonicals(), lenient=lenient)
+        bundle = search(request_session(), entry, args, type_url, _canonicals(), lenient=lenient)
     except SearchError as error:
         return outcome(400, error.code, error.message, error.expression)
     return _respond(bundle)
+
+
+@bp.route("/<resource_type>")
+def search_type(resource_type: str):
+    return _search(resource_type, request.args, request.base_url)
+
+
+@bp.route("/<resource_type>/_search", methods=["POST"])
+@csrf.exempt
+def search_post(resource_type: str):
+    """The same search, its parameters in an application/x-www-form-urlencoded body (and the URL)."""
+    empty = not request.content_length and not request.mimetype
+    if resource_type in TYPES and request.mimetype != "application/x-www-form-urlencoded" and not empty:
+        return outcome(415, "not-supported", "POST _search takes an application/x-www-form-urlencoded body.")
+    args = MultiDict([*request.args.items(multi=True), *request.form.items(multi=True)])
+    return _search(resource_type, args, request.base_url.rsplit("/", 1)[0])
 
 
 @bp.route("/<resource_type>/<resource_id>")

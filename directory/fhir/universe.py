@@ -1,0 +1,118 @@
+"""Every resource of a type, mapped from the database in a stable key order, a batch of listings
+at a time: what a search filters.
+
+A key is (0, listing id, position among the listing's resources) for what a listing gives, and
+(1, network id, 0 payer | 1 network | 2 plan) for what the networks give (a payer takes its first
+network's id): the order of pages, and what the keyset cursor names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlmodel import Session, select
+
+from directory.fhir import ids
+from directory.fhir.codes import Canonicals
+from directory.fhir.mapping import listing_resources
+from directory.fhir.networks import insurance_plan, network, payer
+from directory.fhir.records import load_listings, load_networks
+from directory.models import MAX_ID, Listing, Location, Role
+
+Key = tuple[int, ...]
+BATCH = 500
+BOTH = ("organization", "practitioner")
+# Which listings give each type's resources (none: the networks give them all).
+LISTING_KINDS = {
+    "Practitioner": ("practitioner",), "PractitionerRole": ("practitioner",), "Organization": ("organization",),
+    "OrganizationAffiliation": ("organization",), "Location": BOTH, "HealthcareService": BOTH, "Endpoint": BOTH,
+    "InsurancePlan": (),
+}
+FROM_NETWORKS = {"Organization", "InsurancePlan"}
+
+
+def listing_key(key: Key) -> int | None:
+    """The listing a resource comes from, by its key (None for a payer's, network's or plan's)."""
+    return key[1] if key[0] == 0 else None
+
+
+def resources(session: Session, resource_type: str, canon: Canonicals, *, listings: set[int] | None = None,
+              after: Key | None = None) -> Iterator[tuple[Key, dict]]:
+    """(key, resource) of every active resource of this type in key order; only from `listings`
+    when given (the networks' resources are never left out by it), only keys after `after`."""
+    kinds = LISTING_KINDS[resource_type]
+    if kinds and (after is None or after[0] == 0):
+        statement = select(Listing.id).where(Listing.active.is_(True), Listing.kind.in_(kinds))
+        if resource_type == "Endpoint":
+            statement = statement.where(Listing.website.is_not(None))
+        if after is not None:
+            statement = statement.where(Listing.id >= after[1])
+        wanted = None if listings is None else sorted(listings)
+        batches = ([wanted[i:i + BATCH] for i in range(0, len(wanted), BATCH)] if wanted is not None
+                   else None)
+        for batch in _listing_batches(session, statement, batches):
+            for record in load_listings(session, batch):
+                position = 0
+                for resource in listing_resources(record, canon):
+                    if resource["resourceType"] != resource_type:
+                        continue
+                    key = (0, record.listing.id, position)
+                    position += 1
+                    if after is None or key > after:
+                        yield key, resource
+    if resource_type in FROM_NETWORKS:
+        yield from (item for item in _network_resources(session, resource_type, canon)
+                    if after is None or item[0] > after)
+
+
+def _listing_batches(session: Session, statement, batches) -> Iterator[list[int]]:
+    if batches is not None:
+        for batch in batches:
+            yield list(session.exec(statement.where(Listing.id.in_(batch)).order_by(Listing.id)))
+        return
+    last = 0
+    while True:
+        batch = list(session.exec(statement.where(Listing.id > last).order_by(Listing.id).limit(BATCH)))
+        if not batch:
+            return
+        yield batch
+        last = batch[-1]
+
+
+def _network_resources(session: Session, resource_type: str, canon: Canonicals) -> Iterator[tuple[Key, dict]]:
+    rows = load_networks(session)
+    by_payer: dict[str, list] = {}
+    for row in rows:
+        by_payer.setdefault(row.payer, []).append(row)
+    found = []
+    if resource_type == "Organization":
+        found += [((1, group[0].id, 0), payer(name, group)) for name, group in by_payer.items()]
+        found += [((1, row.id, 1), network(row)) for row in rows]
+    else:
+        found += [((1, row.id, 2), insurance_plan(row, canon)) for row in rows]
+    yield from sorted(found, key=lambda item: item[0])
+
+
+def listings_of(session: Session, resource_type: str, resource_ids: list[str]) -> set[int]:
+    """The listings whose resources these ids (of this type) can be; networks' ids name none."""
+    found: set[int] = set()
+    locations, roles = [], []
+    for resource_id in resource_ids:
+        parsed = ids.parse(resource_type, resource_id)
+        if parsed is None:
+            continue
+        kind, parts = parsed
+        number = int(parts[0]) if kind not in ("payer",) else None
+        if number is None or number > MAX_ID or kind in ("network", "plan"):
+            continue
+        if kind == "location":
+            locations.append(number)
+        elif kind == "role":
+            roles.append(number)
+        else:
+            found.add(number)
+    if locations:
+        found |= set(session.exec(select(Location.listing_id).where(Location.id.in_(locations))))
+    if roles:
+        found |= set(session.exec(select(Role.practitioner_id).where(Role.id.in_(roles))))
+    return found
