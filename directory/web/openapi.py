@@ -67,6 +67,9 @@ def param(name: str, schema: dict, description: str, where: str = "query", **ext
     out = {"name": name, "in": where, "description": description, "schema": schema, **extra}
     if where == "path":
         out["required"] = True
+    else:
+        # `zip=` is the same as no zip: an HTML form sends its empty fields (the site shares the parser).
+        out["allowEmptyValue"] = True
     return out
 
 
@@ -154,7 +157,7 @@ def openapi_document() -> dict:
             "/api/v1/providers/{id}": get("getProvider", "One listing with every location and role", {
                 "200": ok("ProviderDetail", "The listing."), **MISSING, **GONE,
             }, [param("id", t("integer", minimum=0, maximum=MAX_ID),
-                      "Listing id; any number that is not a listing's id is 404.", "path")]),
+                      "Listing id; any number that is not a listing's id is 404.", "path", example=1)]),
             "/api/v1/specialties": get("listSpecialties", "NUCC specialties that can be searched", {
                 "200": ok("SpecialtyList", "Every specialty, in taxonomy order."),
             }),
@@ -163,7 +166,8 @@ def openapi_document() -> dict:
             }),
             "/api/v1/zip/{zip}": get("lookupZip", "Centroid of a ZIP code", {
                 "200": ok("ZipPlace", "The ZIP's city, state and centroid."), **MISSING,
-            }, [param("zip", t("string"), "5-digit ZIP or ZIP+4; anything else is 404.", "path")]),
+            }, [param("zip", t("string", pattern=ZIP_PATTERN.pattern), "5-digit ZIP or ZIP+4; anything else, "
+                      "or a ZIP that is not an active US ZIP, is 404.", "path", example="02115")]),
             "/healthz": get("health", "Database and search index check",
                             {"200": ok("Health", "Healthy."), **REBUILDING}),
             "/api/v1/openapi.json": get("openapi", "This document", {
