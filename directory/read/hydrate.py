@@ -8,7 +8,8 @@ from datetime import date, timedelta
 from functools import cache
 
 import numpy as np
-from sqlalchemy import CompoundSelect, Connection, Row, Select, bindparam, literal_column, select, union_all
+from sqlalchemy import CompoundSelect, Connection, Dialect, Row, Select, bindparam, literal_column, select, union_all
+from sqlalchemy.engine.interfaces import Compiled
 from sqlmodel import Session
 
 from directory.geo import great_circle_mi
@@ -294,6 +295,27 @@ PRACTITIONER_COLUMNS = (Practitioner.first_name, Practitioner.last_name, Practit
                         Practitioner.gender)
 
 
+@cache
+def _compiled(statement: Select, dialect: Dialect) -> Compiled:
+    return statement.compile(dialect=dialect)
+
+
+def _plain_rows(conn: Connection, statement: Select, lid: int) -> list[tuple]:
+    """The rows of a statement of plain columns (numbers, text, booleans as the driver gives them)
+    bound as :lid, run on the driver's cursor: SQLAlchemy's execution cost more than SQLite
+    answering these."""
+    compiled = _compiled(statement, conn.dialect)
+    params = compiled.construct_params({"lid": lid})
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup)
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(compiled.string, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def detail(db: Session | Connection, lid: int) -> ListingDetail | None:
     """One listing with every location, role and network and what it offers, as the public sees
     it (a deactivated listing too: `active` says so, and the views answer 410 Gone). Plain rows
@@ -309,9 +331,9 @@ def detail(db: Session | Connection, lid: int) -> ListingDetail | None:
     org_at = n + 5
     prac_at = org_at + 1 + len(ORGANIZATION_COLUMNS)
     specialties = [specialty_shape(code, display, primary)
-                   for code, display, primary in conn.execute(specialty_sql, params).all()]
+                   for code, display, primary in _plain_rows(conn, specialty_sql, lid)]
     networks = [construct(NetworkPublic, {"id": nid, "name": name, "payer": payer, "plan_type": plan_type})
-                for nid, name, payer, plan_type in conn.execute(network_sql, params).all()]
+                for nid, name, payer, plan_type in _plain_rows(conn, network_sql, lid)]
     places, seen = [], set()
     for place in conn.execute(place_sql, params).all():
         if place[2] not in seen:  # a role at one of its own places adds none
@@ -338,7 +360,7 @@ def detail(db: Session | Connection, lid: int) -> ListingDetail | None:
             })
         values["practitioners"] = [
             construct(ClinicianRef, {"id": pid, "name": name, "location_id": loc_id})
-            for pid, name, loc_id in conn.execute(practitioner_sql, params).all()
+            for pid, name, loc_id in _plain_rows(conn, practitioner_sql, lid)
         ]
     else:
         if row[prac_at] is not None:
@@ -349,8 +371,8 @@ def detail(db: Session | Connection, lid: int) -> ListingDetail | None:
         values["roles"] = [
             construct(RolePublic, {
                 "organization_id": org_id, "organization_name": org_name, "location_id": loc_id,
-                "specialty": specialty, "accepting_new_patients": accepting, "telehealth": telehealth,
+                "specialty": specialty, "accepting_new_patients": bool(accepting), "telehealth": bool(telehealth),
             })
-            for org_id, org_name, loc_id, specialty, accepting, telehealth in conn.execute(role_sql, params).all()
+            for org_id, org_name, loc_id, specialty, accepting, telehealth in _plain_rows(conn, role_sql, lid)
         ]
     return construct(ListingDetail, values)
