@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from directory.fhir.codes import Canonicals
 from directory.fhir.errors import SearchError
+from directory.fhir.narrowing import narrowing
 from directory.fhir.parameters import PARAMS, Param
 from directory.fhir.places import Near, content_ranking, near_listings, parse_near
 from directory.fhir.universe import Key, listing_key, listings_of
@@ -102,6 +103,9 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
         criteria.tests.append(lambda key, resource: listing_key(key) in ranking)
         return True
     criteria.tests.append(_test(ctx, param, modifier, value))
+    narrowed = narrowing(ctx.session, resource_type, base, modifier, split_escaped(value, ","))
+    if narrowed is not None:
+        criteria.narrow(narrowed)
     if base == "_id":
         criteria.narrow(listings_of(ctx.session, resource_type, split_escaped(value, ",")))
     return True
@@ -154,6 +158,9 @@ def _chain(ctx: Context, resource_type: str, param: Param, modifier: str, rest: 
     path = param.path
     test = references_in(keys)
     criteria.tests.append(lambda key, resource: test(walk(resource, path)))
+    narrowed = narrowing(ctx.session, resource_type, param.name, "", sorted(keys))
+    if narrowed is not None:
+        criteria.narrow(narrowed)
     if inner_name == "near" and param.name == "location":
         # The Searcher indexes a practitioner at its roles' places: its hits are every listing
         # whose resources refer to a location within the radius.

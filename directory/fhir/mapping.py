@@ -36,3 +36,28 @@ def network_resources(rows: list[Network], canon: Canonicals) -> list[dict]:
     for row in rows:
         found += [networks.network(row), networks.insurance_plan(row, canon)]
     return found
+
+
+def resources_of_type(record: ListingRecord, resource_type: str, canon: Canonicals) -> list[dict]:
+    """The resources of one type among `listing_resources(record)`, in the same order, mapping
+    only those (a search reads one type)."""
+    organization = record.listing.kind == "organization"
+    found: list[dict | None]
+    if resource_type == "Practitioner":
+        found = [] if organization else [listing.practitioner(record, canon)]
+    elif resource_type == "Organization":
+        found = [listing.organization(record, canon)] if organization else []
+    elif resource_type == "Location":
+        found = [listing.location(record, loc, canon) for loc in record.locations]
+    elif resource_type == "PractitionerRole":
+        found = [] if organization else roles.practitioner_roles(record, canon)
+    elif resource_type == "HealthcareService":
+        found = [services.organization_service(record, canon) if organization
+                 else services.virtual_service(record, canon)]
+    elif resource_type == "OrganizationAffiliation":
+        found = roles.affiliations(record, canon) if organization else []
+    elif resource_type == "Endpoint":
+        found = [listing.endpoint(record, canon)]
+    else:
+        found = []
+    return [resource for resource in found if resource is not None]

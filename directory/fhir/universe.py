@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from directory.fhir import ids
 from directory.fhir.codes import Canonicals
-from directory.fhir.mapping import listing_resources
+from directory.fhir.mapping import resources_of_type
 from directory.fhir.networks import insurance_plan, network, payer
 from directory.fhir.records import load_listings, load_networks
 from directory.models import MAX_ID, Listing, Location, Role
@@ -52,12 +52,8 @@ def resources(session: Session, resource_type: str, canon: Canonicals, *, listin
                    else None)
         for batch in _listing_batches(session, statement, batches):
             for record in load_listings(session, batch):
-                position = 0
-                for resource in listing_resources(record, canon):
-                    if resource["resourceType"] != resource_type:
-                        continue
+                for position, resource in enumerate(resources_of_type(record, resource_type, canon)):
                     key = (0, record.listing.id, position)
-                    position += 1
                     if after is None or key > after:
                         yield key, resource
     if resource_type in FROM_NETWORKS:

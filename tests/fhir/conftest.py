@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session, select
 
+from directory.db import get_engine
+from directory.demo import generate
 from directory.fhir.codes import Canonicals
 from directory.fhir.mapping import listing_resources, network_resources
 from directory.fhir.records import load_listings, load_networks
-from directory.models import Listing, Location
+from directory.models import Listing, Location, Network
+from directory.search import rebuild_index
 from directory.services.roles import add_role
+from tests.backends import close_app, make_app
 
+DEMO_LISTINGS = 150
 PLAN_NET = Path(__file__).resolve().parent.parent / "fixtures" / "plan-net"
 
 
@@ -54,3 +63,33 @@ def directory_data(factory, session):
     session.commit()
     return {"ppo": ppo, "medigap": medigap, "hmo": hmo, "centre": centre, "doctor": doctor, "site": site,
             "role": role}
+
+
+def _spread_updates(session: Session) -> None:
+    """Give the rows different update times (a demo is written in one go), over three years."""
+    for row in [*session.exec(select(Listing)), *session.exec(select(Network))]:
+        row.updated_at = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=row.id * 37 % 1000, minutes=row.id * 97)
+        session.add(row)
+    session.commit()
+
+
+@dataclass(frozen=True)
+class Demo:
+    app: Flask
+    client: FlaskClient
+    resources: dict[str, dict]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A seeded demo directory (DEMO_LISTINGS listings, their networks), indexed, with every
+    resource it maps to; shared by a module's tests, which only read."""
+    app = make_app("whoosh", tmp_path_factory.mktemp("fhir-demo"))
+    with app.app_context():
+        generate(get_engine(app), count=DEMO_LISTINGS, seed=14, today=date(2026, 11, 30))
+        rebuild_index(app)
+    with Session(get_engine(app)) as session:
+        _spread_updates(session)
+        resources = all_resources(session)
+    yield Demo(app, app.test_client(), resources)
+    close_app(app)

@@ -6,6 +6,8 @@ from datetime import date
 
 from directory.fhir import ids
 from directory.fhir.codes import EXTENSION, NPI_SYSTEM, SYSTEM, Canonicals
+from directory.fhir.mapping import listing_resources, resources_of_type
+from directory.fhir.records import load_listings
 from tests.fhir.conftest import all_resources
 
 
@@ -113,3 +115,11 @@ def test_long_payer_names_keep_ids_short_and_distinct():
     second = ids.affiliation(2**63 - 1, "The Very Long Name of a Regional Health Insurance Company, South")
     assert first != second and all(ids.ID_PATTERN.fullmatch(i) for i in (first, second))
     assert ids.parse("OrganizationAffiliation", first) is not None
+
+
+def test_one_type_maps_as_the_whole_listing_does(session, directory_data):
+    canon = Canonicals()
+    for record in load_listings(session, [directory_data["centre"].id, directory_data["doctor"].id]):
+        everything = listing_resources(record, canon)
+        for kind in {r["resourceType"] for r in everything} | {"InsurancePlan"}:
+            assert resources_of_type(record, kind, canon) == [r for r in everything if r["resourceType"] == kind]

@@ -1,0 +1,103 @@
+"""Which listings can match a parameter, read from the database: a superset of the matches (the
+mapped resources are still tested), so a search maps only those listings, not all.
+
+One function per (type, parameter) that has one; each takes the values given (a comma list: any
+of) and answers listing ids, or None when it cannot narrow (a modifier, a system-only token...).
+A chain's or `_revinclude`'s inner matches narrow the same way, as `Type/id` values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from directory.fhir import ids
+from directory.fhir.codes import NUCC_SYSTEM
+from directory.fhir.values import fold
+from directory.models import MAX_ID, ListingSpecialty, Location, Participation, Role
+
+Narrower = Callable[[Session, list[str]], set[int] | None]
+
+
+def _numbers(values: list[str], target: str, kind: str) -> list[int] | None:
+    """The row ids named by these references (`Type/id`, `id` or a URL ending so) of `kind`."""
+    found = []
+    for value in values:
+        ident = value.rstrip("/").rsplit("/", 1)[-1]
+        parsed = ids.parse(target, ident)
+        if parsed is not None and parsed[0] == kind and int(parsed[1][0]) <= MAX_ID:
+            found.append(int(parsed[1][0]))
+    return found
+
+
+def _own(target: str, kind: str) -> Narrower:
+    """A reference to the listing's own resource (its Practitioner or Organization): that listing."""
+    return lambda session, values: set(_numbers(values, target, kind))
+
+
+def _rows(target: str, kind: str, column, listing_column) -> Narrower:
+    def narrow(session: Session, values: list[str]) -> set[int]:
+        numbers = _numbers(values, target, kind)
+        if not numbers:
+            return set()
+        return set(session.exec(select(listing_column).where(column.in_(numbers))))
+    return narrow
+
+
+def _specialty(session: Session, values: list[str]) -> set[int] | None:
+    codes = []
+    for value in values:
+        system, bar, code = value.rpartition("|")
+        if bar and not code:
+            return None  # `system|`: any code of it
+        if not bar or system == NUCC_SYSTEM:
+            codes.append(code)
+    if not codes:
+        return set()
+    return set(session.exec(select(ListingSpecialty.listing_id).where(ListingSpecialty.code.in_(codes))))
+
+
+def _prefix(column) -> Narrower:
+    """A Location column compared by its start (postal codes and state codes are plain ASCII)."""
+    def narrow(session: Session, values: list[str]) -> set[int]:
+        found: set[int] = set()
+        for value in values:
+            pattern = fold(value).upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            found |= set(session.exec(select(Location.listing_id).where(func.upper(column).like(pattern, escape="\\"))))
+        return found
+    return narrow
+
+
+_LOCATION = _rows("Location", "location", Location.id, Location.listing_id)
+_NETWORK = _rows("Organization", "network", Participation.network_id, Participation.listing_id)
+
+# (type, parameter) -> narrower, for plain values (no modifier but :exact on strings).
+NARROWERS: dict[tuple[str, str], Narrower] = {
+    ("PractitionerRole", "practitioner"): _own("Practitioner", "practitioner"),
+    ("PractitionerRole", "organization"): _rows("Organization", "organization", Role.organization_id,
+                                                Role.practitioner_id),
+    ("PractitionerRole", "location"): _rows("Location", "location", Role.location_id, Role.practitioner_id),
+    ("PractitionerRole", "network"): _NETWORK,
+    ("PractitionerRole", "specialty"): _specialty,
+    ("OrganizationAffiliation", "participating-organization"): _own("Organization", "organization"),
+    ("OrganizationAffiliation", "network"): _NETWORK,
+    ("OrganizationAffiliation", "location"): _LOCATION,
+    ("OrganizationAffiliation", "specialty"): _specialty,
+    ("HealthcareService", "organization"): _own("Organization", "organization"),
+    ("HealthcareService", "location"): _LOCATION,
+    ("HealthcareService", "specialty"): _specialty,
+    ("Location", "organization"): _own("Organization", "organization"),
+    ("Location", "address-postalcode"): _prefix(Location.zip),
+    ("Location", "address-state"): _prefix(Location.state),
+    ("Endpoint", "organization"): _own("Organization", "organization"),
+}
+
+
+def narrowing(session: Session, resource_type: str, name: str, modifier: str, values: list[str]) -> set[int] | None:
+    """The listings that can match `name` = any of `values`, or None when unknown."""
+    narrow = NARROWERS.get((resource_type, name))
+    if narrow is None or modifier not in ("", "exact"):
+        return None
+    return narrow(session, values)
