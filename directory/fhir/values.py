@@ -133,6 +133,8 @@ def reference_matcher(value: str, modifier: str, param: Param, root: str) -> Mat
         kind, _, ident = value.partition("/")
         if not ident or "/" in ident or modifier and modifier != kind:
             raise ValueError("a reference is Type/id, id or this server's URL of one")
+        if param.targets and kind not in param.targets:
+            raise ValueError(f"{param.name} refers to {' or '.join(param.targets)}")
         wanted = {f"{kind}/{ident}"}
     else:
         wanted = {f"{kind}/{value}" for kind in ((modifier,) if modifier else param.targets)}
