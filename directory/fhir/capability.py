@@ -5,18 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 from directory.fhir.codes import PLAN_NET_CS, Canonicals
+from directory.fhir.definitions import definition_url
 from directory.fhir.dispatch import TYPES
-from directory.fhir.parameters import PARAMS, Param, references
+from directory.fhir.parameters import PARAMS, references
 
 SOFTWARE = "IVIG Provider Directory"
-
-
-def definition(param: Param, resource_type: str, canon: Canonicals) -> str:
-    """The canonical URL of a parameter's SearchParameter (ours live under our canonical base)."""
-    if not param.ours:
-        return param.definition
-    owner = "Resource" if param.name == "_content" else resource_type
-    return f"{canon.base}/SearchParameter/{owner.lower()}-{param.name.lstrip('_').replace('.', '-')}"
 
 
 def _includes(resource_type: str) -> tuple[list[str], list[str]]:
@@ -36,13 +29,13 @@ def capability_statement(base_url: str, version: str, published: date, canon: Ca
             {"code": code} for code in entry.interactions]}
         if len(entry.profiles) > 1:
             resource["supportedProfile"] = list(entry.profiles)
-        forward, backward = _includes(entry.type)
+        forward, backward = _includes(entry.type) if entry.search else ([], [])
         if forward:
             resource["searchInclude"] = forward
         if backward:
             resource["searchRevInclude"] = backward
         if entry.search:
-            resource["searchParam"] = [{"name": p.name, "definition": definition(p, entry.type, canon),
+            resource["searchParam"] = [{"name": p.name, "definition": definition_url(p, entry.type, canon),
                                         "type": p.type, **({"documentation": p.documentation} if p.documentation
                                                            else {})} for p in entry.search]
         resources.append(resource)

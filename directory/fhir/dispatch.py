@@ -32,4 +32,6 @@ TYPES: dict[str, ResourceEntry] = {entry.type: entry for entry in (
     _entry("OrganizationAffiliation", "OrganizationAffiliation"),
     _entry("Practitioner", "Practitioner"),
     _entry("PractitionerRole", "PractitionerRole"),
+    # Our own search parameters' definitions (read only).
+    ResourceEntry("SearchParameter", ("http://hl7.org/fhir/StructureDefinition/SearchParameter",)),
 )}

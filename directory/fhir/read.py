@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from directory.fhir import ids
 from directory.fhir.codes import Canonicals
+from directory.fhir.definitions import search_parameters
 from directory.fhir.mapping import listing_resources, network_resources
 from directory.fhir.records import load_listing, load_networks
 from directory.models import MAX_ID, Location, Network, Role
@@ -32,6 +33,8 @@ def _listing_id(session: Session, kind: str, number: int) -> int | None:
 
 def read(session: Session, resource_type: str, resource_id: str, canon: Canonicals) -> dict | Missing:
     """The resource `resource_type/resource_id`, mapped from the database now."""
+    if resource_type == "SearchParameter":
+        return search_parameters(canon).get(resource_id, Missing.NOT_FOUND)
     parsed = ids.parse(resource_type, resource_id)
     if parsed is None:
         return Missing.NOT_FOUND

@@ -89,6 +89,8 @@ def search(session: Session, entry: ResourceEntry, args: MultiDict, base_url: st
            lenient: bool = False) -> dict:
     """A searchset Bundle of `entry.type` for these query parameters; `base_url` is the type's URL.
     `self` names only the parameters applied; `next` adds the cursor after this page's last key."""
+    if not entry.search:
+        raise SearchError("not-supported", f"{entry.type} is read only here: search is not supported")
     root = base_url.rsplit("/", 1)[0]
     ctx = Context(session, canon, root, datetime.now(UTC), lenient, find)
     pairs = list(args.items(multi=True))
