@@ -13,11 +13,13 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
+from itertools import islice
 from urllib.parse import urlencode
 
 from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 
+from directory.fhir import counts
 from directory.fhir.codes import Canonicals
 from directory.fhir.criteria import Context, Criteria, Found, parse
 from directory.fhir.dispatch import ResourceEntry
@@ -77,6 +79,26 @@ def matches(ctx: Context, resource_type: str, criteria: Criteria):
     return found
 
 
+def page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | None, count: int):
+    """(total, up to count + 1 (sort key, resource) after the cursor). In key order the page is
+    taken while counting, keeping no other resource; with no criteria the database counts and the
+    page is mapped from the cursor on."""
+    if criteria.distance is not None or criteria.ranking is not None:
+        found = matches(ctx, resource_type, criteria)
+        return len(found), [item for item in found if after is None or item[0] > after][:count + 1]
+    if not criteria.tests and criteria.listings is None:
+        chosen = [] if count == 0 else list(islice(
+            resources(ctx.session, resource_type, ctx.canon, after=after), count + 1))
+        return counts.total(ctx.session, resource_type), chosen
+    total, chosen = 0, []
+    for key, resource in resources(ctx.session, resource_type, ctx.canon, listings=criteria.listings):
+        if all(test(key, resource) for test in criteria.tests):
+            total += 1
+            if len(chosen) <= count and (after is None or key > after):
+                chosen.append((key, resource))
+    return total, chosen
+
+
 def find(ctx: Context, resource_type: str, pairs: list[tuple[str, str]]) -> Found:
     """A sub-search (a chain's, a `_has`'s or a `_revinclude`'s): every match by "Type/id"."""
     criteria = parse(ctx, resource_type, pairs)
@@ -98,26 +120,26 @@ def search(session: Session, entry: ResourceEntry, args: MultiDict, base_url: st
     after = decode_cursor(args[CURSOR]) if CURSOR in args else None
     inclusions = parse_inclusions(entry.type, pairs)
     criteria = parse(ctx, entry.type, pairs)
-    found = matches(ctx, entry.type, criteria)
-    page = [] if count == 0 else [item for item in found if after is None or item[0] > after][:count + 1]
-    more = len(page) > count
-    page = page[:count]
+    total, chosen = page(ctx, entry.type, criteria, after, count)
+    chosen = chosen[:count + 1] if count else []
+    more = len(chosen) > count
+    chosen = chosen[:count]
     applied = criteria.applied + [(name, value) for name, value in pairs if name.startswith(("_include",
                                                                                           "_revinclude"))]
     applied.append(("_count", str(count)))
     links = [{"relation": "self", "url": _url(base_url, applied + ([(CURSOR, args[CURSOR])] if after else []))},
              {"relation": "first", "url": _url(base_url, applied)}]
     if more:
-        links.append({"relation": "next", "url": _url(base_url, applied + [(CURSOR, encode_cursor(page[-1][0]))])})
-    entries = [_entry(root, resource, "match", criteria, sort_key) for sort_key, resource in page]
-    extra, truncated = included(ctx, entry.type, [r for _, r in page], inclusions) if inclusions else ([], False)
+        links.append({"relation": "next", "url": _url(base_url, applied + [(CURSOR, encode_cursor(chosen[-1][0]))])})
+    entries = [_entry(root, resource, "match", criteria, sort_key) for sort_key, resource in chosen]
+    extra, truncated = included(ctx, entry.type, [r for _, r in chosen], inclusions) if inclusions else ([], False)
     entries += [_entry(root, resource, "include") for resource in extra]
     if truncated:
         entries.append({"resource": {"resourceType": "OperationOutcome", "issue": [{
             "severity": "warning", "code": "incomplete",
             "diagnostics": "More resources are included than a page carries: the first 500 are."}]},
             "search": {"mode": "outcome"}})
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(found), "link": links,
+    return {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
             **({"entry": entries} if entries else {})}
 
 

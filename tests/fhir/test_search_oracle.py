@@ -27,7 +27,7 @@ INFERNO_HAS = (
     ("Location", "_has:InsurancePlan:coverage-area:owned-by"),
     ("Organization", "_has:PractitionerRole:network:location"),
 )
-DUMMY = {"string": "zzzz", "token": "zzzz", "reference": "Location/loc-0", "date": "1999-01-01"}
+DUMMY = {"string": "zzzz", "token": "zzzz", "date": "1999-01-01"}
 
 
 def _of(resources: dict, resource_type: str) -> list[dict]:
@@ -49,7 +49,7 @@ def values_to_try(resources: dict, resource_type: str, name: str) -> list[tuple[
     param = oracle.parameter(resource_type, name)
     kind, sample = param["type"], _sample(resources, resource_type, name)
     if not sample:
-        return [("", DUMMY[kind])]
+        return [("", f"{param['target'][0]}/none-0" if kind == "reference" else DUMMY[kind])]
     if kind == "string":
         part = oracle._strings(sample)[0].replace(",", "\\,")  # a comma in a value is escaped
         found = [("", part[:3].upper()), ("exact", part), ("exact", part.lower() + "x")]
@@ -155,3 +155,12 @@ def test_comma_is_any_of_and_repetition_is_all_of(demo):
 
 def _q(value: str) -> str:
     return quote(value, safe="")
+
+
+@pytest.mark.parametrize("resource_type", TYPES)
+def test_a_search_without_criteria_gathers_every_resource_once(demo, resource_type):
+    ids, total = fetch_all(demo.client, resource_type, "")
+    assert sorted(ids) == sorted(r["id"] for r in _of(demo.resources, resource_type))
+    assert total == len(ids) == len(set(ids))
+    small = [e["resource"]["id"] for e in demo.client.get(f"/fhir/{resource_type}?_count=7").get_json()["entry"]]
+    assert small == ids[:7]
