@@ -80,10 +80,10 @@ class Demo:
     resources: dict[str, dict]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo(tmp_path_factory):
     """A seeded demo directory (DEMO_LISTINGS listings, their networks), indexed, with every
-    resource it maps to; shared by a module's tests, which only read."""
+    resource it maps to; built once per test process and shared by tests that only read."""
     app = make_app("whoosh", tmp_path_factory.mktemp("fhir-demo"))
     with app.app_context():
         generate(get_engine(app), count=DEMO_LISTINGS, seed=14, today=date(2026, 11, 30))
