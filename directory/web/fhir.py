@@ -105,8 +105,9 @@ def _routing_errors():
 @bp.before_request
 def _negotiate():
     if request.method == "OPTIONS":
+        methods = "POST, OPTIONS" if request.path.endswith("/_search") else ALLOW["Allow"]
         return current_app.response_class(status=204, headers={
-            **ALLOW, "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+            "Allow": methods, "Access-Control-Allow-Methods": methods,
             "Access-Control-Allow-Headers": "Accept, Content-Type, Prefer", "Access-Control-Max-Age": "86400"})
     if _media_type() is None:
         return outcome(406, "not-supported", "Only JSON is served (application/fhir+json; fhirVersion=4.0, "

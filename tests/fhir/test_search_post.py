@@ -36,3 +36,12 @@ def test_post_search_wants_a_form_and_keeps_the_type_url_in_links(client, direct
     assert bundle["total"] == 1
     assert bundle["link"][0]["url"].startswith("http://localhost/fhir/Practitioner?name=ada")
     assert client.post("/fhir/Patient/_search", data={}).status_code == 404
+
+
+def test_post_search_preflight_allows_post_from_anywhere(client):
+    response = client.options("/fhir/Practitioner/_search", headers={
+        "Origin": "https://app.example.net", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Prefer"})
+    assert response.status_code == 204 and response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    assert "Prefer" in response.headers["Access-Control-Allow-Headers"]
