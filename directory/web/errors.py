@@ -7,10 +7,18 @@ Pages get the site's error page instead. Either way the headers an HTTP error ca
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, ServiceUnavailable
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, ServiceUnavailable
 
 from directory.search import SnapshotFormatError
 from directory.search.query import QueryError
+
+
+class NulCharacter(BadRequest):
+    """A field holding NUL, which no text may contain (PostgreSQL refuses it in any string)."""
+
+    def __init__(self, field: str):
+        self.field = field.replace("\x00", "")
+        super().__init__(f"The field {self.field!r} contains a NUL character (%00), which no text may contain.")
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None, headers=None):
@@ -67,6 +75,19 @@ def init_app(app: Flask) -> None:
         if limit is not None and request.content_length is not None and request.content_length > limit:
             raise too_large(limit)
 
+    @app.before_request
+    def _refuse_nul_characters():
+        # PostgreSQL refuses NUL in any string it is sent (a 500 from the driver): no form field, nor
+        # a staff page's filter, may hold one. Searches drop control characters themselves; FHIR
+        # answers its own clients in its own shape.
+        sources = [request.form] if request.method == "POST" and request.blueprint != "fhir" else []
+        if (request.blueprint or "").startswith("staff"):
+            sources.append(request.args)
+        for source in sources:
+            for name, value in source.items(multi=True):
+                if "\x00" in name or "\x00" in value:
+                    raise NulCharacter(name)
+
     @app.errorhandler(QueryError)
     def _query_error(error: QueryError):
         return error_response(400, error.code, error.message, error.field)
@@ -92,4 +113,7 @@ def init_app(app: Flask) -> None:
         code = (error.name or "error").lower().replace(" ", "_")
         if isinstance(error, RequestEntityTooLarge):
             code = "request_too_large"
-        return error_response(error.code, code, error.description or error.name, headers=headers)
+        elif isinstance(error, NulCharacter):
+            code = "nul_character"
+        return error_response(error.code, code, error.description or error.name, getattr(error, "field", None),
+                              headers=headers)

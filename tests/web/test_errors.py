@@ -226,11 +226,19 @@ def test_error_pages_are_valid_html5(client, factory, session, tmp_path):
     assert_valid_html5(pages, tmp_path, check=parse)
 
 
-@pytest.mark.parametrize("lid", (2**31 - 1, 2**31, 2**63 - 1, 2**63, HUGE))
+# Until this test ran on PostgreSQL (it was given "whoosh", which ignores the server), nobody saw
+# that an id between 2**31 and MAX_ID is bound as PostgreSQL INTEGER by the read model and fails
+# there with NumericValueOutOfRange (a 500); the id columns are 32-bit on PostgreSQL.
+BOUND_AS_INTEGER = pytest.mark.xfail(strict=True, reason="directory/read/hydrate.py binds the id as INTEGER: "
+                                     "a 500 on PostgreSQL for 2**31 <= id <= MAX_ID")
+
+
+@pytest.mark.parametrize("lid", (2**31 - 1, pytest.param(2**31, marks=BOUND_AS_INTEGER),
+                                 pytest.param(2**63 - 1, marks=BOUND_AS_INTEGER), 2**63, HUGE))
 def test_ids_up_to_the_largest_integer_are_plain_404s_on_postgresql(postgres_server, tmp_path, lid):
     from tests.backends import close_app, make_app
 
-    app = make_app("whoosh", tmp_path, postgres_server)
+    app = make_app("postgres", tmp_path, postgres_server)  # "whoosh" would have ignored the server
     try:
         client = app.test_client()
         assert client.get(f"/api/v1/providers/{lid}").status_code == 404
