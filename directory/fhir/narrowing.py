@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from directory.fhir import ids
 from directory.fhir.codes import NUCC_SYSTEM
 from directory.fhir.values import fold
-from directory.models import MAX_ID, ListingSpecialty, Location, Participation, Role
+from directory.models import MAX_ID, Listing, ListingSpecialty, Location, Participation, Practitioner, Role
 
 Narrower = Callable[[Session, list[str]], set[int] | None]
 
@@ -70,6 +70,48 @@ def _prefix(column) -> Narrower:
     return narrow
 
 
+def _non_ascii(session: Session, column):
+    """Text with a character beyond ASCII: the database cannot fold its accents as we do, so such
+    rows always stay candidates."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column.op("~")("[^\\x01-\\x7f]")
+    return column.op("GLOB")("*[^\x01-\x7f]*")
+
+
+def _like(session: Session, column, value: str, modifier: str):
+    """Rows whose text may match a string search: starts with (or, :contains, has) the folded
+    value, ignoring case, or has non-ASCII text."""
+    escaped = fold(value).lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%" if modifier == "contains" else f"{escaped}%"
+    return or_(func.lower(column).like(pattern, escape="\\"), _non_ascii(session, column))
+
+
+def _text(*sources) -> Callable[[Session, list[str], str], set[int]]:
+    """A string parameter over these (listing id column, text column, condition) sources."""
+    def narrow(session: Session, values: list[str], modifier: str) -> set[int]:
+        found: set[int] = set()
+        for listing_column, column, condition in sources:
+            wanted = or_(*(_like(session, column, value, modifier) for value in values))
+            statement = select(listing_column).where(wanted)
+            if condition is not None:
+                statement = statement.where(condition)
+            found |= set(session.exec(statement))
+        return found
+    return narrow
+
+
+_PRACTITIONER_LISTING = (Listing.id, Listing.name, Listing.kind == "practitioner")
+# String parameters -> the columns their text comes from.
+TEXT_NARROWERS = {
+    ("Practitioner", "name"): _text(_PRACTITIONER_LISTING, (Practitioner.listing_id, Practitioner.last_name, None),
+                                    (Practitioner.listing_id, Practitioner.first_name, None),
+                                    (Practitioner.listing_id, Practitioner.credentials, None)),
+    ("Practitioner", "family"): _text(_PRACTITIONER_LISTING, (Practitioner.listing_id, Practitioner.last_name, None)),
+    ("Practitioner", "given"): _text((Practitioner.listing_id, Practitioner.first_name, None)),
+    ("Organization", "name"): _text((Listing.id, Listing.name, Listing.kind == "organization")),
+    ("Location", "address-city"): _text((Location.listing_id, Location.city, None)),
+}
+
 _LOCATION = _rows("Location", "location", Location.id, Location.listing_id)
 _NETWORK = _rows("Organization", "network", Participation.network_id, Participation.listing_id)
 
@@ -97,6 +139,9 @@ NARROWERS: dict[tuple[str, str], Narrower] = {
 
 def narrowing(session: Session, resource_type: str, name: str, modifier: str, values: list[str]) -> set[int] | None:
     """The listings that can match `name` = any of `values`, or None when unknown."""
+    text = TEXT_NARROWERS.get((resource_type, name))
+    if text is not None and modifier in ("", "exact", "contains"):
+        return text(session, values, modifier)
     narrow = NARROWERS.get((resource_type, name))
     if narrow is None or modifier not in ("", "exact"):
         return None

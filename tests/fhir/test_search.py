@@ -81,3 +81,17 @@ def test_bad_requests_are_operation_outcomes(client, practitioners, query, statu
 def test_unknown_types_say_so(client):
     response = client.get("/fhir/Patient?name=Boston")
     assert response.status_code == 404 and response.get_json()["issue"][0]["code"] == "not-supported"
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_names_match_without_accents_or_case(client, factory):
+    jose = factory.listing(kind="practitioner", name="José Núñez, MD", first_name="José", last_name="Núñez",
+                           zip="02116").id
+    factory.listing(kind="practitioner", name="Ada Lovelace", zip="02116")
+    cafe = factory.listing(name="Café Infusión", zip="02115").id
+    for query in ("name=nunez", "name=JOSE", "family=NÚÑ", "given=jose", "name:contains=UNE", "name:exact=Núñez"):
+        assert _ids(_bundle(client, f"?{query}")) == [f"prac-{jose}"], query
+    for query in ("name=nunez,lovelace&family=lovelace", "name:exact=nunez", "given=nunez"):
+        assert f"prac-{jose}" not in _ids(_bundle(client, f"?{query}")), query
+    organizations = client.get("/fhir/Organization?name=cafe infusion").get_json()
+    assert [e["resource"]["id"] for e in organizations["entry"]] == [f"org-{cafe}"]
