@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from directory.fhir import universe
 from directory.fhir.criteria import Context
 from directory.fhir.errors import SearchError
 from directory.fhir.parameters import PARAMS, Param
-from directory.fhir.read import read
+from directory.fhir.universe import listings_of
 from directory.fhir.values import walk
 
 MAX_INCLUDED = 500
@@ -88,15 +89,19 @@ def _apply(ctx: Context, inclusion: Inclusion, resources: list[dict]) -> list[di
             return []
         found = ctx.find(ctx, inclusion.source, [(inclusion.param.name, ",".join(keys))])
         return [resource for resource, _ in found.matches.values()]
-    found = []
+    wanted: dict[str, dict[str, None]] = {}  # type -> ids, in the order referred to
     for resource in resources:
         if resource["resourceType"] != inclusion.source:
             continue
         for ref in walk(resource, inclusion.param.path):
             kind, _, ident = (ref.get("reference") or "").partition("/") if isinstance(ref, dict) else ("", "", "")
-            if not ident or kind not in PARAMS or inclusion.target not in (None, kind):
-                continue
-            target = read(ctx.session, kind, ident, ctx.canon)
-            if isinstance(target, dict):
-                found.append(target)
+            if ident and kind in PARAMS and inclusion.target in (None, kind):
+                wanted.setdefault(kind, {})[ident] = None
+    found = []
+    for kind, idents in wanted.items():
+        # One batch per type: the listings those ids come from, mapped once (inactive ones give none).
+        listings = listings_of(ctx.session, kind, list(idents))
+        by_id = {r["id"]: r for _, r in universe.resources(ctx.session, kind, ctx.canon, listings=listings)
+                 if r["id"] in idents}
+        found += [by_id[ident] for ident in idents if ident in by_id]
     return found

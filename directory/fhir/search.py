@@ -88,7 +88,7 @@ def page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | 
         return len(found), [item for item in found if after is None or item[0] > after][:count + 1]
     if not criteria.tests and criteria.listings is None:
         chosen = [] if count == 0 else list(islice(
-            resources(ctx.session, resource_type, ctx.canon, after=after), count + 1))
+            resources(ctx.session, resource_type, ctx.canon, after=after, batch=count + 1), count + 1))
         return counts.total(ctx.session, resource_type), chosen
     total, chosen = 0, []
     for key, resource in resources(ctx.session, resource_type, ctx.canon, listings=criteria.listings):

@@ -37,9 +37,10 @@ def listing_key(key: Key) -> int | None:
 
 
 def resources(session: Session, resource_type: str, canon: Canonicals, *, listings: set[int] | None = None,
-              after: Key | None = None) -> Iterator[tuple[Key, dict]]:
+              after: Key | None = None, batch: int = BATCH) -> Iterator[tuple[Key, dict]]:
     """(key, resource) of every active resource of this type in key order; only from `listings`
-    when given (the networks' resources are never left out by it), only keys after `after`."""
+    when given (the networks' resources are never left out by it), only keys after `after`.
+    Listings are read `batch` at a time (a page's worth, when only a page is wanted)."""
     kinds = LISTING_KINDS[resource_type]
     if kinds and (after is None or after[0] == 0):
         statement = select(Listing.id).where(Listing.active.is_(True), Listing.kind.in_(kinds))
@@ -48,10 +49,10 @@ def resources(session: Session, resource_type: str, canon: Canonicals, *, listin
         if after is not None:
             statement = statement.where(Listing.id >= after[1])
         wanted = None if listings is None else sorted(listings)
-        batches = ([wanted[i:i + BATCH] for i in range(0, len(wanted), BATCH)] if wanted is not None
-                   else None)
-        for batch in _listing_batches(session, statement, batches):
-            for record in load_listings(session, batch):
+        chunks = ([wanted[i:i + BATCH] for i in range(0, len(wanted), BATCH)] if wanted is not None
+                  else None)
+        for chunk in _listing_batches(session, statement, chunks, batch):
+            for record in load_listings(session, chunk):
                 for position, resource in enumerate(resources_of_type(record, resource_type, canon)):
                     key = (0, record.listing.id, position)
                     if after is None or key > after:
@@ -61,18 +62,19 @@ def resources(session: Session, resource_type: str, canon: Canonicals, *, listin
                     if after is None or item[0] > after)
 
 
-def _listing_batches(session: Session, statement, batches) -> Iterator[list[int]]:
-    if batches is not None:
-        for batch in batches:
-            yield list(session.exec(statement.where(Listing.id.in_(batch)).order_by(Listing.id)))
+def _listing_batches(session: Session, statement, chunks, size: int) -> Iterator[list[int]]:
+    if chunks is not None:
+        for chunk in chunks:
+            yield list(session.exec(statement.where(Listing.id.in_(chunk)).order_by(Listing.id)))
         return
     last = 0
     while True:
-        batch = list(session.exec(statement.where(Listing.id > last).order_by(Listing.id).limit(BATCH)))
-        if not batch:
+        chunk = list(session.exec(statement.where(Listing.id > last).order_by(Listing.id).limit(size)))
+        if not chunk:
             return
-        yield batch
-        last = batch[-1]
+        yield chunk
+        last = chunk[-1]
+        size = BATCH  # a page needed more than the first batch gave: read on in full batches
 
 
 def _network_resources(session: Session, resource_type: str, canon: Canonicals) -> Iterator[tuple[Key, dict]]:
