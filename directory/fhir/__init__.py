@@ -7,6 +7,7 @@ from records to resource dictionaries), `read` the lookup of one resource by typ
 
 Search: `parameters` (what each type answers and where its values are), `values` (how a value
 matches), `universe` (every resource of a type in key order), `criteria` (a query as tests,
-chains and `_has`), `places` (near and _content through the Searcher), `include`, and `search`
-(the Bundle and its paging).
+chains and `_has`), `narrowing` (the listings that can match, from the database), `places` (near
+and _content through the Searcher), `counts` (totals without criteria), `include`, `definitions`
+(our SearchParameter resources) and `search` (the Bundle and its paging).
 """
