@@ -33,7 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from directory import cli, db, search, verification_cli, web
     from directory.importers import cli as importers_cli
-    from directory.web import api, errors, guide, providers, public, security
+    from directory.web import api, errors, guide, limits, providers, public, security
     from directory.web import fhir as fhir_api
     from directory.web.staff import auth as staff_auth
     from directory.web.staff import cli as staff_cli
@@ -49,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     importers_cli.init_app(app)
     web.init_app(app)
     errors.init_app(app)
+    limits.init_app(app)
     security.init_app(app)
     staff_auth.init_app(app)
     staff_cli.init_app(app)

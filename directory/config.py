@@ -26,6 +26,14 @@ def from_environment(instance_path: str) -> dict:
         # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host (0: none; the
         # headers are then ignored, since any client could send them).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
+        # Rate limits per client on expensive requests (Flask-Limiter's notation): CSV exports and
+        # printable lists, and search pages beyond RATELIMIT_DEEP_PAGE. Counters are in memory (per
+        # worker) unless RATELIMIT_STORAGE_URI names a shared store such as redis://host:6379.
+        "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "true").lower() not in ("0", "false", "no"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        "EXPORT_RATE_LIMIT": os.environ.get("EXPORT_RATE_LIMIT") or "10 per minute",
+        "DEEP_PAGE_RATE_LIMIT": os.environ.get("DEEP_PAGE_RATE_LIMIT") or "30 per minute",
+        "RATELIMIT_DEEP_PAGE": int(os.environ.get("RATELIMIT_DEEP_PAGE") or 10),
         # Map tiles come from this server (empty: no tiles; markers and the list still work).
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
         "MAP_TILE_ATTRIBUTION": os.environ.get(

@@ -16,6 +16,7 @@ KINDS = ("organization", "practitioner")
 TRUE_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 MAX_Q = 200
 MAX_PAGE = 10_000
+MAX_DEPTH = 10_000  # page x per_page: results past this many are not served (narrow the search instead)
 DEFAULT_RADIUS_MI = 25.0
 
 
@@ -171,6 +172,9 @@ def parse_search_args(
 
     page = _int("page", one("page"), 1, MAX_PAGE) if one("page") else 1
     per_page = _int("per_page", one("per_page"), 1, MAX_PER_PAGE) if one("per_page") else 20
+    if page * per_page > MAX_DEPTH:
+        raise QueryError("page", f"page × per_page may be at most {MAX_DEPTH:,}: only the first {MAX_DEPTH:,} "
+                                 "results are served; narrow the search", code="page_too_deep")
 
     return SearchQuery(
         q=q,

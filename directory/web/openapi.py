@@ -17,6 +17,7 @@ from directory.models import KINDS
 from directory.read import shapes
 from directory.search.query import (
     DEFAULT_RADIUS_MI,
+    MAX_DEPTH,
     MAX_PAGE,
     MAX_PER_PAGE,
     MAX_Q,
@@ -106,7 +107,8 @@ def search_parameters() -> list[dict]:
         param("sort", t("string", enum=list(SORTS)), "Order; default distance with a place, relevance "
               "without; distance needs a place. Ties break by name, then id."),
         param("page", t("integer", minimum=1, maximum=MAX_PAGE, default=1), "1-based page; past the end "
-              "gives no results."),
+              f"gives no results. page × per_page may be at most {MAX_DEPTH:,} (400, code page_too_deep). Pages "
+              "beyond the 10th are rate-limited per client (429)."),
         param("per_page", t("integer", minimum=1, maximum=MAX_PER_PAGE, default=20), "Results per page."),
     ]
 
@@ -119,17 +121,24 @@ BAD = {"400": ok("Error", "A parameter is invalid; `field` names it.")}
 MISSING = {"404": ok("Error", "Not found.")}
 GONE = {"410": ok("Error", "The listing was removed from the directory (deactivated); `field` is id. "
                            "An id that was never a listing is 404.")}
+LIMITED = {"429": ok("Error", "Too many deep pages from this client (rate limit, see DEEP_PAGE_RATE_LIMIT); "
+                              "code too_many_requests.")
+           | {"headers": {"Retry-After": {"description": "Seconds to wait before asking again.",
+                                          "schema": t("integer", minimum=1)}}}}
 REBUILDING = {"503": ok("Error", "The search index cannot be opened (e.g. it is being rebuilt).")}
 ANY_PATH = {
     "405": ok("Error", "Another method than GET (the API is read-only).")
     | {"headers": {"Allow": {"description": "The methods this path answers.", "schema": t("string")}}},
     "413": ok("Error", "The request body is larger than the server's limit (MAX_CONTENT_LENGTH, 1 MB by "
                        "default); code request_too_large."),
+    "500": ok("Error", "An internal error; code internal_error, and the message names an incident id that "
+                       "the server logged (no detail of the error is sent)."),
 }
 
 
 def get(op_id: str, summary: str, responses: dict, parameters: list | None = None) -> dict:
-    """A GET operation; every path also answers 405 to other methods and 413 to a large body."""
+    """A GET operation; every path also answers 405 to other methods, 413 to a large body and 500 to
+    an internal error."""
     responses = responses | ANY_PATH
     op = {"operationId": op_id, "summary": summary, "responses": dict(sorted(responses.items()))}
     if parameters:
@@ -152,7 +161,8 @@ def openapi_document() -> dict:
         },
         "paths": {
             "/api/v1/search": get("search", "Search listings", {
-                "200": ok("SearchResponse", "One page of results within the radius."), **BAD, **REBUILDING,
+                "200": ok("SearchResponse", "One page of results within the radius."), **BAD, **LIMITED,
+                **REBUILDING,
             }, search_parameters()),
             "/api/v1/providers/{id}": get("getProvider", "One listing with every location and role", {
                 "200": ok("ProviderDetail", "The listing."), **MISSING, **GONE,

@@ -82,6 +82,7 @@ def _search_page_context(args) -> dict:
         query = parse_search_args(args, known_networks)
     except QueryError as error:
         context["errors"][error.field] = error.message
+        context["status"] = 400 if error.code == "page_too_deep" else 200
         return context
     found = find(query)
     pages = max(1, -(-found.total // query.per_page))
@@ -107,7 +108,8 @@ def _search_page_context(args) -> dict:
 
 @bp.get("/")
 def search():
-    return render_template("search.html", **_search_page_context(request.args))
+    context = _search_page_context(request.args)
+    return render_template("search.html", **context), context.get("status", 200)
 
 
 def _all_results(args, limit: int) -> tuple[SearchQuery, int, list[ListingCard]]:

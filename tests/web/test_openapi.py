@@ -186,16 +186,17 @@ def test_schemas_are_strict_enough_to_catch_drift():
     assert validator.is_valid({"total": 0, "page": 1, "per_page": 20, "results": [], "facets": {}})
 
 
-# Every status each operation can answer; 405 (another method) and 413 (a body over the limit) apply
-# to every path, 503 wherever the search index is opened.
+# Every status each operation can answer; 405 (another method), 413 (a body over the limit) and 500
+# (an internal error, with an incident id) apply to every path, 503 wherever the search index is
+# opened, 429 where deep pages are rate-limited.
 STATUSES = {
-    "/api/v1/search": {"200", "400", "405", "413", "503"},
-    "/api/v1/providers/{id}": {"200", "404", "405", "410", "413"},
-    "/api/v1/specialties": {"200", "405", "413"},
-    "/api/v1/networks": {"200", "405", "413"},
-    "/api/v1/zip/{zip}": {"200", "404", "405", "413"},
-    "/healthz": {"200", "405", "413", "503"},
-    "/api/v1/openapi.json": {"200", "405", "413"},
+    "/api/v1/search": {"200", "400", "405", "413", "429", "500", "503"},
+    "/api/v1/providers/{id}": {"200", "404", "405", "410", "413", "500"},
+    "/api/v1/specialties": {"200", "405", "413", "500"},
+    "/api/v1/networks": {"200", "405", "413", "500"},
+    "/api/v1/zip/{zip}": {"200", "404", "405", "413", "500"},
+    "/healthz": {"200", "405", "413", "500", "503"},
+    "/api/v1/openapi.json": {"200", "405", "413", "500"},
 }
 
 
