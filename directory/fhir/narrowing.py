@@ -14,9 +14,18 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from directory.fhir import ids
-from directory.fhir.codes import NUCC_SYSTEM
+from directory.fhir.codes import NUCC_SYSTEM, ORGANIZATION_CODES, SYSTEM
 from directory.fhir.values import fold
-from directory.models import MAX_ID, Listing, ListingSpecialty, Location, Participation, Practitioner, Role
+from directory.models import (
+    MAX_ID,
+    Listing,
+    ListingSpecialty,
+    Location,
+    Organization,
+    Participation,
+    Practitioner,
+    Role,
+)
 
 Narrower = Callable[[Session, list[str]], set[int] | None]
 
@@ -46,17 +55,41 @@ def _rows(target: str, kind: str, column, listing_column) -> Narrower:
     return narrow
 
 
-def _specialty(session: Session, values: list[str]) -> set[int] | None:
+def _codes(values: list[str], system: str) -> list[str] | None:
+    """The codes of `system` these token values name (None for `system|`: any code of it)."""
     codes = []
     for value in values:
-        system, bar, code = value.rpartition("|")
+        named, bar, code = value.rpartition("|")
         if bar and not code:
-            return None  # `system|`: any code of it
-        if not bar or system == NUCC_SYSTEM:
+            return None
+        if not bar or named == system:
             codes.append(code)
+    return codes
+
+
+def _specialty(session: Session, values: list[str]) -> set[int] | None:
+    codes = _codes(values, NUCC_SYSTEM)
     if not codes:
-        return set()
+        return None if codes is None else set()
     return set(session.exec(select(ListingSpecialty.listing_id).where(ListingSpecialty.code.in_(codes))))
+
+
+def _organization_code(system: str, column: int, telehealth_code: str | None = None) -> Narrower:
+    """Organizations whose type maps to one of the codes (ORGANIZATION_CODES' `column`), and, for
+    `telehealth_code`, practitioners offering telehealth (their virtual service has that code)."""
+    def narrow(session: Session, values: list[str]) -> set[int] | None:
+        codes = _codes(values, SYSTEM[system])
+        if codes is None:
+            return None
+        types = [kind for kind, mapped in ORGANIZATION_CODES.items() if mapped[column] in codes]
+        org_type = func.coalesce(Organization.org_type, "practice")  # the mapping's default
+        found = set(session.exec(select(Listing.id).outerjoin(Organization, Organization.listing_id == Listing.id)
+                                 .where(Listing.kind == "organization", org_type.in_(types)))) if types else set()
+        if telehealth_code in codes:
+            found |= set(session.exec(select(Listing.id).where(Listing.kind == "practitioner",
+                                                               Listing.telehealth.is_(True))))
+        return found
+    return narrow
 
 
 def _prefix(column) -> Narrower:
@@ -134,6 +167,9 @@ NARROWERS: dict[tuple[str, str], Narrower] = {
     ("Location", "address-postalcode"): _prefix(Location.zip),
     ("Location", "address-state"): _prefix(Location.state),
     ("Endpoint", "organization"): _own("Organization", "organization"),
+    ("Organization", "type"): _organization_code("OrgTypeCS", 0),
+    ("HealthcareService", "service-category"): _organization_code("HealthcareServiceCategoryCS", 1, "prov"),
+    ("OrganizationAffiliation", "role"): _organization_code("OrganizationAffiliationRoleCS", 2),
 }
 
 

@@ -165,3 +165,19 @@ def test_a_search_without_criteria_gathers_every_resource_once(demo, resource_ty
     assert total == len(ids) == len(set(ids))
     small = [e["resource"]["id"] for e in demo.client.get(f"/fhir/{resource_type}?_count=7").get_json()["entry"]]
     assert small == ids[:7]
+
+
+@pytest.mark.parametrize(("resource_type", "name"), [("Organization", "type"), ("OrganizationAffiliation", "role"),
+                                                     ("HealthcareService", "service-category"),
+                                                     ("PractitionerRole", "role"), ("PractitionerRole", "specialty")])
+def test_every_code_in_the_data_matches_the_oracle(demo, resource_type, name):
+    expression = oracle.parameter(resource_type, name)["expression"]
+    codes = {(system, code) for r in _of(demo.resources, resource_type)
+             for system, code, _ in oracle._codes(oracle.values(r, expression)) if code}
+    assert len(codes) > 1
+    failures = []
+    for system, code in sorted(codes):
+        for value in (code, f"{system}|{code}"):
+            _check(demo.client, resource_type, f"{name}={_q(value)}",
+                   oracle.search(demo.resources, resource_type, name, value), failures)
+    assert not failures, "\n".join(failures)
