@@ -12,7 +12,7 @@ from directory.fhir.errors import SearchError
 from directory.fhir.values import split_escaped
 from directory.geo import MAX_RADIUS_MI, great_circle_mi
 from directory.search import get_searcher
-from directory.search.query import Place, SearchQuery
+from directory.search.query import MAX_Q, Place, SearchQuery, clean_text
 
 KM_PER_MI = 1.609344
 # near's unit -> (miles per unit, the UCUM code and unit of the distance we report)
@@ -66,8 +66,12 @@ def near_listings(near: Near) -> set[int]:
 
 
 def content_ranking(text: str) -> dict[int, int]:
-    """Listing id -> rank (0 best) of every listing our text search finds for `text`."""
-    hits = _all_hits(SearchQuery(q=text, sort="relevance", facets=False))
+    """Listing id -> rank (0 best) of every listing our text search finds for `text` (at most
+    MAX_Q characters, as the JSON API takes)."""
+    words = clean_text(text)
+    if not words or len(words) > MAX_Q:
+        raise SearchError("invalid", f"_content is 1 to {MAX_Q} characters of text", "_content")
+    hits = _all_hits(SearchQuery(q=words, sort="relevance", facets=False))
     return {hit.lid: rank for rank, hit in enumerate(hits)}
 
 
