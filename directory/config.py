@@ -26,6 +26,9 @@ def from_environment(instance_path: str) -> dict:
         # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host (0: none; the
         # headers are then ignored, since any client could send them).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
+        # An error in a request is the 500 page naming an incident (its traceback in the log), in
+        # development and under --debug too: never the traceback in the response.
+        "PROPAGATE_EXCEPTIONS": False,
         # Rate limits per client on expensive requests (Flask-Limiter's notation): CSV exports and
         # printable lists, and search pages beyond RATELIMIT_DEEP_PAGE. Counters are in memory (per
         # worker) unless RATELIMIT_STORAGE_URI names a shared store such as redis://host:6379.

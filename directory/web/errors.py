@@ -1,13 +1,22 @@
 """One JSON error shape for the API: {"error": {"code", "message", "field"}} with a 4xx status.
 
 Pages get the site's error page instead. Either way the headers an HTTP error carries (`Allow` on
-405, `Retry-After` on 429 and 503) are kept.
+405, `Retry-After` on 429 and 503) are kept. An internal error is a plain 500 naming an incident id;
+its traceback goes to the log under that id, never into the response (in development too).
 """
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, ServiceUnavailable
+import secrets
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    InternalServerError,
+    RequestEntityTooLarge,
+    ServiceUnavailable,
+)
 
 from directory.search import SnapshotFormatError
 from directory.search.query import QueryError
@@ -66,7 +75,27 @@ def _explained(error: RequestEntityTooLarge) -> RequestEntityTooLarge:
                                  f"field, in at most {parts} fields.")
 
 
+def incident_message(incident: str) -> str:
+    return (f"Something went wrong on our side. It was logged as incident {incident}; please try again "
+            "later, and quote that number if you contact us.")
+
+
 def init_app(app: Flask) -> None:
+    @app.errorhandler(InternalServerError)
+    def _internal_error(error: InternalServerError):
+        incident = secrets.token_hex(6)
+        cause = error.original_exception or error
+        app.logger.error("incident %s: %s %s failed", incident, request.method, request.path,
+                         exc_info=(type(cause), cause, cause.__traceback__))
+        message = incident_message(incident)
+        if _wants_json():
+            return error_response(500, "internal_error", message)
+        try:
+            return render_template("error.html", error=InternalServerError(message)), 500
+        except Exception:  # the page itself cannot be drawn: plain text, still without detail
+            app.logger.exception("incident %s: the error page failed too", incident)
+            return Response(message + "\n", status=500, mimetype="text/plain")
+
     @app.before_request
     def _refuse_large_bodies():
         # Every route, whether or not it reads its body (the API's GETs never do). Runs after the

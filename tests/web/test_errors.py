@@ -245,3 +245,66 @@ def test_ids_up_to_the_largest_integer_are_plain_404s_on_postgresql(postgres_ser
         assert client.get(f"/providers/{lid}").status_code == 404
     finally:
         close_app(app)
+
+
+# --- errors never leak: no traceback, SQL, file path or version in any response ---------------------
+
+LEAKS = ("Traceback", "File \"", "sqlalchemy", "sqlite3", "psycopg", "SELECT ", "no such table", "OperationalError",
+         "/work/", "site-packages", ".py\"", ".py,", "Werkzeug", "Python/", "jinja2")
+
+
+def assert_no_leak(response) -> None:
+    shown = response.get_data(as_text=True) + "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+    assert not [leak for leak in LEAKS if leak in shown], shown[:3000]
+    assert "Server" not in response.headers  # the app names no software; gunicorn says only "gunicorn"
+
+
+@pytest.mark.parametrize("mode", [{"ENV": "production"}, {"ENV": "development"}, {"ENV": "development", "DEBUG": True}],
+                         ids=["production", "development", "debug"])
+def test_a_real_internal_error_is_a_plain_500_with_an_incident_id(tmp_path, caplog, mode):
+    from sqlalchemy import text as sql
+    from sqlmodel import Session
+
+    from directory.db import get_engine
+    from tests.backends import close_app, make_app
+    from tests.factories import Factory
+
+    app = make_app("whoosh", tmp_path, **mode)
+    try:
+        with Session(get_engine(app), expire_on_commit=False) as session:
+            listing = Factory(app, session).listing()
+        with get_engine(app).begin() as conn:
+            conn.execute(sql("DROP TABLE location"))  # every listing's page now fails in the database
+        client = app.test_client()
+        incidents = []
+        for url in (f"/providers/{listing.id}", f"/api/v1/providers/{listing.id}"):
+            with caplog.at_level("ERROR"):
+                response = client.get(url)
+            assert response.status_code == 500, response.get_data(as_text=True)[:500]
+            assert_no_leak(response)
+            body = response.get_data(as_text=True)
+            incident = re.search(r"incident ([0-9a-f]{12})", body).group(1)
+            if url.startswith("/api/"):
+                assert response.get_json()["error"]["code"] == "internal_error"
+            else:
+                assert response.mimetype == "text/html" and "Something went wrong on our side" in body
+            logged = [r for r in caplog.records if incident in r.getMessage()]
+            assert logged and "no such table: location" in caplog.text  # the detail stays in the log
+            incidents.append(incident)
+        assert incidents[0] != incidents[1]
+    finally:
+        close_app(app)
+
+
+def test_no_response_of_the_app_names_software_or_a_version(client, factory):
+    """The app adds no Server header and no version anywhere; the WSGI server in front names itself
+    (gunicorn: "gunicorn", no version; Werkzeug's development server: its and Python's versions)."""
+    listing = factory.listing()
+    responses = [client.get("/"), client.get("/?q=a&page=0"), client.get(f"/providers/{listing.id}"),
+                 client.get("/api/v1/search?q=a"), client.get("/api/v1/search?page=0"), client.get("/nowhere"),
+                 client.post("/"), client.delete("/api/v1/networks"), client.get("/static/css/site.css"),
+                 client.get("/healthz"), client.get("/api/v1/openapi.json"), client.get("/staff/login")]
+    assert {r.status_code for r in responses} >= {200, 400, 404, 405}
+    for response in responses:
+        assert_no_leak(response)
+        response.close()  # the static file's
