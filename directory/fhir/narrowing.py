@@ -9,13 +9,14 @@ A chain's or `_revinclude`'s inner matches narrow the same way, as `Type/id` val
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
-from sqlalchemy import func, or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
 from directory.fhir import ids
 from directory.fhir.codes import NUCC_SYSTEM, ORGANIZATION_CODES, SYSTEM
-from directory.fhir.values import fold
+from directory.fhir.values import PREFIXES, date_range, fold
 from directory.models import (
     MAX_ID,
     Listing,
@@ -145,6 +146,27 @@ TEXT_NARROWERS = {
     ("Location", "address-city"): _text((Location.listing_id, Location.city, None)),
 }
 
+SLACK = timedelta(days=1)  # wider than any zone offset or rounding between the row and its resource
+
+
+def _updated(session: Session, values: list[str]) -> set[int] | None:
+    """Listings whose update time can satisfy these `_lastUpdated` values, for the types whose
+    lastUpdated is their listing's (a role's or an affiliation's also follows its networks)."""
+    conditions = []
+    for value in values:
+        prefix, body = (value[:2], value[2:]) if value[:2] in PREFIXES else ("eq", value)
+        if prefix in ("ne", "ap"):
+            return None
+        low, high = date_range(body)
+        if prefix in ("gt", "ge", "sa"):
+            conditions.append(Listing.updated_at >= low - SLACK)
+        elif prefix in ("lt", "le", "eb"):
+            conditions.append(Listing.updated_at < high + SLACK)
+        else:
+            conditions.append(and_(Listing.updated_at >= low - SLACK, Listing.updated_at < high + SLACK))
+    return set(session.exec(select(Listing.id).where(or_(*conditions))))
+
+
 _LOCATION = _rows("Location", "location", Location.id, Location.listing_id)
 _NETWORK = _rows("Organization", "network", Participation.network_id, Participation.listing_id)
 
@@ -170,6 +192,8 @@ NARROWERS: dict[tuple[str, str], Narrower] = {
     ("Organization", "type"): _organization_code("OrgTypeCS", 0),
     ("HealthcareService", "service-category"): _organization_code("HealthcareServiceCategoryCS", 1, "prov"),
     ("OrganizationAffiliation", "role"): _organization_code("OrganizationAffiliationRoleCS", 2),
+    **{(kind, "_lastUpdated"): _updated for kind in ("Practitioner", "Organization", "Location", "HealthcareService",
+                                                     "Endpoint")},
 }
 
 
