@@ -95,3 +95,17 @@ def test_names_match_without_accents_or_case(client, factory):
         assert f"prac-{jose}" not in _ids(_bundle(client, f"?{query}")), query
     organizations = client.get("/fhir/Organization?name=cafe infusion").get_json()
     assert [e["resource"]["id"] for e in organizations["entry"]] == [f"org-{cafe}"]
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_near_and_content_go_through_either_search_backend(client, factory):
+    boston = factory.listing(name="Fenway Infusion Center", zip="02115").id
+    factory.listing(name="Lakeside Infusion", zip="60601")
+    near = client.get("/fhir/Location?near=42.3467|-71.0972|20|mi").get_json()
+    assert [e["resource"]["managingOrganization"]["reference"] for e in near["entry"]] == [f"Organization/org-{boston}"]
+    assert near["entry"][0]["search"]["extension"][0]["valueDistance"]["code"] == "[mi_i]"
+    for text in ("fenway", "fenwey infusion", "lakeside"):
+        found = client.get(f"/fhir/Organization?_content={text}").get_json()
+        api = client.get(f"/api/v1/search?q={text}&kind=organization&sort=relevance").get_json()
+        assert [e["resource"]["id"] for e in found.get("entry", [])] == [f"org-{r['id']}" for r in api["results"]]
+        assert found["total"] == api["total"] > 0
