@@ -8,6 +8,7 @@ import pytest
 from directory.search.query import MAX_DEPTH
 from tests.backends import close_app, make_app
 from tests.web.test_api import assert_error
+from tests.web.test_openapi import check
 from tests.web.test_staff_auth import make_staff, sign_in, text
 
 LOW = {"EXPORT_RATE_LIMIT": "2 per minute", "DEEP_PAGE_RATE_LIMIT": "3 per minute", "RATELIMIT_DEEP_PAGE": 2}
@@ -64,6 +65,7 @@ def test_deep_pages_are_limited_shallow_ones_are_not(limited):
     refused = client.get("/api/v1/search?q=a&page=4")
     error = assert_error(refused, 429, None)
     assert error["code"] == "too_many_requests" and "deep pages" in error["message"]
+    check(refused, "/api/v1/search")  # the shape the OpenAPI documents for 429
     assert int(refused.headers["Retry-After"]) >= 1
     assert from_address(limited, "198.51.100.1").get("/?q=a&page=3").status_code == 200  # the page counts apart
     assert client.get("/api/v1/search?q=a&page=1").status_code == 200
