@@ -19,7 +19,7 @@ VERIFICATION_METHODS = ("phone", "email", "attestation", "nppes", "import")
 STAFF_ROLES = ("editor", "verifier", "admin")
 GEO_SOURCES = ("zip_centroid", "geocoder")
 STALE_AFTER_DAYS = 90
-MAX_ID = 2**63 - 1  # the largest integer a row id can be (SQLite INTEGER, PostgreSQL bigint)
+MAX_ID = 2**31 - 1  # the largest id every database here can hold: id columns are INTEGER, 32-bit on PostgreSQL
 
 
 def utcnow() -> datetime:

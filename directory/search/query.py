@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -73,21 +74,27 @@ def clean_text(text: str) -> str:
     return " ".join(kept.split())
 
 
+# Numbers as the OpenAPI and JSON write them: ASCII digits, no underscores, no plus sign, where
+# int() and float() would also read "1_0", "+3" and digits of other scripts.
+WHOLE = re.compile(r"^-?[0-9]+$")
+DECIMAL = re.compile(r"^-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$")
+
+
 def _int(name: str, raw: str, low: int, high: int) -> int:
-    try:
-        value = int(raw.strip())
-    except (ValueError, AttributeError):
-        raise QueryError(name, f"{name} must be a whole number from {low} to {high}") from None
+    text = raw.strip() if isinstance(raw, str) else ""
+    if not WHOLE.match(text) or len(text) > 20:
+        raise QueryError(name, f"{name} must be a whole number from {low} to {high}")
+    value = int(text)
     if not low <= value <= high:
         raise QueryError(name, f"{name} must be from {low} to {high}")
     return value
 
 
 def _float(name: str, raw: str, low: float, high: float, unit: str = "") -> float:
-    try:
-        value = float(raw.strip())
-    except (ValueError, AttributeError):
-        raise QueryError(name, f"{name} must be a number from {low:g} to {high:g}{unit}") from None
+    text = raw.strip() if isinstance(raw, str) else ""
+    if not DECIMAL.match(text):
+        raise QueryError(name, f"{name} must be a number from {low:g} to {high:g}{unit}")
+    value = float(text)
     if not math.isfinite(value) or not low <= value <= high:
         raise QueryError(name, f"{name} must be from {low:g} to {high:g}{unit}")
     return value
