@@ -126,9 +126,39 @@ def _hours_error(hours) -> str | None:
     return None
 
 
+# The longest text each field takes, in characters: no real name comes near, and PostgreSQL's search
+# index cannot hold a word over 2047 bytes (a 10 kB name was a 500 there, from the staff form and
+# from imports alike).
+TEXT_MAX = {"name": 200, "first_name": 100, "last_name": 100, "credentials": 100, "website": 2000}
+LOCATION_TEXT_MAX = {"address": 200, "city": 100, "name": 200}
+ITEM_MAX = 100  # one IVIG product, language or service code
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _text_errors(data: ListingInput) -> dict[str, str]:
+    """Texts too long to store and search, or holding control characters (NUL included)."""
+    errors: dict[str, str] = {}
+    for name, limit in TEXT_MAX.items():
+        value = getattr(data, name) or ""
+        if len(value) > limit:
+            errors[name] = f"at most {limit} characters"
+        elif CONTROL.search(value):
+            errors[name] = "control characters are not allowed"
+    for i, loc in enumerate(data.locations):
+        for name, limit in LOCATION_TEXT_MAX.items():
+            value = getattr(loc, name) or ""
+            if len(value) > limit:
+                errors[f"locations.{i}.{name}"] = f"at most {limit} characters"
+            elif CONTROL.search(value):
+                errors[f"locations.{i}.{name}"] = "control characters are not allowed"
+    if any(len(item) > ITEM_MAX or CONTROL.search(item) for item in data.ivig_products):
+        errors["ivig_products"] = f"each product at most {ITEM_MAX} characters, without control characters"
+    return errors
+
+
 def validate(session: Session, data: ListingInput) -> dict[str, str]:
     """Every problem with `data`, by field; empty when it can be saved."""
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = _text_errors(data)
     if data.kind not in KINDS:
         errors["kind"] = "kind must be organization or practitioner"
     elif data.kind == "organization" and data.org_type not in ORG_TYPES:

@@ -127,3 +127,34 @@ def test_network_ids_beyond_any_row_are_a_field_error(session):
     from directory.services.listings import validate
 
     assert validate(session, _org_input(networks=[2**63]))["networks"] == f"unknown network id {2**63}"
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"name": "N" * 10_000}, "name"),
+    ({"name": "Bad\x00Name"}, "name"),
+    ({"website": "https://example.org/" + "a" * 3000}, "website"),
+    ({"ivig_products": ["Gamunex-C", "P" * 500]}, "ivig_products"),
+    ({"locations": [LocationInput(address="1 Main St\x07", zip="02115")]}, "locations.0.address"),
+    ({"locations": [LocationInput(address="A" * 500, zip="02115")]}, "locations.0.address"),
+])
+def test_texts_too_long_or_with_control_characters_are_field_errors(session, overrides, field):
+    """A 10 kB name was a 500 on PostgreSQL (its search index holds words of at most 2047 bytes), and
+    the staff form was the only place that limited it: imports are held to the same rules."""
+    from directory.services.listings import validate
+
+    assert field in validate(session, _org_input(**overrides))
+
+
+def test_an_import_row_with_a_huge_name_is_rejected_alone(session):
+    import io
+
+    from directory.importers.template import import_template
+    from directory.npi import make_npi
+
+    good, bad = make_npi(7321, individual=False), make_npi(7322, individual=False)
+    rows = ("npi,kind,name,specialties,address,zip\n"
+            f"{good},organization,Good Infusion,261QI0500X,1 Main St,02115\n"
+            f"{bad},organization,{'N' * 10_000},261QI0500X,2 Main St,02115\n")
+    report = import_template(session, io.StringIO(rows, newline=""), actor="test")
+    assert report.created == 1 and [(line, npi) for line, npi, _ in report.rejections] == [(3, bad)]
+    assert "name: at most 200 characters" in report.rejections[0][2]

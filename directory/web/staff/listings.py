@@ -33,11 +33,6 @@ LOCATION_FIELDS = ("address", "zip", "city", "state", "phone", "fax")
 STALE_MESSAGE = ("Someone else saved this listing since you opened it; reload to see their change. "
                  "Nothing was saved.")
 _LOCATION_KEY = re.compile(r"^locations\.(\d+)\.(\w+)$")
-# The longest text each field takes, in characters: no real name comes near, and PostgreSQL's search
-# index cannot hold a word over 2047 bytes (a 10 kB name was a 500 there).
-TEXT_MAX = {"name": 200, "first_name": 100, "last_name": 100, "credentials": 100, "ivig_products": 600,
-            "website": 2000}
-LOCATION_TEXT_MAX = 200
 
 
 # --- the list ------------------------------------------------------------------------------------
@@ -124,7 +119,7 @@ def _form_from_request(kind: str) -> dict:
 
 def _listing_input(db: Session, form: dict, listing_id: int | None) -> tuple[ListingInput, list[int], dict]:
     """The service-layer input for `form`, the form row of each location kept, and form-only errors."""
-    errors = {name: f"at most {limit} characters" for name, limit in TEXT_MAX.items() if len(form[name]) > limit}
+    errors: dict[str, str] = {}
     networks: list[int] = []
     for raw in form["networks"]:
         if (network_id := whole_number(raw)) is not None:
@@ -140,8 +135,6 @@ def _listing_input(db: Session, form: dict, listing_id: int | None) -> tuple[Lis
         if not any(row[name] for name in LOCATION_FIELDS):
             continue  # an untouched row
         old = existing.get(whole_number(row["id"]))
-        errors |= {f"locations.{len(locations)}.{name}": f"at most {LOCATION_TEXT_MAX} characters"
-                   for name in LOCATION_FIELDS if len(row[name]) > LOCATION_TEXT_MAX}
         locations.append(LocationInput(
             address=row["address"], zip=row["zip"], city=row["city"], state=row["state"],
             phone=row["phone"] or None, fax=row["fax"] or None,
