@@ -36,6 +36,7 @@ import re
 import secrets
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -242,6 +243,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--queries", type=int, default=1000,
                         help="search URLs per kind of the mix (all distinct: repeats move to a nearby ZIP)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="load /healthz, one listing and the mix this many times in turn; the ratios are "
+                             "the medians of each round's (for a machine shared with other work)")
     parser.add_argument("--per-kind", action="store_true", help="also one wrk run per kind of the mix")
     parser.add_argument("--floor", action="store_true",
                         help="also serve bench.floor:app (every search result remembered) and load it: "
@@ -293,10 +297,14 @@ def run(args: argparse.Namespace) -> None:
                                "first_search_s": round(server.wait_for(mix[0]), 2)}
             server.check_workers()
             report["warm_up_s"] = round(warm_up(server.base, mix, args.connections), 1)
-            report["healthz"] = run_wrk(server.base + "/healthz", args)
-            if providers:
-                report["provider"] = run_wrk(server.base, args, providers, work, "provider")
-            report["search"] = run_wrk(server.base, args, mix, work, "search")
+            report["rounds"] = []
+            for _ in range(args.rounds):  # /healthz, one listing, the mix: close together each round
+                report["healthz"] = run_wrk(server.base + "/healthz", args)
+                if providers:
+                    report["provider"] = run_wrk(server.base, args, providers, work, "provider")
+                report["search"] = run_wrk(server.base, args, mix, work, "search")
+                report["rounds"].append({name: report[name]["requests_per_s"]
+                                         for name in ("healthz", "provider", "search") if name in report})
             if args.per_kind:
                 report["kinds"] = {kind: run_wrk(server.base, args, by_kind[kind], work, kind) for kind in MIX}
             report["memory_mb"] = server.memory()
@@ -314,13 +322,13 @@ def run(args: argparse.Namespace) -> None:
                 report["floor"] = run_wrk(server.base, args, mix, work, "floor")
 
     workers_rss = [m["VmHWM"] for m in report["memory_mb"]["workers"].values()]
-    ratio = report["search"]["requests_per_s"] / report["healthz"]["requests_per_s"]
+    # With several rounds (a shared machine), the median of each round's ratio.
+    ratio = statistics.median(r["search"] / r["healthz"] for r in report["rounds"])
     if "floor" in report:
         report["floor_ratio"] = round(
             report["floor"]["requests_per_s"] / report["floor_healthz"]["requests_per_s"], 3)
     if "provider" in report:
-        report["provider_ratio"] = round(
-            report["provider"]["requests_per_s"] / report["healthz"]["requests_per_s"], 3)
+        report["provider_ratio"] = round(statistics.median(r["provider"] / r["healthz"] for r in report["rounds"]), 3)
     report["bar"] = {"ratio": round(ratio, 3), "ratio_ok": ratio >= BAR_RATIO,
                      "max_worker_rss_mb": max(workers_rss), "rss_ok": max(workers_rss) <= BAR_RSS_MB}
 
@@ -359,6 +367,9 @@ def print_table(report: dict) -> None:
     for name, run in rows.items():
         print(f"| {name} | {run['requests_per_s']:,.0f} | {run['p50_ms']} | {run['p90_ms']} | "
               f"{run['p99_ms']} | {run['requests']:,} |")
+    if len(report["rounds"]) > 1:
+        print("\nreq/s per round (/healthz, one listing, search mix): " + "; ".join(
+            f"{r['healthz']:,.0f}, {r.get('provider', 0):,.0f}, {r['search']:,.0f}" for r in report["rounds"]))
     verdict = "meets" if bar["ratio_ok"] else "MISSES"
     print(f"\nsearch / healthz throughput: {bar['ratio']:.0%} ({verdict} the bar of {BAR_RATIO:.0%})")
     if "provider_ratio" in report:

@@ -220,9 +220,11 @@ class IndexChange(SQLModel, table=True):
 
 class PublicCard(SQLModel, table=True):
     """A listing's search-result card as ready JSON, derived from its rows like the search index
-    and written with it by the outbox (`directory/read/cards.py`); active listings only."""
+    and written with it by the outbox (`directory/read/cards.py`); active listings only. No foreign
+    keys: the outbox may write a card while another transaction deletes a row it was made from
+    (the change that deleted it rewrites the card next), and a page joins `listing` anyway."""
 
-    listing_id: int = Field(primary_key=True, foreign_key="listing.id", ondelete="CASCADE")
+    listing_id: int = Field(primary_key=True)
     head: str  # the card's JSON members before "location" (id .. npi)
     tail: str  # its members between "location" and "stale" (specialties .. last_verified)
     last_verified: date | None = None  # "stale" depends on the day it is read
@@ -233,8 +235,8 @@ class PublicCard(SQLModel, table=True):
 class PublicPlace(SQLModel, table=True):
     """A location as a card shows it (ready JSON), written with its listing's card."""
 
-    location_id: int = Field(primary_key=True, foreign_key="location.id", ondelete="CASCADE")
-    listing_id: int = Field(foreign_key="listing.id", index=True, ondelete="CASCADE")
+    location_id: int = Field(primary_key=True)
+    listing_id: int = Field(index=True)  # the listing that owns the location
     body: str
 
 

@@ -11,6 +11,7 @@ page of cards is one statement (`page_rows`) and a splice of stored text (`card_
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import date
 from functools import cache
 
@@ -71,12 +72,13 @@ def write_cards(conn: Connection, listing_ids: Iterable[int], active: set[int] |
         conn.execute(insert(PublicCard), cards)
 
 
-def rebuild_cards(engine: Engine, batch_size: int = 2000, progress: Callable[[int], None] | None = None) -> int:
+def rebuild_cards(engine: Engine, writing: Callable[[], AbstractContextManager], batch_size: int = 2000) -> int:
     """Write every active listing's card (and every place), a batch of ids at a time, and drop
-    the cards of listings no longer active. Returns the cards written."""
+    the cards of listings no longer active. Returns the cards written. Each batch holds
+    `writing()` (the searcher's writer lock), so the outbox never writes the same cards at once."""
     written, last_id = 0, 0
     while True:
-        with engine.begin() as conn:
+        with writing(), engine.begin() as conn:
             rows = conn.execute(select(Listing.id, Listing.active).where(Listing.id > last_id)
                                 .order_by(Listing.id).limit(batch_size)).all()
             if not rows:
@@ -85,8 +87,6 @@ def rebuild_cards(engine: Engine, batch_size: int = 2000, progress: Callable[[in
             write_cards(conn, [lid for lid, _ in rows], active)
             written += len(active)
             last_id = rows[-1][0]
-        if progress:
-            progress(len(rows))
 
 
 # -- reading a page ----------------------------------------------------------------------------
@@ -95,13 +95,15 @@ def rebuild_cards(engine: Engine, batch_size: int = 2000, progress: Callable[[in
 @cache
 def _page_statement(size: int):
     """The cards of `size` (listing id, location id) pairs, each at that location or, when it is
-    null, at the card's own first place: one statement, built once per size."""
+    null, at the card's own first place: one statement, built once per size. A listing deleted
+    since its card was written is left out (the outbox removes its card next)."""
     pairs = ", ".join(f"(CAST(:l{i} AS BIGINT), CAST(:p{i} AS BIGINT))" for i in range(size))
     return text(f"""
         WITH page(lid, loc) AS (VALUES {pairs})
         SELECT c.listing_id, c.head, c.tail, c.last_verified, c.demo, p.body,
                coalesce(page.loc, c.location_id)
         FROM page JOIN {PublicCard.__tablename__} c ON c.listing_id = page.lid
+        JOIN {Listing.__tablename__} l ON l.id = c.listing_id
         LEFT JOIN {PublicPlace.__tablename__} p ON p.location_id = coalesce(page.loc, c.location_id)
     """).columns(last_verified=Date)
 

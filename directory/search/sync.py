@@ -83,7 +83,7 @@ def reindex(engine: Engine, searcher: Searcher, progress: Progress | None = None
         searcher.rebuild(batches(), watermark)
     finally:
         session.close()
-    rebuild_cards(engine, batch_size)
+    rebuild_cards(engine, searcher.writing, batch_size)
     settle_changes(engine, watermark)
     return count
 

@@ -80,8 +80,10 @@ def test_a_card_follows_an_edit_and_a_listing_without_one_comes_from_its_rows(ap
     assert again[0]["location"]["zip"] == "02115" and again[1]["location"]["zip"] == "02116"
 
 
-def test_a_deleted_listing_loses_its_card(app, factory):
-    clinic = factory.listing(name="Fenway Infusion", zip="02115")
+def test_a_listing_deleted_since_its_card_was_written_is_left_out(app, factory, client):
+    gone = factory.listing(name="Fenway Infusion", zip="02115")
+    kept = factory.listing(name="Back Bay Infusion", zip="02116")
     with app.app_context(), get_engine().begin() as conn:
-        conn.execute(delete(Listing).where(Listing.id == clinic.id))
-        assert conn.execute(select(PublicCard).where(PublicCard.listing_id == clinic.id)).first() is None
+        conn.execute(delete(Listing).where(Listing.id == gone.id))  # no outbox: the card stays
+        assert conn.execute(select(PublicCard).where(PublicCard.listing_id == gone.id)).first() is not None
+    assert [r["id"] for r in client.get("/api/v1/search?zip=02115&radius=5").get_json()["results"]] == [kept.id]
