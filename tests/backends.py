@@ -100,7 +100,9 @@ def start_postgres(admin_url: str = ADMIN_URL) -> PostgresServer:
 
 def make_app(backend: str, folder: Path, server: PostgresServer | None = None, **config) -> Flask:
     """A migrated app on `backend` with its data under `folder` (or in a new PostgreSQL database)."""
+    # Search tests walk deep pages on purpose; the deep-page rate limit is tested in tests/web/test_limits.py.
     settings = {"TESTING": True, "INDEX_DIR": str(folder / "index"), "SECRET_KEY": "test-secret",
+                "RATELIMIT_DEEP_PAGE": 1000,
                 "SEARCH_BACKEND": backend, **config}
     if backend == "postgres":
         assert server is not None

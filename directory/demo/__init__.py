@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Engine
@@ -62,6 +62,9 @@ def generate(
         removed = delete_demo(conn)
         taken = {(payer, name) for payer, name in conn.execute(select(Network.payer, Network.name))}
         networks = _networks(rng, _next_id(conn, Network.id), taken)
+        stamp = datetime(today.year, today.month, today.day, tzinfo=UTC)  # like the listings': per seed and day
+        for network in networks:
+            network["updated_at"] = stamp
         if networks:
             conn.execute(insert(Network.__table__), networks)
         audit_reseed(conn, removed=removed, added=(count, len(networks)), seed=seed)
