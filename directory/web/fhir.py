@@ -5,12 +5,15 @@ Allow; a path that names nothing: 404), answered by an app-wide hook before the 
 The routes are GET only but one: `POST [type]/_search`, FHIR's search with the parameters in a
 form body. It is exempt from CSRF protection (which guards the site's forms) because it changes
 nothing, needs no sign-in, reads no cookie and answers JSON a cross-site form cannot read.
-Nothing here logs a request: Plan-Net's privacy rule is that no log ties a client to a query.
+Nothing here logs a request: Plan-Net's privacy rule is that no log ties a client to a query. The
+development server's access log (werkzeug's) would: a filter drops its lines for /fhir/ requests.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 
@@ -34,8 +37,23 @@ JSON_FORMATS = {"json", "application/json", FHIR_JSON}
 FHIR_VERSIONS = {"4.0", "4.0.1"}
 
 
+_FHIR_REQUEST_LINE = re.compile(r'"[A-Z]+ /fhir(?:[/?# ]|$)')
+
+
+class _NoFhirAccessLines(logging.Filter):
+    """Drops the development server's access-log lines ('<address> - - [...] "GET /fhir/..."')."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _FHIR_REQUEST_LINE.search(record.getMessage())
+
+
+_ACCESS_FILTER = _NoFhirAccessLines()
+
+
 @bp.record_once
 def _configure(state) -> None:
+    if _ACCESS_FILTER not in logging.getLogger("werkzeug").filters:
+        logging.getLogger("werkzeug").addFilter(_ACCESS_FILTER)
     # Read once, when the app is built: where our own definitions live.
     state.app.config.setdefault("FHIR_CANONICAL_BASE",
                                 os.environ.get("FHIR_CANONICAL_BASE") or DEFAULT_CANONICAL_BASE)
