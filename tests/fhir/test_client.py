@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from fhirpy import SyncFHIRClient
-from werkzeug.serving import WSGIRequestHandler, make_server
 
-
-class QuietHandler(WSGIRequestHandler):
-    """No access log: Plan-Net forbids logs that tie a client address to a query."""
-
-    def log_request(self, code="-", size="-") -> None:
-        pass
+from tests.loopback import serving
 
 
 @pytest.fixture
 def fhir_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/fhir"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with serving(app) as base:  # the app keeps /fhir requests out of the server's access log
+        yield f"{base}/fhir"
 
 
 def test_fhirpy_reads_resources_and_fetches_every_page(fhir_url, factory, directory_data):

@@ -4,19 +4,17 @@ order, _include/_revinclude, and paging by fhirpy over the app on loopback."""
 
 from __future__ import annotations
 
-import threading
 from urllib.parse import quote
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhirpy import SyncFHIRClient
-from werkzeug.serving import make_server
 
 from directory.fhir import include
 from directory.geo import geopy_miles
 from tests.fhir import oracle
-from tests.fhir.test_client import QuietHandler
 from tests.fhir.test_search_oracle import _of, fetch_all
+from tests.loopback import serving
 
 DISTANCE = "http://hl7.org/fhir/StructureDefinition/location-distance"
 
@@ -163,13 +161,8 @@ def test_at_most_500_included_then_an_outcome(demo, monkeypatch):
 
 @pytest.fixture(scope="module")
 def fhir_url(demo):
-    server = make_server("127.0.0.1", 0, demo.app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/fhir"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with serving(demo.app) as base:  # the app keeps /fhir requests out of the server's access log
+        yield f"{base}/fhir"
 
 
 @pytest.mark.parametrize(("resource_type", "params"), [

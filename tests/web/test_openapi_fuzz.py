@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from urllib.request import urlopen
 
 import pytest
@@ -17,12 +16,12 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlmodel import Session
-from werkzeug.serving import make_server
 
 from directory.db import get_engine
 from directory.web.openapi import openapi_document
 from tests.backends import close_app, make_app
 from tests.factories import Factory
+from tests.loopback import serving
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or 40)
 
@@ -45,12 +44,8 @@ def live_api(tmp_path_factory):
     # request must reach the search itself.
     app = make_app("whoosh", tmp_path_factory.mktemp("fuzz"), MAP_TILE_URL="", DEEP_PAGE_RATE_LIMIT="100000 per minute")
     fill(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield base
     close_app(app)
 
 
