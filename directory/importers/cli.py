@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import sys
@@ -80,48 +81,32 @@ def run_import(importer: Callable[..., ImportReport], path: str, dry_run: bool, 
         sys.exit(1)
 
 
-@click.command("import-csv")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
-@with_appcontext
-def import_csv_command(path: str, dry_run: bool) -> None:
-    """Upsert listings from our CSV template (one row per listing-location)."""
-    from directory.importers.template import import_template
-
-    run_import(import_template, path, dry_run)
-
-
-@click.command("import-nppes")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
-@with_appcontext
-def import_nppes_command(path: str, dry_run: bool) -> None:
-    """Upsert IVIG-relevant providers from a CMS NPPES npidata_pfile CSV."""
-    from directory.importers.nppes import import_nppes
-
-    run_import(import_nppes, path, dry_run, progress=True)
+# name -> (module, importer function, help, whether to show a progress bar: the long files)
+IMPORTS = {
+    "import-csv": ("template", "import_template", "Upsert listings from our CSV template (one row per "
+                   "listing-location).", False),
+    "import-nppes": ("nppes", "import_nppes", "Upsert IVIG-relevant providers from a CMS NPPES npidata_pfile "
+                     "CSV.", True),
+    "import-networks": ("networks", "import_networks", "Upsert payer networks from a CSV with columns payer, "
+                        "name, plan_type.", False),
+    "import-jsonl": ("jsonl", "import_jsonl", "Upsert networks and listings (with roles) from an export-jsonl "
+                     "file; restores it exactly.", True),
+}
 
 
-@click.command("import-networks")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
-@with_appcontext
-def import_networks_command(path: str, dry_run: bool) -> None:
-    """Upsert payer networks from a CSV with columns payer, name, plan_type."""
-    from directory.importers.networks import import_networks
+def import_command(name: str) -> click.Command:
+    """The click command for one importer of IMPORTS (imported only when it runs)."""
+    module, function, help_text, progress = IMPORTS[name]
 
-    run_import(import_networks, path, dry_run)
+    @click.command(name, help=help_text)
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+    @with_appcontext
+    def command(path: str, dry_run: bool) -> None:
+        importer = getattr(importlib.import_module(f"directory.importers.{module}"), function)
+        run_import(importer, path, dry_run, progress=progress)
 
-
-@click.command("import-jsonl")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
-@with_appcontext
-def import_jsonl_command(path: str, dry_run: bool) -> None:
-    """Upsert networks and listings (with roles) from an export-jsonl file; restores it exactly."""
-    from directory.importers.jsonl import import_jsonl
-
-    run_import(import_jsonl, path, dry_run, progress=True)
+    return command
 
 
 def _export(kind: str, path: str) -> None:
@@ -165,6 +150,6 @@ def backup_command(path: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (import_csv_command, import_nppes_command, import_networks_command, import_jsonl_command,
-                    export_csv_command, export_jsonl_command, backup_command):
+    for command in (*(import_command(name) for name in IMPORTS), export_csv_command, export_jsonl_command,
+                    backup_command):
         app.cli.add_command(command)
