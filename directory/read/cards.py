@@ -18,16 +18,30 @@ from functools import cache
 from sqlalchemy import Connection, Date, delete, insert, select, text
 from sqlalchemy.engine import Engine
 
-from directory.models import Listing, PublicCard, PublicPlace
+from directory.models import GEO_SOURCES, Listing, PublicCard, PublicPlace
 from directory.read import hydrate
-from directory.read.shapes import ListingCard, LocationPublic, construct
+from directory.read.shapes import ListingCard, LocationPublic, construct, distance_basis
 
 CARD_FIELDS = tuple(ListingCard.model_fields)
 # What a stored card leaves out, and where: "location" after the head, "stale" after the tail,
-# then "demo" and "distance_mi".
-assert CARD_FIELDS[CARD_FIELDS.index("stale"):] == ("stale", "demo", "distance_mi"), CARD_FIELDS
+# then "demo", "distance_mi" and "distance_basis".
+assert CARD_FIELDS[CARD_FIELDS.index("stale"):] == ("stale", "demo", "distance_mi", "distance_basis"), CARD_FIELDS
 LOCATION_CUT = ',"location":null,'
 STALE_CUT = ',"stale":'
+# A stored place's JSON ends with its geo_source (the last member of `LocationPublic`), which says
+# what a distance to it is measured to. A place stored before geo_source was part of the card
+# (no such ending) is read from the rows instead, until `reindex` or its next change rewrites it.
+assert tuple(LocationPublic.model_fields)[-1] == "geo_source"
+PLACE_ENDINGS = tuple((f',"geo_source":"{source}"}}', distance_basis(source)) for source in GEO_SOURCES)
+
+
+def place_basis(body: str) -> str | None:
+    """The distance basis of a stored place's JSON ("street" or "zip_centroid"), or None when the
+    place was stored in an older layout (without geo_source)."""
+    for ending, basis in PLACE_ENDINGS:
+        if body.endswith(ending):
+            return basis
+    return None
 
 
 def _stored(card: ListingCard) -> tuple[str, str]:
@@ -62,7 +76,7 @@ def write_cards(conn: Connection, listing_ids: Iterable[int], active: set[int] |
         if active is not None and lid not in active:
             continue
         values = hydrate.listing_values(row, None, specialties[lid], networks[lid], date.today())
-        values["distance_mi"] = None
+        values["distance_mi"] = values["distance_basis"] = None
         head, tail = _stored(construct(ListingCard, values))
         cards.append({"listing_id": lid, "head": head, "tail": tail, "last_verified": values["last_verified"],
                       "demo": values["demo"], "location_id": own[0][hydrate.PLACE_ID] if own else None})
@@ -120,9 +134,10 @@ def page_rows(conn: Connection, ids: list[int], location_ids: dict[int, int]) ->
     params = {}
     for i, lid in enumerate(padded):
         params[f"l{i}"], params[f"p{i}"] = lid, location_ids.get(lid)
-    # A place named but not stored (written after its owner's card) is read from the rows.
+    # A place named but not stored (written after its owner's card), or stored in an older layout,
+    # is read from the rows.
     return {row[0]: row[1:6] for row in conn.execute(_page_statement(size), params)
-            if row[5] is not None or row[6] is None}
+            if (row[5] is not None and place_basis(row[5]) is not None) or row[6] is None}
 
 
 def _page(conn: Connection, ids: list[int], distances: dict[int, float | None] | None,
@@ -162,7 +177,10 @@ def card_json(stored: tuple, distance_mi: float | None, today: date) -> str:
     """One card's JSON from its stored parts: pydantic's members in the shape's order."""
     head, tail, last_verified, demo, place = stored
     stale = "true" if hydrate.is_stale(last_verified, today) else "false"
-    end = "}" if distance_mi is None else f',"distance_mi":{round(distance_mi, 1)!r}}}'
+    if distance_mi is None or place is None:
+        end = "}"
+    else:
+        end = f',"distance_mi":{round(distance_mi, 1)!r},"distance_basis":"{place_basis(place)}"}}'
     return (f'{{{head},"location":{place or "null"},{tail},"stale":{stale},'
             f'"demo":{"true" if demo else "false"}{end}')
 
@@ -178,5 +196,6 @@ def card_shape(stored: tuple, distance_mi: float | None, today: date, loads: Cal
     values["location"] = None if place is None else construct(LocationPublic, loads(place))
     values["stale"] = hydrate.is_stale(last_verified, today)
     values["demo"] = bool(demo)
-    values["distance_mi"] = None if distance_mi is None else round(distance_mi, 1)
+    values["distance_mi"] = None if distance_mi is None or place is None else round(distance_mi, 1)
+    values["distance_basis"] = None if values["distance_mi"] is None else place_basis(place)
     return construct(ListingCard, {field: values[field] for field in CARD_FIELDS})

@@ -39,6 +39,7 @@ from directory.read.shapes import (
     RolePublic,
     VerificationPublic,
     construct,
+    distance_basis,
 )
 
 STALE_AFTER = timedelta(days=STALE_AFTER_DAYS)
@@ -82,7 +83,8 @@ def listing_values(row: tuple, location: LocationPublic | None, specialties: lis
 # A place row: source (own 0, role 1), sequence, listing id, then the columns of LOCATION_KEYS
 # (read by position: a Row's attributes cost more than the arithmetic done with them).
 PLACE_LISTING, PLACE_AT = 2, 3
-PLACE_ID, PLACE_LAT, PLACE_LON = (PLACE_AT + LOCATION_KEYS.index(key) for key in ("id", "lat", "lon"))
+PLACE_ID, PLACE_LAT, PLACE_LON, PLACE_GEO_SOURCE = (PLACE_AT + LOCATION_KEYS.index(key)
+                                                   for key in ("id", "lat", "lon", "geo_source"))
 
 # Ids per statement: the places query binds each twice, and SQLite before 3.32 allows 999 parameters.
 MAX_STATEMENT_IDS = 256
@@ -233,8 +235,9 @@ def cards(
         place = nearest.get(lid) or (own[0] if own else None)
         values = listing_values(row, None if place is None else location_shape(place), specialties[lid],
                                  networks[lid], today)
-        distance = None if distances is None else distances.get(lid)
+        distance = None if distances is None or place is None else distances.get(lid)
         values["distance_mi"] = None if distance is None else round(distance, 1)
+        values["distance_basis"] = None if distance is None else distance_basis(place[PLACE_GEO_SOURCE])
         results.append(construct(ListingCard, values))
     return results
 

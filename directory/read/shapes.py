@@ -21,6 +21,8 @@ Zip = Annotated[str, Field(pattern=r"^\d{5}$")]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 Counts = dict[str, NonNegativeInt]
+DistanceBasis = Literal["street", "zip_centroid"]
+PlaceResolution = Literal["zip", "city", "address", "coordinates"]
 
 Shape = TypeVar("Shape", bound=BaseModel)
 _new = object.__new__
@@ -83,6 +85,9 @@ class LocationPublic(Public):
     lon: Longitude
     phone: str | None
     fax: str | None
+    # Last: a stored card's place is read as current when its JSON ends with this (read/cards.py).
+    geo_source: Literal[GEO_SOURCES] = Field(description="Where lat/lon come from: the street address "
+                                             "(geocoder) or the ZIP code's centroid (zip_centroid).")
 
 
 class PlacePublic(LocationPublic):
@@ -90,7 +95,6 @@ class PlacePublic(LocationPublic):
 
     hours: dict[str, str | None] = Field(description="Day (mon..sun) -> HH:MM-HH:MM, or null when closed.")
     wheelchair_accessible: bool
-    geo_source: Literal[GEO_SOURCES]
 
 
 class ListingSpecialtyPublic(Public):
@@ -137,7 +141,10 @@ class ListingCard(ListingPublic):
     """One search result, at its nearest location."""
 
     distance_mi: float | None = optional(ge=0, description="Miles to the place searched, rounded to 0.1; "
-                                         "only when a place (zip, or lat and lon) was given.")
+                                         "only when a place (place, zip, or lat and lon) was given.")
+    distance_basis: DistanceBasis | None = optional(description=(
+        "What distance_mi is measured to: the location's street point (street), or only its ZIP code's "
+        "centroid (zip_centroid: the distance is approximate). Only with distance_mi."))
 
 
 class VerificationPublic(Public):
@@ -207,19 +214,47 @@ class Facets(Public):
     accepting: Counts | None = optional()
 
 
+class SearchPlacePublic(Public):
+    """The point a search was centred on, as the server resolved what was asked."""
+
+    name: str = Field(description='"Boston, MA", "02115 (Boston, MA)", the address as typed, or "lat, lon".')
+    lat: Latitude
+    lon: Longitude
+    resolved_by: PlaceResolution = Field(description="zip: a ZIP's centroid; city: the centroid of a city's "
+                                         "ZIP codes; address: the configured geocoder; coordinates: lat/lon.")
+    radius_mi: Annotated[float, Field(ge=1)]
+
+
 class SearchPage(Public):
     total: NonNegativeInt
     page: PositiveInt
     per_page: Annotated[int, Field(ge=1, le=MAX_PER_PAGE)]
     results: list[ListingCard]
     facets: Facets
+    place: SearchPlacePublic | None = optional(description="The place searched around, when one was given.")
+
+
+def distance_basis(geo_source: str) -> DistanceBasis:
+    """A location's `geo_source` as what a distance to it is measured to."""
+    return "street" if geo_source == "geocoder" else "zip_centroid"
+
+
+class PlaceMatch(Public):
+    """A city a place name could mean."""
+
+    city: str
+    state: Annotated[str, Field(min_length=2, max_length=2)]
+    place: str = Field(description='The value to send as place= for this city, e.g. "Springfield, IL".')
 
 
 class ErrorDetail(Public):
-    code: str = Field(description="Machine-readable, e.g. invalid_parameter, unknown_zip, not_found, gone, "
-                      "method_not_allowed, request_too_large, index_unavailable.")
+    code: str = Field(description="Machine-readable, e.g. invalid_parameter, unknown_zip, unknown_place, "
+                      "ambiguous_place, needs_geocoder, address_not_found, not_found, gone, "
+                      "method_not_allowed, request_too_large, index_unavailable, geocoder_unavailable.")
     message: str = Field(description="Human-readable; says what is allowed.")
     field: str | None = Field(description="The parameter at fault, when there is one.")
+    matches: list[PlaceMatch] | None = optional(description="For a place name that is ambiguous (or not in "
+                                                "the state given): the cities it could mean.")
 
 
 class ErrorBody(Public):
@@ -247,8 +282,9 @@ class Health(Public):
     search_backend: str
 
 
-CSV_COLUMNS = ("id", "name", "kind", "npi", "distance_mi", "address", "city", "state", "zip", "phone", "fax",
-               "specialties", "networks", "accepting_new_patients", "telehealth", "last_verified", "stale")
+CSV_COLUMNS = ("id", "name", "kind", "npi", "distance_mi", "distance_basis", "address", "city", "state", "zip",
+               "phone", "fax", "specialties", "networks", "accepting_new_patients", "telehealth", "last_verified",
+               "stale")
 
 
 def csv_row(card: ListingCard) -> list:
@@ -256,6 +292,7 @@ def csv_row(card: ListingCard) -> list:
     place = card.location
     return [
         card.id, card.name, card.kind, card.npi, "" if card.distance_mi is None else card.distance_mi,
+        card.distance_basis or "",
         *((place.address, place.city, place.state, place.zip, place.phone or "", place.fax or "")
           if place else ("",) * 6),
         "; ".join(f"{s.display} ({s.code})" for s in card.specialties),

@@ -10,11 +10,11 @@ from directory.db import request_session
 from directory.geo import ZipError, lookup_zip
 from directory.read import hydrate, reference
 from directory.read.find import find_json
-from directory.read.shapes import Health, NetworkList, SpecialtyList, ZipPlacePublic
+from directory.read.shapes import ErrorBody, Health, NetworkList, SpecialtyList, ZipPlacePublic
 from directory.search import get_searcher
-from directory.search.query import parse_search_args
 from directory.web.errors import error_response
 from directory.web.openapi import openapi_document
+from directory.web.place_param import GeocoderDown, PlaceQueryError, parse_search
 
 bp = Blueprint("api", __name__)
 
@@ -26,7 +26,16 @@ def shape_response(shape: BaseModel) -> Response:
 
 @bp.get("/api/v1/search")
 def search():
-    body = find_json(parse_search_args(request.args, reference.known_networks))
+    try:
+        query, place = parse_search(request.args)
+    except PlaceQueryError as error:
+        body = ErrorBody.model_validate({"error": {
+            "code": error.code, "message": error.message, "field": error.field,
+            "matches": [{"city": m.city, "state": m.state, "place": m.label} for m in error.matches] or None}})
+        return current_app.response_class(body.model_dump_json(), status=400, mimetype="application/json")
+    except GeocoderDown as error:
+        return error_response(503, error.code, error.message, error.field)
+    body = find_json(query, place)
     return current_app.response_class(body, mimetype="application/json")
 
 

@@ -14,6 +14,7 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from directory import reference
 from directory.geo import MAX_RADIUS_MI, ZIP_PATTERN
 from directory.models import KINDS
+from directory.places import MAX_PLACE
 from directory.read import shapes
 from directory.search.query import (
     DEFAULT_RADIUS_MI,
@@ -86,12 +87,19 @@ def flag(name: str, description: str) -> dict:
 
 def search_parameters() -> list[dict]:
     return [
+        param("place", t("string", maxLength=MAX_PLACE), "Where to search around: a ZIP or ZIP+4, \"City, ST\" "
+              "or \"City ST\" (e.g. Boston, MA; resolved offline from the ZIP gazetteer, to the centroid of the "
+              "city's ZIP codes), or a street address when the server has a geocoder configured. The place "
+              "found is echoed as `place` in the response. 400 when it cannot be resolved: code unknown_zip, "
+              "unknown_place, ambiguous_place (with `matches`, the cities the name could mean; send one's "
+              "`place` value), needs_geocoder (a street address, and no geocoder) or address_not_found; 503 "
+              "geocoder_unavailable when the geocoder fails. Not together with zip or lat/lon."),
         param("zip", t("string", pattern=ZIP_PATTERN.pattern), "5-digit ZIP or ZIP+4 to search around; "
-              "400 if malformed or not an active US ZIP. Not together with lat/lon."),
+              "400 if malformed or not an active US ZIP. Not together with lat/lon or place."),
         param("lat", t("number", minimum=-90, maximum=90), "Latitude of the place; needs lon."),
         param("lon", t("number", minimum=-180, maximum=180), "Longitude of the place; needs lat."),
         param("radius", t("number", minimum=1, maximum=MAX_RADIUS_MI, default=DEFAULT_RADIUS_MI),
-              "Miles around the place; needs zip or lat/lon."),
+              "Miles around the place; needs place, zip or lat/lon."),
         param("q", t("string", maxLength=MAX_Q), "Plain words (names, conditions, specialties, services); "
               "typo-tolerant. Operators, field names and wildcards are searched as text."),
         repeated("specialty", t("string", enum=list(reference.taxonomy())),
@@ -126,6 +134,9 @@ LIMITED = {"429": ok("Error", "Too many deep pages from this client (rate limit,
            | {"headers": {"Retry-After": {"description": "Seconds to wait before asking again.",
                                           "schema": t("integer", minimum=1)}}}}
 REBUILDING = {"503": ok("Error", "The search index cannot be opened (e.g. it is being rebuilt).")}
+GEOCODER_DOWN = {"503": ok("Error", "The search index cannot be opened (e.g. it is being rebuilt; code "
+                                    "index_unavailable), or a street address was given as place and the "
+                                    "configured geocoder did not answer (code geocoder_unavailable).")}
 ANY_PATH = {
     "405": ok("Error", "Another method than GET (the API is read-only).")
     | {"headers": {"Allow": {"description": "The methods this path answers.", "schema": t("string")}}},
@@ -162,7 +173,7 @@ def openapi_document() -> dict:
         "paths": {
             "/api/v1/search": get("search", "Search listings", {
                 "200": ok("SearchResponse", "One page of results within the radius."), **BAD, **LIMITED,
-                **REBUILDING,
+                **GEOCODER_DOWN,
             }, search_parameters()),
             "/api/v1/providers/{id}": get("getProvider", "One listing with every location and role", {
                 "200": ok("ProviderDetail", "The listing."), **MISSING, **GONE,

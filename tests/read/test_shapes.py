@@ -17,7 +17,7 @@ from directory.read.shapes import (
 )
 
 BOSTON = {"id": 7, "name": None, "address": "1 Main St", "city": "Boston", "state": "MA", "zip": "02115",
-          "lat": 42.34, "lon": -71.1, "phone": "(617) 555-0100", "fax": None}
+          "lat": 42.34, "lon": -71.1, "phone": "(617) 555-0100", "fax": None, "geo_source": "zip_centroid"}
 
 
 def card(**changes) -> ListingCard:
@@ -40,7 +40,9 @@ def test_a_card_without_a_place_searched_has_no_distance_key_and_dates_are_iso()
     assert "distance_mi" not in without
     assert without["last_verified"] == "2026-01-02"
     assert without["location"]["fax"] is None  # a missing value of a field that is always there stays null
-    assert json.loads(card(distance_mi=0.0).model_dump_json())["distance_mi"] == 0.0
+    assert "distance_basis" not in without
+    near = json.loads(card(distance_mi=0.0, distance_basis="zip_centroid").model_dump_json())
+    assert (near["distance_mi"], near["distance_basis"]) == (0.0, "zip_centroid")
 
 
 def test_no_public_shape_can_carry_who_verified():
@@ -58,13 +60,15 @@ def test_the_schema_of_a_left_out_field_has_no_null_and_no_default():
 
 
 def test_a_csv_row_has_a_cell_per_column():
-    row = csv_row(card(distance_mi=2.5))
+    row = csv_row(card(distance_mi=2.5, distance_basis="street"))
     assert dict(zip(CSV_COLUMNS, row, strict=True)) == {
         "id": 1, "name": "Fenway Infusion", "kind": "organization", "npi": "1234567893", "distance_mi": 2.5,
+        "distance_basis": "street",
         "address": "1 Main St", "city": "Boston", "state": "MA", "zip": "02115", "phone": "(617) 555-0100",
         "fax": "", "specialties": "", "networks": "Select", "accepting_new_patients": "yes", "telehealth": "no",
         "last_verified": "2026-01-02", "stale": "no",
     }
     row = csv_row(card(location=None, last_verified=None, stale=True))
     assert row[CSV_COLUMNS.index("distance_mi")] == "" and row[CSV_COLUMNS.index("address")] == ""
+    assert row[CSV_COLUMNS.index("distance_basis")] == ""
     assert (row[CSV_COLUMNS.index("last_verified")], row[CSV_COLUMNS.index("stale")]) == ("", "yes")

@@ -14,6 +14,7 @@ from directory.web.openapi import openapi_document
 
 DOC_URI = "urn:ivig-directory:openapi"
 SEARCH_PARAMETERS = {
+    "place",
     "zip",
     "lat",
     "lon",
