@@ -112,7 +112,7 @@ def loadavg() -> list[float]:
 
 def run_load(settings: dict, work: Path, *, duration: float = 60, clients: int = 32, editors: int = 3,
              checkers: int = 2, verifiers: int = 2, shared: int = 50, workers: int = 2, visitor_requests: int = 20,
-             queue_head: int = 5, searches: int = 200, seed: int = 11) -> dict:
+             queue_head: int = 5, searches: int = 200, warm: int = 40, seed: int = 11) -> dict:
     """Serve the app of `settings` (DATABASE_URL, INDEX_DIR, SEARCH_BACKEND) under gunicorn, load it,
     check it afterwards; returns the report (its "problems" and failure counts say whether it passed)."""
     from sqlalchemy import create_engine
@@ -120,9 +120,10 @@ def run_load(settings: dict, work: Path, *, duration: float = 60, clients: int =
     jobs = {"editor": editors, "checker": checkers, "verifier": verifiers}
     if sum(jobs.values()) >= clients:
         raise ValueError("--clients must leave room for anonymous visitors beside the staff")
-    secret = secrets.token_hex(16)
-    settings = {**settings, "SECRET_KEY": secret}
+    phases = {"began": time.perf_counter()}
+    settings = {**settings, "SECRET_KEY": secrets.token_hex(16)}
     accounts, shared_ids, targets, before = prepare_run(settings, jobs, shared, seed, searches)
+    phases["prepared"] = time.perf_counter()
     env = {**os.environ, **{k: str(v) for k, v in settings.items()}, "DIRECTORY_ENV": "production",
            "TRUSTED_PROXIES": "1", "INSTANCE_PATH": str(work / "instance"), "MAP_TILE_URL": ""}
     for key in ("RATELIMIT_ENABLED", "EXPORT_RATE_LIMIT", "DEEP_PAGE_RATE_LIMIT", "RATELIMIT_DEEP_PAGE"):
@@ -134,7 +135,7 @@ def run_load(settings: dict, work: Path, *, duration: float = 60, clients: int =
     with Server(env, workers, work / "gunicorn.log") as server:
         report["start_s"] = round(server.wait_for("/healthz"), 2)
         server.check_workers()
-        warm_up(server.base, ["/api/v1/search?" + q for q in targets.searches[:40]], 4)
+        warm_up(server.base, ["/api/v1/search?" + q for q in targets.searches[:warm]], 4)
         rng = random.Random(seed)
         staff_clients = []
         for account in accounts:
@@ -148,7 +149,7 @@ def run_load(settings: dict, work: Path, *, duration: float = 60, clients: int =
                                                              random.Random(rng.random()), stop, visitor_requests))
                     for _ in range(clients - len(accounts))]
         report["loadavg_before"] = loadavg()
-        started = time.perf_counter()
+        started = phases["served"] = time.perf_counter()
         for thread in threads:
             thread.start()
         stop.wait(duration)
@@ -157,6 +158,7 @@ def run_load(settings: dict, work: Path, *, duration: float = 60, clients: int =
             thread.join()
         report["elapsed_s"] = round(time.perf_counter() - started, 1)
         report["loadavg_after"] = loadavg()
+        phases["loaded"] = time.perf_counter()
         problems, report["search_check"] = load_checks.check_search(server.base, recorder.writes)
         report["gunicorn_log_tail"] = server.log_tail(40).splitlines()
         report["workers_after"] = len(server.memory()["workers"])
@@ -171,6 +173,9 @@ def run_load(settings: dict, work: Path, *, duration: float = 60, clients: int =
         problems += found
     finally:
         engine.dispose()
+    phases["checked"] = time.perf_counter()
+    marks = list(phases.items())
+    report["phases_s"] = {name: round(at - marks[i][1], 1) for i, (name, at) in enumerate(marks[1:])}
     report["kinds"] = summarise(recorder, report["elapsed_s"])
     report["acknowledged"] = {"edits": sum(w.kind == "edit" for w in recorder.writes),
                               "verifications": sum(w.kind == "verify" for w in recorder.writes),
