@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import secrets
 import shutil
 import signal
@@ -45,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import load_checks  # noqa: E402
-from bench.gunicorn import Server, warm_up  # noqa: E402
+from bench.gunicorn import Server, children, warm_up  # noqa: E402
 from bench.load_clients import (  # noqa: E402
     Client,
     PublicTargets,
@@ -110,6 +111,20 @@ def loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
+def cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_load(settings: dict, work: Path, *, duration: float = 60, clients: int = 32, editors: int = 3,
              checkers: int = 2, verifiers: int = 2, shared: int = 50, workers: int = 2, visitor_requests: int = 20,
              queue_head: int = 5, searches: int = 200, warm: int = 40, seed: int = 11) -> dict:
@@ -149,6 +164,8 @@ def run_load(settings: dict, work: Path, *, duration: float = 60, clients: int =
                                                              random.Random(rng.random()), stop, visitor_requests))
                     for _ in range(clients - len(accounts))]
         report["loadavg_before"] = loadavg()
+        workers_pids = children(server.process.pid)
+        cpu_before = cpu_s(workers_pids), own_cpu_s()
         started = phases["served"] = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -158,6 +175,10 @@ def run_load(settings: dict, work: Path, *, duration: float = 60, clients: int =
             thread.join()
         report["elapsed_s"] = round(time.perf_counter() - started, 1)
         report["loadavg_after"] = loadavg()
+        # Of the machine's CPU seconds in the run, what the server's workers and this client used.
+        report["cpu_s"] = {"available": round(report["elapsed_s"] * (os.cpu_count() or 1), 1),
+                           "gunicorn_workers": round(cpu_s(workers_pids) - cpu_before[0], 1),
+                           "load_clients": round(own_cpu_s() - cpu_before[1], 1)}
         phases["loaded"] = time.perf_counter()
         problems, report["search_check"] = load_checks.check_search(server.base, recorder.writes)
         report["gunicorn_log_tail"] = server.log_tail(40).splitlines()
@@ -288,7 +309,9 @@ def print_table(report: dict) -> None:
     print(f"\n{report['backend']}, {report['listings']:,} listings: gunicorn {report['workers']} workers, "
           f"{report['clients']} clients ({staff_jobs} on {report['shared_listings']} shared listings), "
           f"{report['elapsed_s']} s; load average {report['loadavg_before'][0]} before, "
-          f"{report['loadavg_after'][0]} after, {report['cpus']} CPUs")
+          f"{report['loadavg_after'][0]} after, {report['cpus']} CPUs; CPU seconds used by the gunicorn workers "
+          f"{report['cpu_s']['gunicorn_workers']}, by the load clients {report['cpu_s']['load_clients']}, "
+          f"of {report['cpu_s']['available']}")
     print("| kind | requests | per s | ok | stale (409) | limited (429) | failures | p50 ms | p99 ms |")
     print("|---|---|---|---|---|---|---|---|---|")
     for kind, row in report["kinds"].items():
