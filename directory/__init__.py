@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     from directory import cli, db, search, verification_cli, web
+    from directory.geocoding import cli as geocoding_cli
     from directory.importers import cli as importers_cli
     from directory.web import api, errors, guide, limits, providers, public, security
     from directory.web import fhir as fhir_api
@@ -42,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from directory.web.staff import upkeep as staff_upkeep
     from directory.web.staff import views as staff_views
 
+    geocoding_cli.init_app(app)  # refuses an unknown GEOCODER or a bad GEOCODER_* setting
     db.init_app(app)
     search.init_app(app)
     cli.init_app(app)

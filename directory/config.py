@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 
 DEFAULT_SECRET = "dev-only-secret-change-me"
+GEOCODER_DEFAULTS = {"GEOCODER_DOMAIN": "", "GEOCODER_SCHEME": "https", "GEOCODER_API_KEY": "",
+                     "GEOCODER_USER_AGENT": "ivig-provider-directory/1.0", "GEOCODER_MIN_DELAY": "1.0",
+                     "GEOCODER_TIMEOUT": "10", "GEOCODER_MAX_DISTANCE_MI": "25"}
 # Largest request body accepted, in bytes (the staff import page allows its own 5 MB).
 DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
 
@@ -19,6 +22,8 @@ def from_environment(instance_path: str) -> dict:
         "INDEX_DIR": os.environ.get("INDEX_DIR") or str(instance / "index"),
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET),
         "GEOCODER": os.environ.get("GEOCODER", "off"),
+        # The geocoder's service and manners (checked at start by directory.geocoding.settings).
+        **{key: os.environ.get(key, default) for key, default in GEOCODER_DEFAULTS.items()},
         "SEARCH_BACKEND": os.environ.get("SEARCH_BACKEND", "whoosh"),
         "ENV": os.environ.get("DIRECTORY_ENV", "development"),
         # Largest request body, in bytes: larger ones are refused with 413 before being read.

@@ -17,7 +17,8 @@ JSON lines (`export_jsonl`), UTF-8, one JSON object per line, read back by `impo
      first), `primary_specialty`;
    - `networks`: `[{"id", "start_date", "end_date"}]` (ids of the network lines, ISO dates or null);
    - `locations`: `[{"id", "name", "address", "city", "state", "zip", "lat", "lon", "geo_source",
-     "phone", "fax", "hours", "wheelchair_accessible"}]` by id (lat/lon in degrees);
+     "phone", "fax", "hours", "wheelchair_accessible"}]` by id (lat/lon in degrees); a location placed
+     by a geocoder adds `"geocoder", "geo_quality", "geocoded_at", "address_hash"`;
    - `roles` (practitioners): `[{"organization_npi", "location_id", "address", "zip",
      "specialty_code", "accepting_new_patients", "telehealth"}]` by role id; `organization_npi` is
      null for a role at one of the practitioner's own locations, `location_id` is the id of that
@@ -101,6 +102,14 @@ def network_record(network: Network) -> dict:
             "is_demo": network.is_demo}
 
 
+def _geocoded(loc: Location) -> dict:
+    """A placed location's geocoder fields (none for one at its ZIP centroid, as files before had)."""
+    if loc.geo_source == "zip_centroid" and loc.address_hash is None:
+        return {}
+    return {"geocoder": loc.geocoder, "geo_quality": loc.geo_quality, "geocoded_at": _iso(loc.geocoded_at),
+            "address_hash": loc.address_hash}
+
+
 def listing_record(session: Session, listing: Listing, networks: dict | None = None) -> dict:
     """Everything the database knows about a listing, as plain JSON values (see the module docstring).
     `networks` is accepted for older callers and not needed."""
@@ -124,7 +133,8 @@ def listing_record(session: Session, listing: Listing, networks: dict | None = N
         "locations": [
             {"id": loc.id, "name": loc.name, "address": loc.address, "city": loc.city, "state": loc.state,
              "zip": loc.zip, "lat": loc.lat, "lon": loc.lon, "geo_source": loc.geo_source, "phone": loc.phone,
-             "fax": loc.fax, "hours": loc.hours, "wheelchair_accessible": loc.wheelchair_accessible}
+             "fax": loc.fax, "hours": loc.hours, "wheelchair_accessible": loc.wheelchair_accessible,
+             **_geocoded(loc)}
             for loc in locations
         ],
     }

@@ -18,6 +18,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 VERIFICATION_METHODS = ("phone", "email", "attestation", "nppes", "import")
 STAFF_ROLES = ("editor", "verifier", "admin")
 GEO_SOURCES = ("zip_centroid", "geocoder")
+GEOCODE_STATES = ("pending", "done", "failed", "rejected")
 STALE_AFTER_DAYS = 90
 MAX_ID = 2**31 - 1  # the largest id every database here can hold: id columns are INTEGER, 32-bit on PostgreSQL
 
@@ -137,6 +138,12 @@ class Location(SQLModel, table=True):
     lat: float
     lon: float
     geo_source: str = Field(default="zip_centroid", max_length=16)
+    # Set with geo_source 'geocoder' (directory/services/geocoding.py): who placed the point, its match
+    # type ("house", "street", ...), when, and the hash of the address placed (geocoding.address_hash).
+    geocoder: str | None = Field(default=None, max_length=32)
+    geo_quality: str | None = Field(default=None, max_length=32)
+    geocoded_at: datetime | None = None
+    address_hash: str | None = Field(default=None, max_length=64, index=True)
     phone: str | None = None
     fax: str | None = None
     hours: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -146,6 +153,31 @@ class Location(SQLModel, table=True):
         CheckConstraint("lat between -90 and 90 and lon between -180 and 180", name="ck_loc_coords"),
         CheckConstraint("length(zip) = 5", name="ck_loc_zip_len"),
         CheckConstraint("geo_source in ('zip_centroid', 'geocoder')", name="ck_loc_geo_source"),
+    )
+
+
+class GeocodeTask(SQLModel, table=True):
+    """A location whose address is to be geocoded (`flask --app wsgi geocode`), one row per location.
+
+    `address_hash` is the address queued; a worker claims a pending row by setting `claimed_by` and
+    `claimed_at`, and a claim older than the worker's timeout (or of a worker that has died) is taken
+    again. `last_error` holds the reason of a rejection or the last network error."""
+
+    location_id: int = Field(primary_key=True, foreign_key="location.id", ondelete="CASCADE")
+    address_hash: str = Field(max_length=64, index=True)
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_error: str | None = None
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("state in ('pending', 'done', 'failed', 'rejected')", name="ck_geocodetask_state"),
+        CheckConstraint("attempts >= 0", name="ck_geocodetask_attempts"),
+        Index("ix_geocodetask_due", "state", "next_attempt_at"),
     )
 
 

@@ -9,7 +9,8 @@ organization may come after its practitioners. Every line ends reported.
 Into an empty database the restore is exact: listing, location and network ids are kept when they
 are free, and so are version, created and updated times (only for listings this import creates:
 a stored listing's version only moves forward), verification fields, participation dates,
-coordinates and their source, the demo flag and each role's fields. A listing whose record equals
+coordinates and their source (a geocoded point with the hash of its own address is kept and not
+queued for geocoding again), the demo flag and each role's fields. A listing whose record equals
 the stored one (ids and times aside) is unchanged and not written.
 
 A dry run writes nothing: each line is checked (service validation; networks, organizations and
@@ -100,6 +101,12 @@ def record_fields(record: dict, *, created: bool) -> dict:
         values |= {"version": record["version"], "created_at": _datetime(record.get("created_at")),
                    "updated_at": _datetime(record.get("updated_at"))}
     return values
+
+
+def _geocoded(loc: dict) -> dict:
+    """A location's geocoder fields as stored (absent from the file: none, at a ZIP centroid)."""
+    return {"geocoder": loc.get("geocoder"), "geo_quality": loc.get("geo_quality"),
+            "geocoded_at": _datetime(loc.get("geocoded_at")), "address_hash": loc.get("address_hash")}
 
 
 def _refs(record: dict) -> list[RoleRef]:
@@ -246,7 +253,8 @@ class JsonlImport:
             self.network_ids.get(n["id"], n["id"]): (_date(n.get("start_date")), _date(n.get("end_date")))
             for n in record.get("networks", [])}, self.actor)
         coordinates = {self.location_ids[loc["id"]]: {"lat": loc["lat"], "lon": loc["lon"],
-                                                      "geo_source": loc.get("geo_source", "zip_centroid")}
+                                                      "geo_source": loc.get("geo_source", "zip_centroid"),
+                                                      **_geocoded(loc)}
                        for loc in record.get("locations", []) if loc.get("id") in self.location_ids
                        and "lat" in loc}
         restore_fields(db, listing.id, record_fields(record, created=created), coordinates, self.actor)

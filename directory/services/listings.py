@@ -27,6 +27,7 @@ from directory.models import (
 )
 from directory.search.sync import record_change
 from directory.services.errors import StaleVersion, ValidationError
+from directory.services.geocode_queue import PLACEMENT, address_changed, centroid_placement, queue_locations
 from directory.services.listing_rules import ListingInput, LocationInput, format_phone, validate
 
 __all__ = ["ListingInput", "LocationInput", "claim_listing", "create_listing", "delete_listing", "format_phone",
@@ -70,9 +71,7 @@ def _location_values(loc: LocationInput) -> dict:
         "city": loc.city.strip() or place.city,
         "state": (loc.state.strip() or place.state).upper(),
         "zip": place.zip,
-        "lat": place.lat,
-        "lon": place.lon,
-        "geo_source": "zip_centroid",
+        **centroid_placement(place.lat, place.lon),
         "phone": format_phone(loc.phone),
         "fax": format_phone(loc.fax),
         "hours": loc.hours,
@@ -121,13 +120,21 @@ def _write_locations(session: Session, listing_id: int, locations: list[Location
     kept = {loc.id for loc in locations if loc.id is not None}
     for location_id in sorted(set(existing) - kept):
         _remove_location(session, existing[location_id], actor)
+    moved = []
     for loc in locations:
         values = _location_values(loc)
         if loc.id is not None:
+            location = existing[loc.id]
+            changed = address_changed(location, values)  # an unchanged address keeps its geocoded point
             for key, value in values.items():
-                setattr(existing[loc.id], key, value)
+                if changed or key not in PLACEMENT:
+                    setattr(location, key, value)
         else:
-            session.add(Location(listing_id=listing_id, **values))
+            location, changed = Location(listing_id=listing_id, **values), True
+            session.add(location)
+        if changed:
+            moved.append(location)
+    queue_locations(session, moved)  # geocoded later (`flask --app wsgi geocode`), at the centroid till then
 
 
 def _write_children(session: Session, listing: Listing, data: ListingInput, actor: str) -> None:

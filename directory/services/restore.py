@@ -7,7 +7,8 @@ in the caller's transaction. Used by `directory.importers` (import-jsonl, and th
 - `save_listing`: `create_listing` or `update_listing`, by whether the listing is stored;
 - `set_participation`: a listing's network participation with its start and end dates;
 - `restore_fields`: record fields no form edits (verification, demo flag, version and times, the
-  kind-specific extras, coordinates and their source).
+  kind-specific extras, coordinates and their source, with the geocoder's name, match quality,
+  time and the hash of the address it placed).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from directory.models import (
     Practitioner,
 )
 from directory.search.sync import record_change
+from directory.services.geocode_queue import settle_restored
 from directory.services.listings import ListingInput, create_listing, update_listing
 
 
@@ -65,7 +67,7 @@ LISTING_FIELDS = ("is_demo", "last_verified", "verified_by", "verification_metho
                   "updated_at")
 ORGANIZATION_FIELDS = ("chairs", "pediatric", "prior_auth_help")
 PRACTITIONER_FIELDS = ("gender",)
-LOCATION_FIELDS = ("lat", "lon", "geo_source")
+LOCATION_FIELDS = ("lat", "lon", "geo_source", "geocoder", "geo_quality", "geocoded_at", "address_hash")
 
 
 def _set(row, values: dict, names: tuple[str, ...], changes: dict, prefix: str = "") -> None:
@@ -94,6 +96,7 @@ def restore_fields(session: Session, listing_id: int, values: dict, locations: d
         location = session.get(Location, location_id)
         if location is not None and location.listing_id == listing_id:
             _set(location, coordinates, LOCATION_FIELDS, changes, prefix=f"locations.{location_id}.")
+            settle_restored(session, location)  # its own address's geocoded point: not queued again
     if not changes:
         return False
     session.add(AuditEntry(actor=actor, listing_id=listing_id, action="restore", changes=changes))
