@@ -13,15 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session
+import numpy as np
+from sqlalchemy import or_
+from sqlmodel import Session, select
 
-from directory.fhir.codes import Canonicals
+from directory.fhir import ids
+from directory.fhir.codes import NUCC_SYSTEM, Canonicals
 from directory.fhir.errors import SearchError
 from directory.fhir.narrowing import narrowing
-from directory.fhir.parameters import PARAMS, Param
+from directory.fhir.parameters import PARAMS, Ext, Param
 from directory.fhir.places import Near, content_ranking, near_listings, parse_near
 from directory.fhir.universe import Key, listing_key, listings_of
 from directory.fhir.values import matcher, references_in, split_escaped, walk
+from directory.geo import great_circle_mi
+from directory.models import MAX_ID, Listing, Location, Network, Role
 
 # Parameters about the answer, not the match (_format is the content negotiation's).
 RESULT_PARAMS = {"_count", "_cursor", "_format", "_include", "_revinclude", "_include:iterate",
@@ -43,7 +48,7 @@ class Context:
     root: str  # this server's FHIR base URL
     now: datetime
     lenient: bool
-    find: Callable[[Context, str, list[tuple[str, str]]], Found]
+    find: Callable[..., Found]  # (ctx, type, pairs, whole=False)
 
 
 @dataclass
@@ -54,6 +59,16 @@ class Criteria:
     distance: Callable[[dict], float | None] | None = None
     ranking: dict[int, int] | None = None
     applied: list[tuple[str, str]] = field(default_factory=list)
+    # The top-level elements the tests read (what a light resource must hold, see `light`).
+    fields: set[str] = field(default_factory=lambda: {"id"})
+    # Filters the Searcher may apply with `near` (each keeps a superset of the matches):
+    # the listings' specialties (any of), networks (any of), kind.
+    specialties: tuple[str, ...] | None = None
+    networks: tuple[int, ...] | None = None
+    kind: str | None = None
+    near_chain: tuple | None = None  # (the reference parameter, its name) of a `location.near` chain
+    # Run over every candidate (key, resource) before the tests (e.g. distances computed at once).
+    prepare: list[Callable[[list[tuple[Key, dict]]], None]] = field(default_factory=list)
 
     def narrow(self, listings: set[int]) -> None:
         self.listings = set(listings) if self.listings is None else self.listings & listings
@@ -73,7 +88,14 @@ def parse(ctx: Context, resource_type: str, pairs: list[tuple[str, str]]) -> Cri
             raise SearchError("not-supported", str(error), name) from None
         if applied:
             criteria.applied.append((name, value))
+    if criteria.near_chain is not None:
+        _near_chain(ctx, resource_type, criteria)
     return criteria
+
+
+def _element(path: tuple) -> str:
+    step = path[0] if path else "id"
+    return "extension" if isinstance(step, Ext) else step
 
 
 class _Unknown(Exception):
@@ -103,12 +125,81 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
         criteria.tests.append(lambda key, resource: listing_key(key) in ranking)
         return True
     criteria.tests.append(_test(ctx, param, modifier, value))
+    criteria.fields.add(_element(param.path))
+    _searcher_filter(resource_type, base, modifier, value, criteria)
     narrowed = narrowing(ctx.session, resource_type, base, modifier, split_escaped(value, ","))
     if narrowed is not None:
         criteria.narrow(narrowed)
     if base == "_id":
         criteria.narrow(listings_of(ctx.session, resource_type, split_escaped(value, ",")))
     return True
+
+
+# Types whose listings the Searcher may narrow by specialty and network (a role's or an
+# affiliation's specialty is one of its listing's, its network one its listing is in), and kind.
+PUSHED = {"PractitionerRole": "practitioner", "OrganizationAffiliation": "organization"}
+
+
+def _searcher_filter(resource_type: str, base: str, modifier: str, value: str, criteria: Criteria) -> None:
+    """Keep a plain `specialty` or `network` value (its first occurrence) for the Searcher."""
+    if resource_type not in PUSHED or modifier:
+        return
+    parts = split_escaped(value, ",")
+    if base == "specialty" and criteria.specialties is None:
+        codes = []
+        for part in parts:
+            system, bar, code = part.rpartition("|")
+            if not code or bar and system != NUCC_SYSTEM:
+                return
+            codes.append(code)
+        criteria.specialties = tuple(codes)
+    elif base == "network" and criteria.networks is None:
+        numbers = []
+        for part in parts:
+            parsed = ids.parse("Organization", part.rstrip("/").rsplit("/", 1)[-1])
+            if parsed is None or parsed[0] != "network" or int(parsed[1][0]) > MAX_ID:
+                return
+            numbers.append(int(parsed[1][0]))
+        criteria.networks = tuple(numbers)
+
+
+def _near_chain(ctx: Context, resource_type: str, criteria: Criteria) -> None:
+    """`location.near`: the listings the Searcher finds near the place (with the specialty and
+    network filters it can apply), then the distance of each location those listings' resources
+    can refer to (their roles' and their own), from the database: no Location is mapped."""
+    param, name = criteria.near_chain
+    near = criteria.near
+    networks = criteria.networks
+    if networks:
+        known = set(ctx.session.exec(select(Network.id).where(Network.id.in_(networks))))
+        networks = tuple(n for n in networks if n in known)
+        if not networks:  # no such network: nothing refers to it
+            criteria.narrow(set())
+    found = near_listings(near, specialties=criteria.specialties or (), networks=networks or (),
+                          kind=PUSHED.get(resource_type))
+    criteria.narrow(found)
+    candidates = sorted(criteria.listings)
+    distances: dict[str, float] = {}
+    for i in range(0, len(candidates), 500):
+        chunk = candidates[i:i + 500]
+        rows = list(ctx.session.exec(
+            select(Location.id, Location.lat, Location.lon).join(Listing, Listing.id == Location.listing_id)
+            .where(Listing.active.is_(True), or_(Location.listing_id.in_(chunk), Location.id.in_(
+                select(Role.location_id).where(Role.practitioner_id.in_(chunk)))))))
+        if not rows:
+            continue
+        miles = great_circle_mi(near.lat, near.lon, np.array([r[1] for r in rows]), np.array([r[2] for r in rows]))
+        for (loc_id, _, _), distance in zip(rows, miles.tolist(), strict=True):
+            if distance <= near.radius_mi:
+                distances[f"Location/{ids.location(loc_id)}"] = distance
+    path = param.path
+    test = references_in(set(distances))
+    criteria.tests.append(lambda key, resource: test(walk(resource, path)))
+
+    def miles_to(resource: dict) -> float | None:
+        return min((distances[ref["reference"]] for ref in walk(resource, path)
+                    if ref.get("reference") in distances), default=None)
+    criteria.distance = miles_to
 
 
 def _test(ctx: Context, param: Param, modifier: str, value: str) -> Callable[[Key, dict], bool]:
@@ -125,13 +216,26 @@ def _near(name: str, value: str, criteria: Criteria) -> bool:
         raise SearchError("invalid", "near is given once", name)
     near = criteria.near = parse_near(value, name)
     criteria.narrow(near_listings(near))
+    criteria.fields.add("position")
+
+    known: dict[str, float] = {}  # resource id -> miles, computed for all candidates at once
+
+    def prepare(candidates: list[tuple[Key, dict]]) -> None:
+        placed = [(r["id"], r["position"]) for _, r in candidates if r.get("position")]
+        if placed:
+            miles = great_circle_mi(near.lat, near.lon, np.array([p["latitude"] for _, p in placed]),
+                                    np.array([p["longitude"] for _, p in placed]))
+            known.update(zip((ident for ident, _ in placed), miles.tolist(), strict=True))
 
     def miles(resource: dict) -> float | None:
         position = resource.get("position")
         if not position:
             return None
-        found = near.miles(position["latitude"], position["longitude"])
+        found = known.get(resource["id"])
+        if found is None:
+            found = near.miles(position["latitude"], position["longitude"])
         return found if found <= near.radius_mi else None
+    criteria.prepare.append(prepare)
     criteria.distance = miles
     criteria.tests.append(lambda key, resource: miles(resource) is not None)
     return True
@@ -153,6 +257,13 @@ def _chain(ctx: Context, resource_type: str, param: Param, modifier: str, rest: 
     inner_name = rest.partition(".")[0].partition(":")[0]
     if inner_name not in PARAMS[target] and not inner_name.startswith("_has"):
         raise _Unknown(f"{name}: {target} has no search parameter {inner_name}")
+    criteria.fields.add(_element(param.path))
+    if inner_name == "near" and param.name == "location" and rest == "near":
+        if criteria.near is not None:
+            raise SearchError("invalid", "near is given once", name)
+        criteria.near = parse_near(value, name)
+        criteria.near_chain = (param, name)
+        return True
     found = _inner(ctx, target, [(rest, value)], name)
     keys = set(found.matches)
     path = param.path
@@ -192,5 +303,6 @@ def _reverse_chain(ctx: Context, resource_type: str, name: str, value: str, crit
     referred = {ref["reference"] for resource, _ in found.matches.values() for ref in walk(resource, param.path)
                 if isinstance(ref, dict) and ref.get("reference", "").startswith(prefix)}
     criteria.tests.append(lambda key, resource: f"{resource_type}/{resource['id']}" in referred)
+    criteria.fields.add("id")
     criteria.narrow(listings_of(ctx.session, resource_type, [ref[len(prefix):] for ref in referred]))
     return True

@@ -87,7 +87,7 @@ def _apply(ctx: Context, inclusion: Inclusion, resources: list[dict]) -> list[di
         keys = [f"{r['resourceType']}/{r['id']}" for r in resources if r["resourceType"] in inclusion.param.targets]
         if not keys:
             return []
-        found = ctx.find(ctx, inclusion.source, [(inclusion.param.name, ",".join(keys))])
+        found = ctx.find(ctx, inclusion.source, [(inclusion.param.name, ",".join(keys))], True)
         return [resource for resource, _ in found.matches.values()]
     wanted: dict[str, dict[str, None]] = {}  # type -> ids, in the order referred to
     for resource in resources:

@@ -59,10 +59,14 @@ def parse_near(value: str, name: str) -> Near:
     return Near(lat, lon, min(radius_mi, MAX_RADIUS_MI), unit)
 
 
-def near_listings(near: Near) -> set[int]:
-    """The listings with a place (their own locations or their roles') within the radius."""
+def near_listings(near: Near, *, specialties: tuple[str, ...] = (), networks: tuple[int, ...] = (),
+                  kind: str | None = None) -> set[int]:
+    """The listings with a place (their own locations or their roles') within the radius; only
+    those with one of `specialties`, in one of `networks`, of `kind`, when given."""
     place = Place(lat=near.lat, lon=near.lon, radius_mi=near.radius_mi)
-    return {hit.lid for hit in _all_hits(SearchQuery(place=place, sort="distance", facets=False))}
+    query = SearchQuery(place=place, specialties=specialties, networks=networks, kind=kind, sort="name",
+                        facets=False)
+    return {hit.lid for hit in _all_hits(query)}
 
 
 def content_ranking(text: str) -> dict[int, int]:

@@ -19,13 +19,13 @@ from urllib.parse import urlencode
 from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 
-from directory.fhir import counts
+from directory.fhir import counts, light
 from directory.fhir.codes import Canonicals
 from directory.fhir.criteria import Context, Criteria, Found, parse
 from directory.fhir.dispatch import ResourceEntry
 from directory.fhir.errors import SearchError
 from directory.fhir.include import included, parse_inclusions
-from directory.fhir.universe import listing_key, resources
+from directory.fhir.universe import Key, listing_key, resources
 
 __all__ = ["SearchError", "decode_cursor", "encode_cursor", "search"]
 
@@ -68,15 +68,43 @@ def _sort_key(criteria: Criteria, key: tuple, resource: dict) -> SortKey:
     return key
 
 
-def matches(ctx: Context, resource_type: str, criteria: Criteria):
-    """(sort key, resource) of every match, in order."""
+def _candidates(ctx: Context, resource_type: str, criteria: Criteria, fields: set[str] | None = None):
+    """(key, resource) of every resource the criteria may match: light ones (see `light`) when
+    the tests read only what those hold, else the full mapping."""
+    fields = criteria.fields if fields is None else criteria.fields | fields
+    if light.supports(resource_type, fields):
+        found = light.resources(ctx.session, resource_type, ctx.canon, criteria.listings, fields)
+    else:
+        found = resources(ctx.session, resource_type, ctx.canon, listings=criteria.listings)
+    if criteria.prepare:
+        found = list(found)
+        for prepare in criteria.prepare:
+            prepare(found)
+    return found
+
+
+def matches(ctx: Context, resource_type: str, criteria: Criteria, fields: set[str] | None = None):
+    """(sort key, resource) of every match, in order (resources perhaps light: `full` maps them)."""
     found = []
-    for key, resource in resources(ctx.session, resource_type, ctx.canon, listings=criteria.listings):
+    for key, resource in _candidates(ctx, resource_type, criteria, fields):
         if all(test(key, resource) for test in criteria.tests):
             found.append((_sort_key(criteria, key, resource), resource))
     if criteria.distance is not None or criteria.ranking is not None:
         found.sort(key=lambda item: item[0])
     return found
+
+
+def _key(sort_key: SortKey) -> Key:
+    return tuple(sort_key[-3:])
+
+
+def full(ctx: Context, resource_type: str, found: list) -> list:
+    """The same (sort key, resource) pairs with each resource mapped in full (one batch)."""
+    if not found:
+        return []
+    listings = {listing_key(_key(sort_key)) for sort_key, _ in found} - {None}
+    mapped = dict(resources(ctx.session, resource_type, ctx.canon, listings=listings))
+    return [(sort_key, mapped[_key(sort_key)]) for sort_key, _ in found if _key(sort_key) in mapped]
 
 
 def page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | None, count: int):
@@ -85,26 +113,32 @@ def page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | 
     page is mapped from the cursor on."""
     if criteria.distance is not None or criteria.ranking is not None:
         found = matches(ctx, resource_type, criteria)
-        return len(found), [item for item in found if after is None or item[0] > after][:count + 1]
+        return len(found), full(ctx, resource_type,
+                                [item for item in found if after is None or item[0] > after][:count + 1])
     if not criteria.tests and criteria.listings is None:
         chosen = [] if count == 0 else list(islice(
             resources(ctx.session, resource_type, ctx.canon, after=after, batch=count + 1), count + 1))
         return counts.total(ctx.session, resource_type), chosen
     total, chosen = 0, []
-    for key, resource in resources(ctx.session, resource_type, ctx.canon, listings=criteria.listings):
+    for key, resource in _candidates(ctx, resource_type, criteria):
         if all(test(key, resource) for test in criteria.tests):
             total += 1
             if len(chosen) <= count and (after is None or key > after):
                 chosen.append((key, resource))
-    return total, chosen
+    return total, full(ctx, resource_type, chosen)
 
 
-def find(ctx: Context, resource_type: str, pairs: list[tuple[str, str]]) -> Found:
-    """A sub-search (a chain's, a `_has`'s or a `_revinclude`'s): every match by "Type/id"."""
+def find(ctx: Context, resource_type: str, pairs: list[tuple[str, str]], whole: bool = False) -> Found:
+    """A sub-search (a chain's, a `_has`'s or a `_revinclude`'s): every match by "Type/id", light
+    resources holding at least their references unless `whole`."""
     criteria = parse(ctx, resource_type, pairs)
     distance = criteria.distance
-    return Found({f"{resource_type}/{r['id']}": (r, None if distance is None else distance(r))
-                  for _, r in matches(ctx, resource_type, criteria)}, criteria.listings)
+    found = [(sort_key, r, None if distance is None else distance(r))
+             for sort_key, r in matches(ctx, resource_type, criteria, set(light.REFERENCES.get(resource_type, ())))]
+    if whole:
+        mapped = dict(full(ctx, resource_type, [(sort_key, r) for sort_key, r, _ in found]))
+        found = [(sort_key, mapped[sort_key], miles) for sort_key, _, miles in found if sort_key in mapped]
+    return Found({f"{resource_type}/{r['id']}": (r, miles) for _, r, miles in found}, criteria.listings)
 
 
 def search(session: Session, entry: ResourceEntry, args: MultiDict, base_url: str, canon: Canonicals, *,

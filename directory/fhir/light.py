@@ -1,0 +1,236 @@
+"""Light resources: what a search tests, without mapping whole resources.
+
+A light resource holds only the elements a search's parameters read (`fields`, top-level names),
+built from a few plain SQL rows (no ORM objects) with the same helpers and the same rules as the
+full mapping, under the same keys as `universe.resources`. A search tests light resources, counts
+its matches and orders them; only its page is then mapped in full. tests/fhir/test_light.py holds
+every light element equal to the full resource's over the demo data.
+
+Types and elements served light (an element the full mapping never gives is served as absent,
+which is what the full resource says too); any other field makes the search map in full.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from types import SimpleNamespace
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from directory import reference as vocabulary
+from directory.fhir import ids
+from directory.fhir.codes import (
+    BCP47_SYSTEM,
+    EXTENSION,
+    NUCC_SYSTEM,
+    ORG_TYPE,
+    ORGANIZATION_CODES,
+    SYSTEM,
+    Canonicals,
+    provider_role,
+)
+from directory.fhir.elements import address, concept, instant, latest, new_patients, reference
+from directory.fhir.records import SpecialtyRow
+from directory.fhir.roles import _role_specialty
+from directory.fhir.universe import BATCH, Key, _network_resources
+from directory.models import (
+    Listing,
+    ListingSpecialty,
+    Location,
+    Network,
+    Organization,
+    Participation,
+    Practitioner,
+    Role,
+    Specialty,
+)
+
+FIELDS: dict[str, frozenset[str]] = {
+    "Practitioner": frozenset({"id", "meta", "name", "communication"}),
+    "Location": frozenset({"id", "meta", "position", "address", "managingOrganization", "extension", "type",
+                           "partOf", "endpoint"}),
+    "Organization": frozenset({"id", "meta", "name", "type", "endpoint", "partOf", "extension"}),
+    "PractitionerRole": frozenset({"id", "meta", "extension", "practitioner", "organization", "location",
+                                   "specialty", "code", "healthcareService", "endpoint"}),
+}
+# The reference elements of each type (what a chain or `_has` over it reads).
+REFERENCES: dict[str, frozenset[str]] = {
+    "Practitioner": frozenset(),
+    "Location": frozenset({"managingOrganization", "partOf", "endpoint"}),
+    "Organization": frozenset({"partOf", "endpoint", "extension"}),
+    "PractitionerRole": frozenset({"practitioner", "organization", "location", "healthcareService", "endpoint",
+                                   "extension"}),
+}
+_ACTIVE = Listing.active.is_(True)
+
+
+def supports(resource_type: str, fields: Iterable[str]) -> bool:
+    return resource_type in FIELDS and set(fields) <= FIELDS[resource_type]
+
+
+def resources(session: Session, resource_type: str, canon: Canonicals, listings: set[int] | None,
+              fields: frozenset[str] | set[str]) -> list[tuple[Key, dict]]:
+    """(key, light resource) of every active resource of this type (only from `listings` when
+    given; the networks' resources, few, are the full ones), in key order."""
+    wanted = None if listings is None else sorted(listings)
+    builder = _BUILDERS[resource_type]
+    found = list(builder(session, canon, wanted, set(fields) | {"id"}))
+    if resource_type == "Organization":
+        found += list(_network_resources(session, resource_type, canon))
+    return found
+
+
+def _rows(session: Session, statement, column, wanted: list[int] | None):
+    """The statement's rows, only for `column` in `wanted` (when given), a batch at a time."""
+    if wanted is None:
+        yield from session.execute(statement)
+        return
+    for i in range(0, len(wanted), BATCH):
+        yield from session.execute(statement.where(column.in_(wanted[i:i + BATCH])))
+
+
+def _meta(updated) -> dict:
+    return {"lastUpdated": instant(updated)}
+
+
+def _practitioners(session: Session, canon: Canonicals, wanted, fields) -> Iterator[tuple[Key, dict]]:
+    statement = (select(Listing.id, Listing.name, Listing.updated_at, Listing.languages, Practitioner.first_name,
+                        Practitioner.last_name, Practitioner.credentials)
+                 .outerjoin(Practitioner, Practitioner.listing_id == Listing.id)
+                 .where(_ACTIVE, Listing.kind == "practitioner").order_by(Listing.id))
+    languages = vocabulary.languages() if "communication" in fields else {}
+    for lid, name, updated, spoken, first, last, credentials in _rows(session, statement, Listing.id, wanted):
+        resource: dict = {"resourceType": "Practitioner", "id": ids.practitioner(lid)}
+        if "meta" in fields:
+            resource["meta"] = _meta(updated)
+        if "name" in fields:
+            person = {"use": "official", "text": name}
+            if last is not None:
+                person.update(family=last, given=[first])
+                if credentials:
+                    person["suffix"] = [credentials]
+            else:
+                person["family"] = name
+            resource["name"] = [person]
+        if "communication" in fields:
+            resource["communication"] = [concept(BCP47_SYSTEM, code, languages.get(code)) for code in spoken or []]
+        yield (0, lid, 0), resource
+
+
+def _locations(session: Session, canon: Canonicals, wanted, fields) -> Iterator[tuple[Key, dict]]:
+    statement = (select(Location.id, Location.listing_id, Location.lat, Location.lon, Location.address,
+                        Location.city, Location.state, Location.zip, Listing.kind, Listing.name,
+                        Listing.updated_at, Listing.accepting_new_patients)
+                 .join(Listing, Listing.id == Location.listing_id).where(_ACTIVE)
+                 .order_by(Location.listing_id, Location.id))
+    last, position = None, 0
+    for row in _rows(session, statement, Location.listing_id, wanted):
+        loc_id, lid, lat, lon, street, city, state, zip5, kind, name, updated, accepting = row
+        position = position + 1 if lid == last else 0
+        last = lid
+        resource: dict = {"resourceType": "Location", "id": ids.location(loc_id)}
+        if "meta" in fields:
+            resource["meta"] = _meta(updated)
+        if "position" in fields:
+            resource["position"] = {"longitude": lon, "latitude": lat}
+        if "address" in fields:
+            resource["address"] = address(SimpleNamespace(address=street, city=city, state=state, zip=zip5,
+                                                          lat=lat, lon=lon))
+        if "extension" in fields:
+            resource["extension"] = [new_patients(accepting)]
+        if "managingOrganization" in fields and kind == "organization":
+            resource["managingOrganization"] = reference("Organization", ids.organization(lid), name)
+        yield (0, lid, position), resource
+
+
+def _organizations(session: Session, canon: Canonicals, wanted, fields) -> Iterator[tuple[Key, dict]]:
+    statement = (select(Listing.id, Listing.name, Listing.updated_at, Listing.website, Organization.org_type)
+                 .outerjoin(Organization, Organization.listing_id == Listing.id)
+                 .where(_ACTIVE, Listing.kind == "organization").order_by(Listing.id))
+    for lid, name, updated, website, org_type in _rows(session, statement, Listing.id, wanted):
+        resource: dict = {"resourceType": "Organization", "id": ids.organization(lid)}
+        if "meta" in fields:
+            resource["meta"] = _meta(updated)
+        if "name" in fields:
+            resource["name"] = name
+        if "type" in fields:
+            code = ORGANIZATION_CODES[org_type or "practice"][0]
+            resource["type"] = [concept(SYSTEM["OrgTypeCS"], code, ORG_TYPE[code])]
+        if "endpoint" in fields and website:
+            resource["endpoint"] = [reference("Endpoint", ids.endpoint(lid))]
+        yield (0, lid, 0), resource
+
+
+def _roles(session: Session, canon: Canonicals, wanted, fields) -> Iterator[tuple[Key, dict]]:
+    listings = {row[0]: row for row in _rows(session, select(
+        Listing.id, Listing.name, Listing.updated_at, Listing.website, Listing.telehealth)
+        .where(_ACTIVE, Listing.kind == "practitioner"), Listing.id, wanted)}
+    chosen = sorted(listings)
+    among = None if wanted is None else chosen
+    roles = defaultdict(list)
+    for row in _rows(session, select(Role.id, Role.practitioner_id, Role.organization_id, Role.location_id,
+                                     Role.specialty_code, Role.accepting_new_patients, Role.telehealth, Location.name)
+                     .join(Location, Location.id == Role.location_id).order_by(Role.id), Role.practitioner_id, among):
+        roles[row[1]].append(row)
+    memberships = defaultdict(list)  # a role per network: always read
+    for lid, network_id, network_name, network_updated in _rows(
+            session, select(Participation.listing_id, Network.id, Network.name, Network.updated_at)
+            .join(Network, Network.id == Participation.network_id)
+            .order_by(Participation.listing_id, Network.id), Participation.listing_id, among):
+        memberships[lid].append((network_id, network_name, network_updated))
+    specialties = defaultdict(list)
+    if fields & {"specialty", "code"}:
+        for lid, code, display, primary, section in _rows(
+                session, select(ListingSpecialty.listing_id, Specialty.code, Specialty.display,
+                                ListingSpecialty.is_primary, Specialty.section)
+                .join(Specialty, Specialty.code == ListingSpecialty.code)
+                .order_by(ListingSpecialty.listing_id, ListingSpecialty.is_primary.desc(), Specialty.code),
+                ListingSpecialty.listing_id, among):
+            specialties[lid].append(SpecialtyRow(code, display, bool(primary), section))
+    for lid in chosen:
+        _, name, updated, website, telehealth = listings[lid]
+        record = SimpleNamespace(specialties=specialties[lid])
+        position = 0
+        for role in roles[lid]:
+            role_id, _, organization_id, location_id, specialty_code, accepting, role_telehealth, loc_name = role
+            role_specialties = None
+            for network in memberships[lid] or [None]:
+                network_ref = None if network is None else reference("Organization", ids.network(network[0]),
+                                                                     network[1])
+                resource: dict = {"resourceType": "PractitionerRole",
+                                  "id": ids.role(role_id, None if network is None else network[0])}
+                if "meta" in fields:
+                    resource["meta"] = _meta(latest(updated) if network is None else latest(updated, network[2]))
+                if "extension" in fields:
+                    extensions = [new_patients(accepting, network_ref)]
+                    if network_ref is not None:
+                        extensions.append({"url": EXTENSION["network-reference"], "valueReference": network_ref})
+                    resource["extension"] = extensions
+                if "practitioner" in fields:
+                    resource["practitioner"] = reference("Practitioner", ids.practitioner(lid), name)
+                if "organization" in fields and organization_id is not None:
+                    resource["organization"] = reference("Organization", ids.organization(organization_id))
+                if fields & {"specialty", "code"}:
+                    if role_specialties is None:
+                        row = SimpleNamespace(role=SimpleNamespace(specialty_code=specialty_code))
+                        role_specialties = _role_specialty(record, row)
+                    if "specialty" in fields:
+                        resource["specialty"] = [concept(NUCC_SYSTEM, s.code, s.display) for s in role_specialties]
+                    if "code" in fields:
+                        codes = [provider_role(s.code) for s in role_specialties]
+                        resource["code"] = [concept(SYSTEM["ProviderRoleCS"], *code) for code in codes
+                                            if code is not None]
+                if "location" in fields:
+                    resource["location"] = [reference("Location", ids.location(location_id), loc_name)]
+                if "healthcareService" in fields and telehealth and role_telehealth:
+                    resource["healthcareService"] = [reference("HealthcareService", ids.virtual_service(lid))]
+                if "endpoint" in fields and website:
+                    resource["endpoint"] = [reference("Endpoint", ids.endpoint(lid))]
+                yield (0, lid, position), resource
+                position += 1
+
+
+_BUILDERS = {"Practitioner": _practitioners, "Location": _locations, "Organization": _organizations,
+             "PractitionerRole": _roles}
