@@ -12,10 +12,10 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 
 from directory.csvcells import neutralise_row
 from directory.read.find import find
-from directory.read.reference import known_networks
-from directory.read.shapes import CSV_COLUMNS, ListingCard, csv_row
-from directory.search.query import QueryError, SearchQuery, parse_search_args
+from directory.read.shapes import CSV_COLUMNS, ListingCard, SearchPlacePublic, csv_row
+from directory.search.query import QueryError, SearchQuery
 from directory.web import choices
+from directory.web.place_param import PlaceQueryError, configured_geocoder, parse_search
 
 bp = Blueprint("public", __name__)
 
@@ -27,7 +27,7 @@ def tel_href(phone: str) -> str:
     return f"tel:+1{digits}" if len(digits) == 10 else f"tel:{digits}"
 
 RADII = (5, 10, 25, 50, 100)
-SEARCH_PARAMS = ("zip", "lat", "lon", "radius", "q", "specialty", "network", "kind", "accepting",
+SEARCH_PARAMS = ("place", "zip", "lat", "lon", "radius", "q", "specialty", "network", "kind", "accepting",
                  "telehealth", "language", "service", "sort", "page", "per_page")
 EXPORT_LIMIT = 5000
 PRINT_LIMIT = 500
@@ -38,11 +38,19 @@ def _form_values(args) -> dict:
     values = {name: args.get(name, "") for name in SEARCH_PARAMS}
     for name in ("specialty", "network", "language", "service"):
         values[name] = args.getlist(name)
+    values["place"] = values["place"] or values["zip"]  # the place box shows a link's zip= too
     return values
 
 
 def _has_search(args) -> bool:
-    return any(args.get(name) for name in ("zip", "lat", "q", "specialty", "network", "service"))
+    return any(args.get(name) for name in ("place", "zip", "lat", "q", "specialty", "network", "service"))
+
+
+def place_name(place: SearchPlacePublic | None) -> str:
+    """How the results line names the place searched: its ZIP, city or address, or "your location"."""
+    if place is None or place.resolved_by == "coordinates":
+        return "your location"
+    return place.name.split(" (", 1)[0] if place.resolved_by == "zip" else place.name
 
 
 def query_string(args, **changes) -> str:
@@ -75,20 +83,27 @@ def _suggestions(query: SearchQuery, args) -> list[tuple[str, str]]:
 
 def _search_page_context(args) -> dict:
     context = {"values": _form_values(args), "errors": {}, "searched": False, "radii": RADII,
-               "choices": choices.form_choices(), "query_string": lambda **c: query_string(args, **c)}
+               "choices": choices.form_choices(), "query_string": lambda **c: query_string(args, **c),
+               "geocoder": configured_geocoder() is not None, "place_matches": []}
     if not _has_search(args):
         return context
     try:
-        query = parse_search_args(args, known_networks)
+        query, place = parse_search(args, place_wins=True)
     except QueryError as error:
-        context["errors"][error.field] = error.message
+        # A zip= from a link is typed in the place box: its message goes beside that box.
+        context["errors"]["place" if error.field == "zip" else error.field] = error.message
         context["status"] = 400 if error.code == "page_too_deep" else 200
+        if isinstance(error, PlaceQueryError):
+            context["place_matches"] = [
+                (match.label, "?" + query_string(args, place=match.label, zip=None, lat=None, lon=None, page=None))
+                for match in error.matches]
         return context
     found = find(query)
     pages = max(1, -(-found.total // query.per_page))
     context.update(
         searched=True,
         query=query,
+        place_name=place_name(place),
         total=found.total,
         results=found.results,
         facets=choices.label_facets(found.facets),
@@ -114,7 +129,7 @@ def search():
 
 def _all_results(args, limit: int) -> tuple[SearchQuery, int, list[ListingCard]]:
     """Every result of the search in `args` (all pages, up to `limit`), hydrated in order."""
-    query = parse_search_args(args, known_networks)
+    query, _place = parse_search(args, place_wins=True)
     query = replace(query, page=1, per_page=limit, facets=False)
     found = find(query)
     return query, found.total, found.results
@@ -144,7 +159,7 @@ def referral_list():
         query, total, cards = _all_results(request.args, PRINT_LIMIT)
     except QueryError as error:
         context = _search_page_context(request.args)
-        context["errors"][error.field] = error.message
+        context["errors"].setdefault("place" if error.field == "zip" else error.field, error.message)
         return render_template("search.html", **context), 400
     return render_template("referrals.html", query=query, total=total, results=cards, limit=PRINT_LIMIT,
                            back="?" + query_string(request.args), today=date.today().isoformat())

@@ -36,7 +36,7 @@ def test_search_by_keyboard_alone(page, live_data):
     page.keyboard.press("Tab")  # the skip link comes first
     expect(page.locator(".skip-link")).to_be_focused()
     page.keyboard.press("Enter")
-    page.get_by_label("ZIP code").focus()
+    page.get_by_label("ZIP, City, ST").focus()
     page.keyboard.type("02115")
     page.keyboard.press("Enter")
     expect(page.locator("#result-count")).to_contain_text("within 25 miles of 02115")

@@ -14,7 +14,7 @@ def read_csv(path) -> list[dict]:
 
 def test_specialty_and_network_then_csv(page, live_data):
     page.goto("/")
-    page.get_by_label("ZIP code").fill("02115")
+    page.get_by_label("ZIP, City, ST").fill("02115")
     page.locator("#specialty-filter").fill("207RR0500X")
     page.get_by_label("Insurance network", exact=True).select_option(label="Harbor Select PPO")
     page.get_by_label("Within").select_option("50")

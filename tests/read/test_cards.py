@@ -6,17 +6,28 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from directory import demo
 from directory.db import get_engine
-from directory.models import Listing, Network, PublicCard, PublicPlace
+from directory.models import Listing, Location, Network, PublicCard, PublicPlace
 from directory.read import hydrate
 from directory.read.find import find, find_json
 from directory.read.shapes import Facets, SearchPage, construct
 from directory.search import get_searcher, rebuild_index
 from directory.search.query import Place, SearchQuery
 from directory.search.sync import record_change
+from directory.services.restore import restore_fields
+from directory.services.unit_of_work import unit_of_work
+
+
+def place_at_street(app, session, listing_id: int, lat: float, lon: float) -> None:
+    """Move a listing's location to a street point through the write path (audited, outbox), as the
+    geocoding queue does."""
+    location = session.execute(select(Location).where(Location.listing_id == listing_id)).scalar_one()
+    with app.app_context(), unit_of_work("test", session=session) as work:
+        restore_fields(work.session, listing_id, {}, {location.id: {"lat": lat, "lon": lon, "geo_source": "geocoder"}},
+                       actor="test")
 
 
 def page_from_rows(query: SearchQuery) -> str:
@@ -30,6 +41,7 @@ def page_from_rows(query: SearchQuery) -> str:
     return construct(SearchPage, {
         "total": result.total, "page": query.page, "per_page": query.per_page, "results": results,
         "facets": construct(Facets, {name: result.facets.get(name) for name in Facets.model_fields}),
+        "place": None,
     }).model_dump_json()
 
 
@@ -87,3 +99,26 @@ def test_a_listing_deleted_since_its_card_was_written_is_left_out(app, factory, 
         conn.execute(delete(Listing).where(Listing.id == gone.id))  # no outbox: the card stays
         assert conn.execute(select(PublicCard).where(PublicCard.listing_id == gone.id)).first() is not None
     assert [r["id"] for r in client.get("/api/v1/search?zip=02115&radius=5").get_json()["results"]] == [kept.id]
+
+
+def test_distance_basis_from_stored_cards_equals_rows_and_old_places_are_read_from_rows(app, factory, client,
+                                                                                       session):
+    """A place stored before geo_source was part of a card (its JSON ends at "fax") is not served as
+    it is: the card is hydrated from the rows, with geo_source and distance_basis, until rewritten."""
+    factory.listing(name="Fenway Infusion", zip="02115")
+    street = factory.listing(name="Back Bay Infusion", zip="02116")
+    place_at_street(app, session, street.id, 42.3505, -71.0760)
+    factory.sync()
+    query = SearchQuery(place=Place(42.3427, -71.0922, 5), sort="distance")
+    with app.app_context():
+        stored = find_json(query).decode()
+        assert stored == page_from_rows(query)
+        assert [r["distance_basis"] for r in json.loads(stored)["results"]] == ["zip_centroid", "street"]
+        with get_engine().begin() as conn:
+            for location_id, body in conn.execute(select(PublicPlace.location_id, PublicPlace.body)).all():
+                old = json.loads(body)
+                del old["geo_source"]
+                conn.execute(update(PublicPlace).where(PublicPlace.location_id == location_id)
+                             .values(body=json.dumps(old, separators=(",", ":"))))
+        assert find_json(query).decode() == stored
+        assert find(query).model_dump_json() == stored

@@ -28,7 +28,7 @@ NUMBERS = {
     "hex": "0x10", "spaces": "  7  ", "empty": "", "nul-digit": "1\x00", "word": "ten",
 }
 SEARCH_PARAMS = ("zip", "lat", "lon", "radius", "q", "specialty", "network", "kind", "accepting", "telehealth",
-                 "language", "service", "sort", "page", "per_page")
+                 "language", "service", "sort", "page", "per_page", "place")
 NUMERIC_PARAMS = {"lat", "lon", "radius", "network", "page", "per_page"}
 
 
@@ -78,6 +78,10 @@ def search_cases() -> list[Case]:
             Case(f"{url}:commas", "GET", f"{url}?network=,,,,1,,&language=en,,es,%00"),
             Case(f"{url}:deep-page", "GET", f"{url}?q=a&page=10000&per_page=100"),
             Case(f"{url}:zip-and-lat", "GET", f"{url}?zip=02115&lat=42&lon=-71&sort=distance"),
+            Case(f"{url}:place-and-zip", "GET", f"{url}?place=Boston%2C+MA&zip=02115&lat=42&lon=-71"),
+            Case(f"{url}:repeated-place", "GET", f"{url}?place=Boston%2C+MA&place=Springfield"),
+            Case(f"{url}:ambiguous-place", "GET", f"{url}?place=Springfield&q=%00"),
+            Case(f"{url}:street-place", "GET", f"{url}?place=1+Main+St%2C+Boston%2C+MA+02115"),
             Case(f"{url}:bad-percent", "GET", f"{url}?q=%E0%A4%A&zip=%ff%fe"),
             Case(f"{url}:many-params", "GET", url + "?" + "&".join(f"p{i}=v" for i in range(2000))),
         ]

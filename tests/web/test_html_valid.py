@@ -44,7 +44,8 @@ def test_public_pages_are_valid_html5(client, factory, tmp_path):
     factory.listing(kind="practitioner", name="Grace Hopper, MD", first_name="Grace", last_name="Hopper",
                     zip="02116", specialties=["207RR0500X"])
     urls = ["/", "/?zip=02115", "/?zip=02115&q=zzzz", "/?zip=99999", "/?zip=02115&radius=abc",
-            f"/providers/{fenway.id}", "/what-to-expect", "/referrals?zip=02115", "/providers/999999"]
+            f"/providers/{fenway.id}", "/what-to-expect", "/referrals?zip=02115", "/providers/999999",
+            "/?place=Boston%2C+MA", "/?place=Springfield", "/?place=Boston%2C+CA", "/referrals?place=Boston%2C+MA"]
     files = []
     for i, url in enumerate(urls):
         response = client.get(url)

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from html.parser import HTMLParser
+from urllib.parse import unquote_plus
 
 import pytest
 
@@ -57,9 +58,9 @@ def test_home_page_is_a_complete_form(client):
     response, parsed = page(client, "/")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    for name in ("zip", "q"):
+    for name in ("place", "q"):
         assert name in parsed.inputs
-    for control in ("zip", "radius", "q", "network", "specialty", "language", "sort"):
+    for control in ("place", "radius", "q", "network", "specialty", "language", "sort"):
         assert re.search(rf'<label for="{control}"', html), control
     assert 'id="result-count"' not in html  # no search yet
 
@@ -96,7 +97,9 @@ def test_cards_show_what_a_patient_and_a_referrer_need(client, boston):
 
 @pytest.mark.parametrize(
     ("url", "field"),
-    [("/?zip=99999", "zip"), ("/?zip=abc", "zip"), ("/?zip=02115&radius=9000", "radius"),
+    [("/?zip=99999", "place"), ("/?zip=abc", "place"), ("/?place=99999", "place"),
+     ("/?place=Xyzzyville%2C+MA", "place"), ("/?place=1+Main+St%2C+Boston", "place"),
+     ("/?zip=02115&radius=9000", "radius"),
      ("/?zip=02115&radius=-1", "radius"), ("/?zip=02115&specialty=XYZ", "specialty"),
      ("/?zip=02115&network=999999", "network"), ("/?q=" + "x" * 201, "q")],
 )
@@ -104,8 +107,8 @@ def test_bad_input_is_explained_next_to_the_field_and_kept(client, url, field):
     response, parsed = page(client, url)
     assert response.status_code == 200
     assert field in parsed.errors and parsed.errors[field]
-    if field in ("zip", "q"):
-        assert parsed.inputs[field] == url.split("=", 1)[1].split("&")[0]
+    if field in ("place", "q"):  # what was typed stays in its box (a link's zip= shows in the place box)
+        assert parsed.inputs[field] == unquote_plus(url.split("=", 1)[1].split("&")[0])
 
 
 def test_empty_result_offers_one_click_widening(client, boston):

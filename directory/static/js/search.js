@@ -11,17 +11,17 @@
       navigator.geolocation.getCurrentPosition(function (pos) {
         document.getElementById("lat").value = pos.coords.latitude.toFixed(4);
         document.getElementById("lon").value = pos.coords.longitude.toFixed(4);
-        document.getElementById("zip").value = "";
+        document.getElementById("place").value = "";
         locate.form.submit();
       }, function () {
-        locate.textContent = "Location unavailable: type your ZIP code";
+        locate.textContent = "Location unavailable: type your ZIP code or city";
       }, { timeout: 10000, maximumAge: 600000 });
     });
   }
-  // A typed ZIP wins over an earlier location.
-  var zip = document.getElementById("zip");
-  if (zip) {
-    zip.addEventListener("input", function () {
+  // A typed place wins over an earlier location.
+  var place = document.getElementById("place");
+  if (place) {
+    place.addEventListener("input", function () {
       document.getElementById("lat").value = "";
       document.getElementById("lon").value = "";
     });
@@ -58,20 +58,37 @@
     mapEl.innerHTML = '<p class="map-fallback">The map is not available; every result is in the list.</p>';
     return;
   }
-  var map = L.map(mapEl, { scrollWheelZoom: false });
+  var map = L.map(mapEl, { scrollWheelZoom: false, maxZoom: 18 });  // a clustering map needs its maxZoom
   var tiles = mapEl.getAttribute("data-tiles");
   if (tiles) {
     L.tileLayer(tiles, { maxZoom: 18, attribution: mapEl.getAttribute("data-attribution") || "" }).addTo(map);
   }
+  // Listings at one point (a ZIP code's centre, or one building) are one numbered marker
+  // (Leaflet.markercluster); a click zooms in, or fans them out where they share the point.
+  var group = L.markerClusterGroup ? L.markerClusterGroup({
+    maxClusterRadius: 30, showCoverageOnHover: false,
+    iconCreateFunction: function (cluster) {
+      var count = cluster.getChildCount(), html = document.createElement("div"), label = document.createElement("span");
+      label.textContent = String(count);
+      var hidden = document.createElement("span");
+      hidden.className = "visually-hidden";
+      hidden.textContent = " places here";
+      label.appendChild(hidden);
+      html.appendChild(label);
+      return L.divIcon({ html: html, className: "marker-cluster marker-cluster-" + (count < 10 ? "small" : count < 100 ? "medium" : "large"),
+                         iconSize: L.point(40, 40) });
+    }
+  }) : L.featureGroup();
   var bounds = [];
   points.forEach(function (p) {
     var link = document.createElement("a");
     link.href = p.url;
     link.textContent = p.name;
-    L.marker([p.lat, p.lon], { title: p.name, alt: p.name }).addTo(map).bindPopup(link);
+    group.addLayer(L.marker([p.lat, p.lon], { title: p.name, alt: p.name }).bindPopup(link));
     bounds.push([p.lat, p.lon]);
   });
   var center = mapEl.getAttribute("data-center");
   if (center) { bounds.push(JSON.parse(center)); }
   map.fitBounds(bounds, { padding: [24, 24], maxZoom: 13 });
+  group.addTo(map);
 })();
