@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import current_app
+from flask import Flask, current_app
 from werkzeug.datastructures import MultiDict
 
+from directory.geocoding import GEOCODER as GEOCODER_EXTENSION
+from directory.geocoding import geocode_address
 from directory.places import Geocoder, GeocoderUnavailable, PlaceError, resolve_place
 from directory.read.reference import known_networks
 from directory.read.shapes import SearchPlacePublic
 from directory.search.query import QueryError, SearchQuery, parse_search_args
 
-GEOCODER_EXTENSION = "directory.geocoder"
 OTHER_PLACES = ("zip", "lat", "lon")
 
 
@@ -36,10 +37,24 @@ class GeocoderDown(QueryError):
         super().__init__("place", str(error), "geocoder_unavailable")
 
 
+class AppGeocoder:
+    """The app's configured geocoder as the place box uses it: directory.geocoding.geocode_address
+    (its sanity rules included: a match too coarse, or far from the ZIP the text ends with, is no
+    match), as (lat, lon)."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def geocode_address(self, text: str) -> tuple[float, float] | None:
+        point = geocode_address(self.app, text)
+        return None if point is None else (point.lat, point.lon)
+
+
 def configured_geocoder() -> Geocoder | None:
-    """The geocoder registered by directory/geocoding/ when GEOCODER is not off (an object with
-    `geocode_address(text) -> (lat, lon) | None`), else None: street addresses are then refused."""
-    return current_app.extensions.get(GEOCODER_EXTENSION)
+    """The geocoder for street addresses when GEOCODER is not off, else None (they are refused)."""
+    if current_app.extensions.get(GEOCODER_EXTENSION) is None:
+        return None
+    return AppGeocoder(current_app._get_current_object())
 
 
 def _log_failure(error: Exception) -> None:
