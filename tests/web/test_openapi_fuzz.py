@@ -67,6 +67,11 @@ RULES_BEYOND_THE_SCHEMA = {
     ("lat", "lat and lon must be given together"), ("lon", "lat and lon must be given together"),
     ("radius", "radius needs a place"), ("sort", "sort=distance needs a place"),
     ("network", "unknown network id"), ("page", "page × per_page"),
+    # place: one of place, zip or lat/lon; and what the gazetteer (or the geocoder) knows.
+    ("place", "give one of place, zip, or lat and lon"), ("place", "is not a ZIP code or a US city we know"),
+    ("place", "there is more than one"), ("place", "no city called"), ("place", "is not a US state"),
+    ("place", "a ZIP code is 5 digits"), ("place", "is not an active US ZIP code"),
+    ("place", "street addresses cannot be searched"), ("place", "enter a ZIP or City, ST"),
 }
 
 
