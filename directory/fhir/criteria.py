@@ -69,6 +69,7 @@ class Criteria:
     near_chain: tuple | None = None  # (the reference parameter, its name) of a `location.near` chain
     # Run over every candidate (key, resource) before the tests (e.g. distances computed at once).
     prepare: list[Callable[[list[tuple[Key, dict]]], None]] = field(default_factory=list)
+    deferred: list[tuple[str, str, str]] = field(default_factory=list)  # narrowings left to the Searcher
 
     def narrow(self, listings: set[int]) -> None:
         self.listings = set(listings) if self.listings is None else self.listings & listings
@@ -90,6 +91,11 @@ def parse(ctx: Context, resource_type: str, pairs: list[tuple[str, str]]) -> Cri
             criteria.applied.append((name, value))
     if criteria.near_chain is not None:
         _near_chain(ctx, resource_type, criteria)
+    else:
+        for base, modifier, value in criteria.deferred:
+            narrowed = narrowing(ctx.session, resource_type, base, modifier, split_escaped(value, ","))
+            if narrowed is not None:
+                criteria.narrow(narrowed)
     return criteria
 
 
@@ -126,10 +132,13 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
         return True
     criteria.tests.append(_test(ctx, param, modifier, value))
     criteria.fields.add(_element(param.path))
-    _searcher_filter(resource_type, base, modifier, value, criteria)
-    narrowed = narrowing(ctx.session, resource_type, base, modifier, split_escaped(value, ","))
-    if narrowed is not None:
-        criteria.narrow(narrowed)
+    if _searcher_filter(resource_type, base, modifier, value, criteria):
+        # The Searcher applies it with location.near (if given): the database narrows only without.
+        criteria.deferred.append((base, modifier, value))
+    else:
+        narrowed = narrowing(ctx.session, resource_type, base, modifier, split_escaped(value, ","))
+        if narrowed is not None:
+            criteria.narrow(narrowed)
     if base == "_id":
         criteria.narrow(listings_of(ctx.session, resource_type, split_escaped(value, ",")))
     return True
@@ -140,27 +149,31 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
 PUSHED = {"PractitionerRole": "practitioner", "OrganizationAffiliation": "organization"}
 
 
-def _searcher_filter(resource_type: str, base: str, modifier: str, value: str, criteria: Criteria) -> None:
-    """Keep a plain `specialty` or `network` value (its first occurrence) for the Searcher."""
+def _searcher_filter(resource_type: str, base: str, modifier: str, value: str, criteria: Criteria) -> bool:
+    """Keep a plain `specialty` or `network` value (its first occurrence) for the Searcher;
+    whether it was kept."""
     if resource_type not in PUSHED or modifier:
-        return
+        return False
     parts = split_escaped(value, ",")
     if base == "specialty" and criteria.specialties is None:
         codes = []
         for part in parts:
             system, bar, code = part.rpartition("|")
             if not code or bar and system != NUCC_SYSTEM:
-                return
+                return False
             codes.append(code)
         criteria.specialties = tuple(codes)
-    elif base == "network" and criteria.networks is None:
+        return True
+    if base == "network" and criteria.networks is None:
         numbers = []
         for part in parts:
             parsed = ids.parse("Organization", part.rstrip("/").rsplit("/", 1)[-1])
             if parsed is None or parsed[0] != "network" or int(parsed[1][0]) > MAX_ID:
-                return
+                return False
             numbers.append(int(parsed[1][0]))
         criteria.networks = tuple(numbers)
+        return True
+    return False
 
 
 def _near_chain(ctx: Context, resource_type: str, criteria: Criteria) -> None:
