@@ -34,13 +34,15 @@ def init_db_command() -> None:
 @click.option("--count", default=3000, show_default=True, help="Listings to generate.")
 @click.option("--seed", default=42, show_default=True, help="Random seed (same seed, same data).")
 @click.option("--no-reindex", is_flag=True, help="Leave the search index to a later `reindex`.")
-def seed_demo_command(count: int, seed: int, no_reindex: bool) -> None:
+@click.option("--geocoded", is_flag=True, help="Put each location at its own point spread within its ZIP "
+              "(deterministic, no geocoder asked; geocoder 'demo-spread') instead of the ZIP's centroid.")
+def seed_demo_command(count: int, seed: int, no_reindex: bool, geocoded: bool) -> None:
     """Fill the database with fictional demo listings (replacing earlier demo data)."""
     from directory import demo
 
     init_db()
     with tqdm(total=count, unit="listings", desc="demo data", disable=None) as bar:
-        made = demo.generate(get_engine(), count=count, seed=seed, progress=bar.update)
+        made = demo.generate(get_engine(), count=count, seed=seed, progress=bar.update, geocoded=geocoded)
     click.echo(f"{made} demo listings written")
     if not no_reindex:
         reindex()

@@ -14,7 +14,8 @@ that follow.
 
 Everything is made up: payer and place names come from seed_data/demo/, phone numbers use the
 fictional 555-01xx range, websites are under example.org, NPIs are check-digit-valid serials.
-Locations sit exactly on their ZIP centroid (geo_source 'zip_centroid').
+Locations sit exactly on their ZIP centroid (geo_source 'zip_centroid'), unless `geocoded` asks for
+points spread within each ZIP (marked as placed by 'demo-spread', not by a geocoder).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from directory.demo.generator import _Generator
 from directory.demo.networks import _networks
 from directory.demo.store import _fix_npis, _next_id, audit_reseed, delete_demo, sync_sequences
 from directory.demo.vocabulary import IVIG_PRODUCTS, NPI_OVERFLOW_START, Area, Batch, areas
+from directory.geocoding.spread import spread_row
 from directory.models import Listing, Location, Network, Role
 
 __all__ = ["IVIG_PRODUCTS", "Area", "areas", "delete_demo", "generate"]
@@ -43,6 +45,7 @@ def generate(
     progress: Callable[[int], object] | None = None,
     batch_size: int = 2000,
     today: date | None = None,
+    geocoded: bool = False,
 ) -> int:
     """Replace all demo data (rows with is_demo true: listings and networks) with `count` fictional
     listings; return count.
@@ -50,6 +53,9 @@ def generate(
     Deterministic: the same seed, count and `today` give identical rows (ids included) in a fresh
     database, whatever the batch size. `progress(n)` is called after each committed batch with the
     number of listings that batch wrote. Verification dates fall within the 200 days before `today`.
+    With `geocoded`, each location sits at its own point spread within its ZIP
+    (`directory.geocoding.spread.spread_row`: geocoder 'demo-spread', no geocoder asked) instead of
+    the ZIP's centroid.
     """
     if count < 0:
         raise ValueError("count must be zero or more")
@@ -83,6 +89,9 @@ def generate(
             for _ in range(size):
                 generator.listing(batch)
             _fix_npis(conn, batch, overflow)
+            if geocoded:
+                for row in batch.locations:
+                    spread_row(row, stamp)
             for table, rows in batch.tables():
                 if rows:
                     conn.execute(insert(table), rows)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from datetime import datetime
+
+from directory.geocoding.addresses import address_hash
 
 SPREAD_MI = 1.5  # largest distance from the centroid, miles
 MILES_PER_DEGREE_LAT = 69.05
@@ -23,3 +26,17 @@ def spread_point(key: str, lat: float, lon: float, radius_mi: float = SPREAD_MI)
     new_lon = lon + distance * math.sin(angle) / scale
     new_lon = (new_lon + 180.0) % 360.0 - 180.0
     return round(max(-90.0, min(90.0, new_lat)), 6), round(new_lon, 6)
+
+
+DEMO_GEOCODER = "demo-spread"
+
+
+def spread_row(row: dict, at: datetime) -> dict:
+    """A location row (address, city, state, zip, lat, lon at the ZIP centroid) moved to its spread
+    point and marked as placed by no real geocoder: geo_source 'geocoder' (a point of its own,
+    not the ZIP's), geocoder 'demo-spread', quality 'synthetic', with the hash of its address."""
+    digest = address_hash(row["address"], row["city"], row["state"], row["zip"])
+    row["lat"], row["lon"] = spread_point(digest, row["lat"], row["lon"])
+    row.update(geo_source="geocoder", geocoder=DEMO_GEOCODER, geo_quality="synthetic", geocoded_at=at,
+               address_hash=digest)
+    return row

@@ -18,7 +18,7 @@ from directory.importers.networks import import_networks
 from directory.importers.nppes import import_nppes
 from directory.importers.template import TEMPLATE_HEADER, import_template
 from directory.models import Listing
-from directory.services import verification
+from directory.services import geocoding, verification
 from directory.services.errors import StaleVersion, ValidationError
 from directory.web.params import page_number, whole_number
 from directory.web.staff.auth import role_required, staff_work
@@ -76,9 +76,10 @@ def verification_queue():
     items = verification.queue(db, state=filters["state"] or None, kind=filters["kind"] or None,
                                limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
     versions = _versions(db, [item.listing_id for item in items])
+    unplaced = geocoding.unplaced(db, limit=PER_PAGE) if page == 1 else []  # addresses a geocoder could not place
     return render_template("staff/upkeep/verification.html", counts=counts, items=items[:PER_PAGE],
                            versions=versions, filters=filters, page=page, has_next=len(items) > PER_PAGE,
-                           kinds=KINDS, statuses=STATUS_LABELS, methods=METHOD_LABELS)
+                           kinds=KINDS, statuses=STATUS_LABELS, methods=METHOD_LABELS, unplaced=unplaced)
 
 
 def _versions(db: Session, ids: list[int]) -> dict[int, int]:
