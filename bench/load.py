@@ -21,7 +21,7 @@ bench/load_clients.py for what counts as ok, stale, limited and failure.
 Afterwards (bench/load_checks.py): each acknowledged write is in the database, the audit log and
 the search results, nothing refused was written, and `flask --app wsgi check-index` exits 0.
 The load average (/proc/loadavg) is recorded before and after (the machine may be shared).
-Results: bench/results/load-<backend>.json and a markdown table; exit 1 on any failure or problem.
+Results: bench/results/load-<backend>-<count>.json and a markdown table; exit 1 on any failure or problem.
 """
 
 from __future__ import annotations
@@ -375,7 +375,7 @@ def main() -> None:
             finally:
                 if copy:
                     drop_database(args.pg_url, copy)
-        out = RESULTS / f"load-{backend}.json"
+        out = RESULTS / f"load-{backend}-{args.count}.json"
         out.write_text(json.dumps(report, indent=2))
         print_table(report)
         print(f"results: {out.relative_to(ROOT)}")
