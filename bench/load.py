@@ -73,6 +73,7 @@ def prepare_run(settings: dict, jobs: dict[str, int], shared: int, seed: int, se
 
     from bench.http import search_paths
     from directory import create_app
+    from directory.cli import init_db
     from directory.db import get_engine, session_scope
     from directory.services.accounts import create_staff
 
@@ -81,6 +82,7 @@ def prepare_run(settings: dict, jobs: dict[str, int], shared: int, seed: int, se
     accounts = []
     with app.app_context():
         engine = get_engine()
+        init_db()  # as a deployment does: the copy's schema at this code's head (data built earlier)
         tag = secrets.token_hex(3)  # a run may reuse a database that has earlier runs' accounts
         with session_scope() as session:
             for job, count in jobs.items():
@@ -167,12 +169,14 @@ def run_load(settings: dict, work: Path, *, duration: float = 60, clients: int =
         workers_pids = children(server.process.pid)
         cpu_before = cpu_s(workers_pids), own_cpu_s()
         started = phases["served"] = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        stop.wait(duration)
-        stop.set()
-        for thread in threads:
-            thread.join()
+        try:
+            for thread in threads:
+                thread.start()
+            stop.wait(duration)
+        finally:  # stopped early too (Ctrl-C, SIGTERM): the clients end with their current request
+            stop.set()
+            for thread in threads:
+                thread.join()
         report["elapsed_s"] = round(time.perf_counter() - started, 1)
         report["loadavg_after"] = loadavg()
         # Of the machine's CPU seconds in the run, what the server's workers and this client used.

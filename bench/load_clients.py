@@ -225,6 +225,15 @@ def ok_when(status: int, check: Callable[[requests.Response], bool]) -> Callable
     return judge
 
 
+def attempt(client: Client, kind: str, action: Callable[..., None], *args) -> None:
+    """Run one action of a client; a page it cannot read (a form or field missing) is a failure of
+    `kind`, recorded, and the client goes on."""
+    try:
+        action(client, *args)
+    except (KeyError, ValueError, TypeError, AttributeError) as error:
+        client.recorder.answer(kind, "failures", None, f"unreadable answer: {type(error).__name__}: {error}")
+
+
 # --- anonymous visitors -------------------------------------------------------------------------
 
 @dataclass
@@ -287,7 +296,8 @@ def anonymous(base: str, recorder: Recorder, targets: PublicTargets, rng: random
             for _ in range(visitor_requests):
                 if stop.is_set():
                     break
-                visit(client, targets, rng.choices(kinds, weights)[0])
+                kind = rng.choices(kinds, weights)[0]
+                attempt(client, kind, visit, targets, kind)
         finally:
             client.close()
 
@@ -397,10 +407,10 @@ def staff(client: Client, account: StaffAccount, shared: list[int], stop: thread
     try:
         while not stop.is_set():
             if account.job == "editor":
-                edit(client, account, client.rng.choice(shared))
+                attempt(client, "staff_edit", edit, account, client.rng.choice(shared))
             elif account.job == "checker":
-                check(client, account, client.rng.choice(shared))
+                attempt(client, "staff_verify", check, account, client.rng.choice(shared))
             else:
-                verify_from_queue(client, account, queue_head)
+                attempt(client, "staff_verify", verify_from_queue, account, queue_head)
     finally:
         client.close()
