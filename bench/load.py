@@ -7,7 +7,8 @@
 Data: a folder of N demo listings (--dir, default bench/data/load-<count>; built by bench.stores when
 missing) for Whoosh, and the database bench_load_<count> (built when missing, on --pg-url, created
 through the server's `test` database) for PostgreSQL. Each run works on a copy (a temporary folder;
-`create database ... template`), so the data it starts from is never changed.
+`create database ... template`), migrated to the code's head as a deployment would be, so the data
+it starts from is never changed.
 
 The run: `gunicorn wsgi:app` with --workers (2) on a loopback port, DIRECTORY_ENV=production, a
 random SECRET_KEY and TRUSTED_PROXIES=1 (clients send X-Forwarded-For/-Proto as the TLS proxy in
