@@ -156,6 +156,7 @@ class Drain:
             self.report.stopped = (f"{self.errors_in_a_row} geocoder errors in a row (last: {error}); "
                                    f"the queue is kept, run `geocode` again later")
         elif error.retry_after:
+            session.commit()  # the row's new attempt time is kept even if the pause is interrupted
             self.sleep(min(MAX_PAUSE, error.retry_after))
 
 
