@@ -12,12 +12,13 @@ from collections.abc import Callable
 
 from flask import Flask, current_app
 
-from directory.search.contract import Hit, Searcher, SearchResult, SnapshotFormatError
+from directory.search.contract import Hit, IndexUnusable, Searcher, SearchResult, SnapshotFormatError
+from directory.search.heal import open_searcher, rebuild_index
 from directory.search.query import QueryError, SearchQuery
-from directory.search.sync import apply_pending, rebuild_index
+from directory.search.sync import apply_pending
 
-__all__ = ["BACKENDS", "Hit", "QueryError", "SearchQuery", "SearchResult", "Searcher", "SnapshotFormatError",
-           "get_searcher", "rebuild_index"]
+__all__ = ["BACKENDS", "Hit", "IndexUnusable", "QueryError", "SearchQuery", "SearchResult", "Searcher",
+           "SnapshotFormatError", "get_searcher", "rebuild_index"]
 
 # An opener: opener(app) opens the backend's index for app; opener(app, rebuilding=True) opens it
 # only to rebuild it (an index of another version is not refused).
@@ -56,7 +57,8 @@ _opening = threading.Lock()
 def get_searcher(app: Flask | None = None) -> Searcher:
     """The app's searcher, opened on first use (so CLI commands that do not search stay fast).
 
-    Opening applies any index change left pending by a crash between a commit and its index write.
+    Opening rebuilds an index that is missing, empty or damaged (`heal`), then applies any index
+    change left pending by a crash between a commit and its index write.
     """
     app = app or current_app._get_current_object()
     searcher = app.extensions.get("directory.searcher")
@@ -64,7 +66,7 @@ def get_searcher(app: Flask | None = None) -> Searcher:
         with _opening:
             searcher = app.extensions.get("directory.searcher")
             if searcher is None:
-                searcher = app.extensions["directory.search.backend"](app)
+                searcher = open_searcher(app)
                 apply_pending(app.extensions["directory.engine"], searcher)
                 app.extensions["directory.searcher"] = searcher
     return searcher

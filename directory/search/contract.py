@@ -31,7 +31,12 @@ class SearchResult:
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-class SnapshotFormatError(RuntimeError):
+class IndexUnusable(RuntimeError):
+    """The stored index cannot be opened as it is (missing parts, unreadable files, another
+    version): `search.heal` rebuilds it from the database when the searcher is first opened."""
+
+
+class SnapshotFormatError(IndexUnusable):
     """The stored index was written by another version of this code: it needs a reindex."""
 
 
@@ -71,6 +76,10 @@ class Searcher(ABC):
 
     def close(self) -> None:  # noqa: B027
         """Release files and connections."""
+
+    @abstractmethod
+    def is_empty(self) -> bool:
+        """Whether the index holds no listing at all (a new index, or one emptied by accident)."""
 
     @abstractmethod
     def indexed_digests(self) -> dict[int, str]:

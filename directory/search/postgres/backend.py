@@ -28,7 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from directory.search.codebook import Codebook
-from directory.search.contract import Searcher, SearchResult
+from directory.search.contract import IndexUnusable, Searcher, SearchResult
 from directory.search.documents import ListingDoc
 from directory.search.postgres.query import Near, build_search, places_near, result
 from directory.search.postgres.rows import TEXT_FIELDS, TOPIC_FACETS, rollup_tags, rows_and_counts
@@ -83,6 +83,12 @@ class PostgresSearcher(Searcher):
         self.codebook = Codebook.current()
         self.topics = TopicIndex(self.codebook.concepts, self.codebook.specialties, analyzer())
         ensure_schema(engine, rebuilding=rebuilding)
+        if not rebuilding:
+            with engine.connect() as conn:
+                missing = [table for table in (TABLE, POINTS, COUNTS, ROLLUP) if not conn.execute(
+                    text("SELECT to_regclass(:t) IS NOT NULL"), {"t": table}).scalar_one()]
+            if missing:
+                raise IndexUnusable(f"the PostgreSQL search tables are incomplete ({', '.join(missing)} missing)")
 
     # -- text --------------------------------------------------------------------------------------
 
@@ -309,6 +315,10 @@ class PostgresSearcher(Searcher):
                     SELECT count(*) FROM {TABLE} a JOIN {TABLE} h ON h.lid = a.lid AND h.n = 0
                     WHERE a.hpid <> h.pid""")).scalar_one()),
             ) if n]
+
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return not conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {TABLE})")).scalar_one()
 
     def indexed_digests(self) -> dict[int, str]:
         with self.engine.connect() as conn:

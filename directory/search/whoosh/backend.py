@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import shutil
 import threading
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,13 +25,13 @@ from sqlmodel import Session
 
 from directory.models import IndexChange
 from directory.search.codebook import Codebook
-from directory.search.contract import Searcher, SearchResult
+from directory.search.contract import IndexUnusable, Searcher, SearchResult, SnapshotFormatError
 from directory.search.documents import ListingDoc, load_docs
 from directory.search.query import SearchQuery
 from directory.search.text import analyzer
 from directory.search.topics import TopicIndex, TopicMatch
 from directory.search.whoosh.engine import combine, evaluate
-from directory.search.whoosh.segments import PostingCache, stored_digests
+from directory.search.whoosh.segments import PostingCache, read_lid_column, stored_digests
 from directory.search.whoosh.table import ListingTable
 from directory.search.whoosh.text import TextHits, TextMatcher, Word, open_index, whoosh_fields, write_docs
 
@@ -55,7 +57,7 @@ class WhooshSearcher(Searcher):
         self.topics = TopicIndex(self.codebook.concepts, self.codebook.specialties, analyzer())
         self.matcher: TextMatcher | None = None
         if not rebuilding:  # a rebuild replaces the snapshot (of whatever version) unread
-            self._open()
+            self._open_checked()
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -80,6 +82,56 @@ class WhooshSearcher(Searcher):
             self.matcher.close()
         self.ix = open_index(self.dir / TEXT_DIR)
         self.matcher = TextMatcher(self.ix, self._cache, self.topics)
+
+    def _open_checked(self) -> None:
+        """Open, then check the text index (`_check_text`); a file that cannot be read makes the
+        index unusable (`search.heal` rebuilds it)."""
+        unusable = None
+        with warnings.catch_warnings():
+            # Whoosh and numpy raise with the damaged file still open (in the error's frames): it is
+            # closed when they are collected, here, without a ResourceWarning.
+            warnings.simplefilter("ignore", ResourceWarning)
+            try:
+                self._open()
+                self._check_text()
+            except SnapshotFormatError:
+                self.close()
+                raise
+            except Exception as error:  # noqa: BLE001  (whatever a damaged file raises)
+                self.close()
+                unusable = IndexUnusable(f"the Whoosh index in {self.dir} is unreadable "
+                                         f"({type(error).__name__}: {str(error)[:200]})")
+            if unusable is not None:
+                gc.collect()
+        if unusable is not None:
+            raise unusable
+
+    def _check_text(self) -> None:
+        """Read, in every segment, what searches read at both ends of its files: the listing-id
+        column (every id a positive 32-bit number, none twice), the first and last stored
+        documents, each field's term table and the postings of its first and last terms (the last
+        field's last term ends the postings file). A truncated or overwritten file fails here, at
+        open, instead of giving wrong answers later; it costs about what the first searches read
+        anyway (the term tables stay loaded for them)."""
+        for segreader, _offset in self.matcher._leaves():
+            count = segreader.doc_count_all()
+            if not count:
+                continue
+            column = segreader.column_reader("lid", translate=False)
+            lids = read_lid_column(column, count)
+            deleted = segreader.segment().deleted_docs() if segreader.segment() else None
+            if deleted:
+                lids = np.delete(lids, np.fromiter(deleted, dtype=np.int64))
+            if len(lids) and (lids.min() < 1 or lids.max() > 2**31 - 1 or len(np.unique(lids)) != len(lids)):
+                raise ValueError(f"segment {segreader.segment().segment_id()}: listing ids out of range or repeated")
+            for docnum in {0, count - 1}:
+                if not isinstance(segreader.stored_fields(docnum).get("digest"), str):
+                    raise ValueError(f"segment {segreader.segment().segment_id()}: stored document {docnum} "
+                                     f"has no digest")
+            for field in ("name", "products", "place"):
+                words = self.matcher._lexicon(segreader, field)[0]
+                for word in {words[0], words[-1]} if words else ():
+                    segreader.postings(field, word).all_ids()
 
     def _snapshot_changed(self) -> bool:
         path = self.dir / SNAPSHOT
@@ -154,6 +206,9 @@ class WhooshSearcher(Searcher):
     def table_ids(self) -> set[int]:
         self.refresh()
         return self.listing_ids()
+
+    def is_empty(self) -> bool:
+        return self.ix.doc_count() == 0
 
     # -- Searcher ------------------------------------------------------------------------------
 
