@@ -18,6 +18,8 @@ from geopy.extra.rate_limiter import RateLimiter
 from directory.geocoding.sanity import Match, read_match
 from directory.geocoding.settings import GeocoderSettings, build_geopy
 
+US_AND_TERRITORIES = ("us", "pr", "gu", "vi", "as", "mp", "um")
+
 
 class GeocodingError(Exception):
     """Geocoding could not be done."""
@@ -46,7 +48,9 @@ class Geocoder:
         self.geopy = build_geopy(settings)
         accepted = inspect.signature(self.geopy.geocode).parameters
         # Ask for what the sanity rules read, and for US answers where the API can be told.
-        wanted = {"exactly_one": True, "addressdetails": True, "country_codes": "us", "country_bias": "USA"}
+        # Nominatim files the territories under their own country codes (Puerto Rico is "pr").
+        wanted = {"exactly_one": True, "addressdetails": True, "country_codes": list(US_AND_TERRITORIES),
+                  "country_bias": "USA"}
         self.options = {key: value for key, value in wanted.items() if key in accepted}
         self._call = RateLimiter(self.geopy.geocode, min_delay_seconds=settings.min_delay, max_retries=0,
                                  swallow_exceptions=False)

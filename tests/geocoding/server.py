@@ -45,6 +45,7 @@ class LoopbackGeocoder:
         self.script: list[Failure] = []
         self.received: Counter = Counter()
         self.answered: Counter = Counter()
+        self.parameters: list[dict] = []  # each request's query parameters, in order
         self.hold_after: int | None = None
         self.holding = threading.Event()  # set once a request is being held
         self._release = threading.Event()
@@ -128,6 +129,7 @@ class LoopbackGeocoder:
                 if service is None or "q" not in params:
                     self.send_error(404)
                     return
+                geocoder.parameters.append(params)
                 status, headers, body = geocoder.answer(service, params["q"][0])
                 try:
                     self.send_response(status)

@@ -28,6 +28,9 @@ def test_nominatim_house_and_street_matches_give_points(geo_app, loopback):
     assert geocode_address(geo_app, FENWAY) == GeocodedPoint(42.3398067, -71.089231, "house")
     assert geocode_address(geo_app, "Boylston St, Boston, MA 02215") == GeocodedPoint(42.3441912, -71.0982054, "road")
     assert loopback.received[FENWAY] == 1
+    # Asked for the address details the sanity rules read, in the US and its territories.
+    assert loopback.parameters[0] == {"q": [FENWAY], "format": ["json"], "limit": ["1"], "addressdetails": ["1"],
+                                      "countrycodes": ["us,pr,gu,vi,as,mp,um"]}
 
 
 def test_photon_house_match_gives_a_point(photon_app, loopback):
