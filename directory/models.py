@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 KINDS = ("organization", "practitioner")
@@ -20,6 +20,8 @@ STAFF_ROLES = ("editor", "verifier", "admin")
 GEO_SOURCES = ("zip_centroid", "geocoder")
 GEOCODE_STATES = ("pending", "done", "failed", "rejected")
 STALE_AFTER_DAYS = 90
+# Text with a character beyond ASCII (a partial index's predicate; directory/fhir/narrowing.py queries it).
+NON_ASCII = {"sqlite": "{} GLOB '*[^\x01-\x7f]*'", "postgresql": "{} ~ '[^\\x01-\\x7f]'"}
 MAX_ID = 2**31 - 1  # the largest id every database here can hold: id columns are INTEGER, 32-bit on PostgreSQL
 
 
@@ -81,6 +83,11 @@ class Listing(SQLModel, table=True):
         CheckConstraint("length(npi) = 10", name="ck_listing_npi_len"),
         CheckConstraint("version >= 1", name="ck_listing_version"),
         Index("ix_listing_last_verified", "last_verified", "id"),  # the verification queue's order
+        # FHIR string searches (migration 0010: `name COLLATE NOCASE` on SQLite, `lower(name) COLLATE "C"`
+        # on PostgreSQL; the rows beyond ASCII apart).
+        Index("ix_listing_name_folded", "name"),
+        Index("ix_listing_name_non_ascii", "id", sqlite_where=text(NON_ASCII["sqlite"].format("name")),
+              postgresql_where=text(NON_ASCII["postgresql"].format("name"))),
         CheckConstraint(
             "verification_method is null or verification_method in "
             "('phone', 'email', 'attestation', 'nppes', 'import')",
@@ -116,6 +123,13 @@ class Practitioner(SQLModel, table=True):
 
     __table_args__ = (
         CheckConstraint("gender is null or gender in ('F', 'M', 'X')", name="ck_prac_gender"),
+        # FHIR Practitioner?name (migration 0010: COLLATE NOCASE on SQLite, lower() COLLATE "C" on PostgreSQL).
+        Index("ix_practitioner_last_name_folded", "last_name"),
+        Index("ix_practitioner_first_name_folded", "first_name"),
+        Index("ix_practitioner_credentials_folded", "credentials"),
+        Index("ix_practitioner_name_non_ascii", "listing_id", **{f"{dialect}_where": text(" OR ".join(
+            pattern.format(c) for c in ("last_name", "first_name", "credentials"))) for dialect, pattern in
+            NON_ASCII.items()}),
     )
 
 
@@ -123,6 +137,8 @@ class ListingSpecialty(SQLModel, table=True):
     listing_id: int = Field(primary_key=True, foreign_key="listing.id", ondelete="CASCADE")
     code: str = Field(primary_key=True, foreign_key="specialty.code")
     is_primary: bool = False
+
+    __table_args__ = (Index("ix_listingspecialty_code", "code", "listing_id"),)  # a specialty's listings
 
 
 class Location(SQLModel, table=True):
@@ -153,6 +169,7 @@ class Location(SQLModel, table=True):
         CheckConstraint("lat between -90 and 90 and lon between -180 and 180", name="ck_loc_coords"),
         CheckConstraint("length(zip) = 5", name="ck_loc_zip_len"),
         CheckConstraint("geo_source in ('zip_centroid', 'geocoder')", name="ck_loc_geo_source"),
+        Index("ix_location_zip_folded", "zip"),  # FHIR address-postalcode (migration 0010, as the names')
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, func, or_, text
 from sqlmodel import Session, select
 
 from directory.fhir import ids
@@ -19,6 +19,7 @@ from directory.fhir.codes import NUCC_SYSTEM, ORGANIZATION_CODES, SYSTEM
 from directory.fhir.values import PREFIXES, date_range, fold
 from directory.models import (
     MAX_ID,
+    NON_ASCII,
     Listing,
     ListingSpecialty,
     Location,
@@ -93,57 +94,99 @@ def _organization_code(system: str, column: int, telehealth_code: str | None = N
     return narrow
 
 
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _folded(session: Session, column):
+    """The column as migration 0010's indexes hold it: case-folded (ASCII), compared byte-wise."""
+    if _dialect(session) == "postgresql":
+        return func.lower(column).collate("C")
+    return column.collate("NOCASE")
+
+
+def _after(prefix: str) -> str | None:
+    """The least string above every string starting with `prefix` (None: no bound)."""
+    code = ord(prefix[-1]) + 1
+    if 0xD800 <= code < 0xE000:
+        code = 0xE000
+    return None if code > 0x10FFFF else prefix[:-1] + chr(code)
+
+
+def _starts(session: Session, column, prefix: str):
+    """Rows whose ASCII-folded text starts with `prefix` (folded), through the column's index."""
+    folded = _folded(session, column)
+    after = _after(prefix)
+    return folded >= prefix if after is None else and_(folded >= prefix, folded < after)
+
+
 def _prefix(column) -> Narrower:
     """A Location column compared by its start (postal codes and state codes are plain ASCII)."""
-    def narrow(session: Session, values: list[str]) -> set[int]:
-        found: set[int] = set()
-        for value in values:
-            pattern = fold(value).upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            found |= set(session.exec(select(Location.listing_id).where(func.upper(column).like(pattern, escape="\\"))))
-        return found
+    def narrow(session: Session, values: list[str]) -> set[int] | None:
+        prefixes = [fold(value) for value in values]
+        if not all(prefixes):
+            return None
+        return set(session.exec(select(Location.listing_id).where(or_(*(_starts(session, column, prefix)
+                                                                         for prefix in prefixes)))))
     return narrow
 
 
 def _non_ascii(session: Session, column):
     """Text with a character beyond ASCII: the database cannot fold its accents as we do, so such
     rows always stay candidates."""
-    if session.get_bind().dialect.name == "postgresql":
+    if _dialect(session) == "postgresql":
         return column.op("~")("[^\\x01-\\x7f]")
     return column.op("GLOB")("*[^\x01-\x7f]*")
 
 
+def _beyond_ascii(session: Session, columns) -> object:
+    """Any of these columns holding a character beyond ASCII, spelled as the partial indexes of
+    migration 0010 are (a partial index serves only a query naming its very predicate)."""
+    return text(" OR ".join(NON_ASCII[_dialect(session)].format(column.name) for column in columns))
+
+
 def _like(session: Session, column, value: str, modifier: str):
-    """Rows whose text may match a string search: starts with (or, :contains, has) the folded
-    value, ignoring case, or has non-ASCII text."""
+    """Rows whose text may match a `:contains` search: has the folded value, ignoring case, or
+    has non-ASCII text (a scan: no index serves it)."""
     escaped = fold(value).lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%" if modifier == "contains" else f"{escaped}%"
-    return or_(func.lower(column).like(pattern, escape="\\"), _non_ascii(session, column))
+    return or_(func.lower(column).like(f"%{escaped}%", escape="\\"), _non_ascii(session, column))
 
 
-def _text(*sources) -> Callable[[Session, list[str], str], set[int]]:
-    """A string parameter over these (listing id column, text column, condition) sources."""
-    def narrow(session: Session, values: list[str], modifier: str) -> set[int]:
+def _text(*sources) -> Callable[[Session, list[str], str], set[int] | None]:
+    """A string parameter over these (listing id column, text columns, condition) sources: the
+    rows whose folded text starts with a value (:exact too: equal text starts so), through the
+    indexes, and the rows with text beyond ASCII; `:contains` scans."""
+    def narrow(session: Session, values: list[str], modifier: str) -> set[int] | None:
+        prefixes = [fold(value) for value in values]
+        if not all(prefixes):
+            return None  # a value folded to nothing (only combining marks): every text starts so
         found: set[int] = set()
-        for listing_column, column, condition in sources:
-            wanted = or_(*(_like(session, column, value, modifier) for value in values))
-            statement = select(listing_column).where(wanted)
-            if condition is not None:
-                statement = statement.where(condition)
-            found |= set(session.exec(statement))
+        for listing_column, columns, condition in sources:
+            conditions = [] if condition is None else [condition]
+            if modifier == "contains":
+                wanted = or_(*(_like(session, column, value, modifier) for column in columns for value in values))
+                found |= set(session.exec(select(listing_column).where(wanted, *conditions)))
+                continue
+            for column in columns:
+                found |= set(session.exec(select(listing_column).where(
+                    or_(*(_starts(session, column, prefix) for prefix in prefixes)), *conditions)))
+            found |= set(session.exec(select(listing_column).where(_beyond_ascii(session, columns), *conditions)))
         return found
     return narrow
 
 
-_PRACTITIONER_LISTING = (Listing.id, Listing.name, Listing.kind == "practitioner")
-# String parameters -> the columns their text comes from.
+_PRACTITIONER_LISTING = (Listing.id, (Listing.name,), Listing.kind == "practitioner")
+# String parameters -> the columns their text comes from. The partial indexes (migration 0010) hold
+# the rows beyond ASCII of (listing.name) and of (practitioner.last_name, first_name, credentials):
+# a source's columns are one of those sets, so its predicate is one an index has.
 TEXT_NARROWERS = {
-    ("Practitioner", "name"): _text(_PRACTITIONER_LISTING, (Practitioner.listing_id, Practitioner.last_name, None),
-                                    (Practitioner.listing_id, Practitioner.first_name, None),
-                                    (Practitioner.listing_id, Practitioner.credentials, None)),
-    ("Practitioner", "family"): _text(_PRACTITIONER_LISTING, (Practitioner.listing_id, Practitioner.last_name, None)),
-    ("Practitioner", "given"): _text((Practitioner.listing_id, Practitioner.first_name, None)),
-    ("Organization", "name"): _text((Listing.id, Listing.name, Listing.kind == "organization")),
-    ("Location", "address-city"): _text((Location.listing_id, Location.city, None)),
+    ("Practitioner", "name"): _text(_PRACTITIONER_LISTING, (Practitioner.listing_id, (
+        Practitioner.last_name, Practitioner.first_name, Practitioner.credentials), None)),
+    ("Practitioner", "family"): _text(_PRACTITIONER_LISTING, (Practitioner.listing_id, (Practitioner.last_name,),
+                                                              None)),
+    ("Practitioner", "given"): _text((Practitioner.listing_id, (Practitioner.first_name,), None)),
+    ("Organization", "name"): _text((Listing.id, (Listing.name,), Listing.kind == "organization")),
+    ("Location", "address-city"): _text((Location.listing_id, (Location.city,), None)),
 }
 
 SLACK = timedelta(days=1)  # wider than any zone offset or rounding between the row and its resource
