@@ -38,7 +38,7 @@ def geocode_command(limit: int | None, retry_failed: bool, retry_rejected: bool,
     verification queue; network errors are retried later with backoff."""
     from directory.geocoding.worker import drain
 
-    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop releases the claims too
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop releases the claims too
     app = current_app._get_current_object()
     with tqdm(unit="locations", desc="geocode", disable=None) as bar:
         def total(count: int) -> None:
@@ -55,6 +55,8 @@ def geocode_command(limit: int | None, retry_failed: bool, retry_rejected: bool,
         except KeyboardInterrupt:
             click.echo("interrupted: the rest stays queued; run `geocode` again to go on", err=True)
             sys.exit(130)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     click.echo(report.summary())
     if report.stopped:
         click.echo(f"stopped: {report.stopped}", err=True)

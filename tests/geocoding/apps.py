@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +16,8 @@ from directory.geocoding.worker import drain
 from directory.models import GeocodeTask, Location
 from tests.backends import close_app, make_app
 from tests.geocoding.server import LoopbackGeocoder
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -33,6 +38,14 @@ def geo_app(backend, tmp_path, request, loopback):
 def geo_session(geo_app):
     with Session(get_engine(geo_app), expire_on_commit=False) as session:
         yield session
+
+
+def geocode_command(app, server: LoopbackGeocoder, folder: Path) -> tuple[list[str], dict]:
+    """`flask --app wsgi geocode` as a separate process on `app`'s data, and its environment."""
+    env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "INDEX_DIR": app.config["INDEX_DIR"],
+           "SECRET_KEY": "test-secret", "INSTANCE_PATH": str(folder), "SEARCH_BACKEND": "whoosh",
+           **{key: str(value) for key, value in server.config("nominatim").items()}}
+    return [sys.executable, "-m", "flask", "--app", "wsgi", "geocode"], env
 
 
 @contextmanager

@@ -12,9 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -25,19 +23,12 @@ from directory.geocoding.addresses import location_hash
 from directory.models import GeocodeTask, Location
 from directory.search import rebuild_index
 from tests.backends import close_app, make_app
+from tests.geocoding.apps import ROOT, geocode_command
 from tests.geocoding.mix import check_mix
 from tests.geocoding.server import LoopbackGeocoder
 from tests.search.helpers import report
 
-ROOT = Path(__file__).resolve().parents[2]
 COUNT = int(os.environ.get("GEOCODE_BAR_COUNT") or 1000)
-
-
-def geocode_command(app, server: LoopbackGeocoder, folder: Path) -> list[str] | dict:
-    env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "INDEX_DIR": app.config["INDEX_DIR"],
-           "SECRET_KEY": "test-secret", "INSTANCE_PATH": str(folder), "SEARCH_BACKEND": "whoosh",
-           **{key: str(value) for key, value in server.config("nominatim").items()}}
-    return [sys.executable, "-m", "flask", "--app", "wsgi", "geocode"], env
 
 
 def test_demo_locations_geocoded_resumed_after_sigkill_and_searches_exact(tmp_path):

@@ -3,8 +3,10 @@ its claims back when stopped; a claim of a process that has ended on this host i
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,7 +18,7 @@ from directory.geocoding.worker import dead_workers, worker_name
 from directory.models import GeocodeTask
 from directory.services import geocoding as work_queue
 from tests.factories import Factory
-from tests.geocoding.apps import locations, run_queue
+from tests.geocoding.apps import ROOT, geocode_command, locations, run_queue
 from tests.geocoding.server import Failure
 
 
@@ -70,3 +72,18 @@ def test_a_claim_of_an_ended_process_on_this_host_is_taken_at_once(geo_app, geo_
         work_queue.claim_tasks(db, gone, limit=5, reclaim_after=timedelta(minutes=10))
     done = run_queue(geo_app)  # no answer for the address: rejected, but taken from the dead claim
     assert done.rejected == 1
+
+
+def test_watch_worker_process_stops_cleanly_on_sigterm(geo_app, geo_session, loopback, tmp_path):
+    loopback.answers["1 Main St, Boston, MA 02115"] = "nominatim/house.json"
+    listing = Factory(geo_app, geo_session).listing()
+    command, env = geocode_command(geo_app, loopback, tmp_path)
+    with open(tmp_path / "watch.log", "wb") as log:
+        worker = subprocess.Popen([*command, "--watch"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while locations(geo_app, listing.id)[0].geo_source != "geocoder" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        worker.send_signal(signal.SIGTERM)  # as a service manager stops it
+        assert worker.wait(timeout=60) == 130
+    assert "interrupted: the rest stays queued" in (tmp_path / "watch.log").read_text()
+    assert locations(geo_app, listing.id)[0].geo_source == "geocoder"
