@@ -153,15 +153,17 @@ def _like(session: Session, column, value: str, modifier: str):
 
 
 def _text(*sources) -> Callable[[Session, list[str], str], set[int] | None]:
-    """A string parameter over these (listing id column, text columns, condition) sources: the
-    rows whose folded text starts with a value (:exact too: equal text starts so), through the
-    indexes, and the rows with text beyond ASCII; `:contains` scans."""
+    """A string parameter over these (listing id column, text columns, condition, the columns of
+    the partial index on the rows beyond ASCII) sources: the rows whose folded text starts with a
+    value (:exact too: equal text starts so), through the indexes, and the rows with any text
+    beyond ASCII in the partial index's columns (a superset; with no such index, a scan);
+    `:contains` scans."""
     def narrow(session: Session, values: list[str], modifier: str) -> set[int] | None:
         prefixes = [fold(value) for value in values]
         if not all(prefixes):
             return None  # a value folded to nothing (only combining marks): every text starts so
         found: set[int] = set()
-        for listing_column, columns, condition in sources:
+        for listing_column, columns, condition, beyond in sources:
             conditions = [] if condition is None else [condition]
             if modifier == "contains":
                 wanted = or_(*(_like(session, column, value, modifier) for column in columns for value in values))
@@ -170,23 +172,24 @@ def _text(*sources) -> Callable[[Session, list[str], str], set[int] | None]:
             for column in columns:
                 found |= set(session.exec(select(listing_column).where(
                     or_(*(_starts(session, column, prefix) for prefix in prefixes)), *conditions)))
-            found |= set(session.exec(select(listing_column).where(_beyond_ascii(session, columns), *conditions)))
+            found |= set(session.exec(select(listing_column).where(_beyond_ascii(session, beyond), *conditions)))
         return found
     return narrow
 
 
-_PRACTITIONER_LISTING = (Listing.id, (Listing.name,), Listing.kind == "practitioner")
-# String parameters -> the columns their text comes from. The partial indexes (migration 0010) hold
-# the rows beyond ASCII of (listing.name) and of (practitioner.last_name, first_name, credentials):
-# a source's columns are one of those sets, so its predicate is one an index has.
+# The partial indexes of migration 0010 hold the rows beyond ASCII of these columns (together).
+_LISTING_NAME = (Listing.name,)
+_PRACTITIONER_NAMES = (Practitioner.last_name, Practitioner.first_name, Practitioner.credentials)
+_PRACTITIONER_LISTING = (Listing.id, _LISTING_NAME, Listing.kind == "practitioner", _LISTING_NAME)
+# String parameters -> the columns their text comes from.
 TEXT_NARROWERS = {
-    ("Practitioner", "name"): _text(_PRACTITIONER_LISTING, (Practitioner.listing_id, (
-        Practitioner.last_name, Practitioner.first_name, Practitioner.credentials), None)),
+    ("Practitioner", "name"): _text(_PRACTITIONER_LISTING, (Practitioner.listing_id, _PRACTITIONER_NAMES, None,
+                                                            _PRACTITIONER_NAMES)),
     ("Practitioner", "family"): _text(_PRACTITIONER_LISTING, (Practitioner.listing_id, (Practitioner.last_name,),
-                                                              None)),
-    ("Practitioner", "given"): _text((Practitioner.listing_id, (Practitioner.first_name,), None)),
-    ("Organization", "name"): _text((Listing.id, (Listing.name,), Listing.kind == "organization")),
-    ("Location", "address-city"): _text((Location.listing_id, (Location.city,), None)),
+                                                              None, _PRACTITIONER_NAMES)),
+    ("Practitioner", "given"): _text((Practitioner.listing_id, (Practitioner.first_name,), None, _PRACTITIONER_NAMES)),
+    ("Organization", "name"): _text((Listing.id, _LISTING_NAME, Listing.kind == "organization", _LISTING_NAME)),
+    ("Location", "address-city"): _text((Location.listing_id, (Location.city,), None, (Location.city,))),
 }
 
 SLACK = timedelta(days=1)  # wider than any zone offset or rounding between the row and its resource

@@ -1,0 +1,71 @@
+"""The database's narrowing of FHIR string and postal-code searches (directory/fhir/narrowing.py)
+goes through migration 0010's indexes, on SQLite and PostgreSQL, and keeps every row that can match."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, text
+
+from directory.db import get_engine
+from directory.fhir.narrowing import narrowing
+
+# Each search and the indexes its statements must use (none of them scans the table).
+SEARCHES = [
+    ("Practitioner", "name", ["LOVE"], {"ix_listing_name_folded", "ix_practitioner_last_name_folded",
+                                        "ix_practitioner_first_name_folded", "ix_practitioner_credentials_folded",
+                                        "ix_listing_name_non_ascii", "ix_practitioner_name_non_ascii"}),
+    ("Practitioner", "family", ["núñ"], {"ix_listing_name_folded", "ix_practitioner_last_name_folded",
+                                         "ix_listing_name_non_ascii", "ix_practitioner_name_non_ascii"}),
+    ("Organization", "name", ["café"], {"ix_listing_name_folded", "ix_listing_name_non_ascii"}),
+    ("Location", "address-postalcode", ["0211"], {"ix_location_zip_folded"}),
+]
+
+
+def _plans(app, session, resource_type, name, values) -> tuple[set[int] | None, list[str]]:
+    """The narrowing's answer and the plan of each statement it ran (the planner told not to
+    scan when it can do otherwise: these tables are tiny)."""
+    engine = get_engine(app)
+    statements = []
+
+    def seen(conn, cursor, statement, params, context, many):
+        statements.append((statement, params))
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        found = narrowing(session, resource_type, name, "", values)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    postgres = engine.dialect.name == "postgresql"
+    plans = []
+    with engine.connect() as conn:
+        if postgres:
+            conn.execute(text("SET enable_seqscan = off"))
+        for statement, params in statements:
+            explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+            rows = conn.exec_driver_sql(explain + statement, params).all()
+            plans.append(" ".join(str(row[-1] if not postgres else row[0]) for row in rows))
+    return found, plans
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_string_and_postal_code_searches_use_the_indexes(app, session, factory):
+    ada = factory.listing(kind="practitioner", name="Ada Lovelace", first_name="Ada", last_name="Lovelace",
+                          zip="02116").id
+    jose = factory.listing(kind="practitioner", name="José Núñez, MD", first_name="José", last_name="Núñez",
+                           zip="02115").id
+    factory.listing(kind="practitioner", name="Lovelacy Abbott", first_name="Bo", last_name="Lovf", zip="60601")
+    cafe = factory.listing(name="Café Infusión", zip="02115").id
+    expected = {("Practitioner", "name"): {ada, jose}, ("Practitioner", "family"): {jose},
+                ("Organization", "name"): {cafe}, ("Location", "address-postalcode"): {ada, jose, cafe}}
+    for resource_type, name, values, indexes in SEARCHES:
+        found, plans = _plans(app, session, resource_type, name, values)
+        joined = " | ".join(plans)
+        assert {index for index in indexes if index in joined} == indexes, joined
+        # PostgreSQL reads no table whole; SQLite scans only the partial indexes of the rows beyond ASCII.
+        assert "Seq Scan" not in joined and not any("SCAN " in plan and "_non_ascii" not in plan
+                                                    for plan in plans), joined
+        # a superset of the matches: what starts so, and the text beyond ASCII
+        assert expected[resource_type, name] <= found, (resource_type, name, found)
+    found, _ = _plans(app, session, "Practitioner", "name", ["lovelace"])
+    assert ada in found and jose in found  # José's row is beyond ASCII: always a candidate
+    found, _ = _plans(app, session, "Practitioner", "family", ["lovf"])
+    assert ada not in found  # 'lovelace' is not in the range of 'lovf'
