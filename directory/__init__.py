@@ -34,7 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from directory import cli, db, search, verification_cli, web
     from directory.geocoding import cli as geocoding_cli
     from directory.importers import cli as importers_cli
-    from directory.web import api, errors, guide, limits, providers, public, security
+    from directory.web import api, errors, guide, limits, providers, public, schema_guard, security
     from directory.web import fhir as fhir_api
     from directory.web.staff import auth as staff_auth
     from directory.web.staff import cli as staff_cli
@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     geocoding_cli.init_app(app)  # refuses an unknown GEOCODER or a bad GEOCODER_* setting
     db.init_app(app)
+    schema_guard.init_app(app)  # 503 while the database's schema is not this code's
     search.init_app(app)
     cli.init_app(app)
     verification_cli.init_app(app)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -28,3 +31,15 @@ def revision(engine: Engine, message: str) -> None:
     """Autogenerate a new revision from the models (development use)."""
     with engine.begin() as connection:
         command.revision(alembic_config(connection), message=message, autogenerate=True)
+
+
+@cache
+def head_revision() -> str:
+    """The newest revision this code knows (its migrations' head)."""
+    return ScriptDirectory.from_config(alembic_config(None)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None: never migrated)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

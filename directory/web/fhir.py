@@ -27,6 +27,7 @@ from directory.fhir.codes import DEFAULT_CANONICAL_BASE, Canonicals
 from directory.fhir.dispatch import TYPES
 from directory.fhir.read import Missing, read
 from directory.fhir.search import SearchError, search
+from directory.web.errors import error_headers
 from directory.web.security import csrf
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
@@ -141,8 +142,9 @@ def _cors(response):
 
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException):
-    code = {404: "not-found", 405: "not-supported", 410: "deleted"}.get(error.code or 500, "processing")
-    return outcome(error.code or 500, code, error.description or error.name)
+    codes = {404: "not-found", 405: "not-supported", 410: "deleted", 503: "transient"}
+    code = codes.get(error.code or 500, "processing")
+    return outcome(error.code or 500, code, error.description or error.name, headers=dict(error_headers(error)))
 
 
 @bp.errorhandler(Exception)
