@@ -1,7 +1,8 @@
 """What one listing's FHIR resources are made from, read from the database in a few queries.
 
-A record holds the rows themselves (SQLModel objects, read only): the mapping is a pure function
-of a record, so a read, a search page or the tests' whole data set map the same way.
+A record holds the rows themselves (plain result rows, read with the models' attribute names; read
+only): the mapping is a pure function of a record, so a read, a search page or the tests' whole
+data set map the same way.
 """
 
 from __future__ import annotations
@@ -61,18 +62,26 @@ class ListingRecord:
     memberships: list[Membership] = field(default_factory=list)
 
 
+def _rows(session: Session, table, column, wanted: list[int], *order):
+    """Plain rows of a table (every column, each readable as an attribute, as a model's) whose
+    `column` is in `wanted`: no ORM objects are built (a page's worth costs that much less)."""
+    statement = select(*table.c).where(column.in_(wanted))
+    return session.execute(statement.order_by(*order) if order else statement)
+
+
 def load_listings(session: Session, ids: list[int]) -> list[ListingRecord]:
-    """Records of these listings (those that exist), in the order given."""
+    """Records of these listings (those that exist), in the order given. The rows are plain
+    result rows with the models' attribute names (read only, as the mapping reads them)."""
     unique = list(dict.fromkeys(ids))
     if not unique:
         return []
-    listings = {row.id: row for row in session.exec(select(Listing).where(Listing.id.in_(unique)))}
-    organizations = {row.listing_id: row for row in
-                     session.exec(select(Organization).where(Organization.listing_id.in_(unique)))}
-    practitioners = {row.listing_id: row for row in
-                     session.exec(select(Practitioner).where(Practitioner.listing_id.in_(unique)))}
+    listing, organization, practitioner = Listing.__table__, Organization.__table__, Practitioner.__table__
+    location, role, network = Location.__table__, Role.__table__, Network.__table__
+    listings = {row.id: row for row in _rows(session, listing, listing.c.id, unique)}
+    organizations = {row.listing_id: row for row in _rows(session, organization, organization.c.listing_id, unique)}
+    practitioners = {row.listing_id: row for row in _rows(session, practitioner, practitioner.c.listing_id, unique)}
     specialties = defaultdict(list)
-    for lid, code, display, primary, section in session.exec(
+    for lid, code, display, primary, section in session.execute(
         select(ListingSpecialty.listing_id, Specialty.code, Specialty.display, ListingSpecialty.is_primary,
                Specialty.section)
         .join(Specialty, Specialty.code == ListingSpecialty.code)
@@ -81,20 +90,26 @@ def load_listings(session: Session, ids: list[int]) -> list[ListingRecord]:
     ):
         specialties[lid].append(SpecialtyRow(code, display, bool(primary), section))
     locations = defaultdict(list)
-    for loc in session.exec(select(Location).where(Location.listing_id.in_(unique)).order_by(Location.id)):
+    places = {}
+    for loc in _rows(session, location, location.c.listing_id, unique, location.c.id):
         locations[loc.listing_id].append(loc)
+        places[loc.id] = loc
+    role_rows = list(_rows(session, role, role.c.practitioner_id, unique, role.c.id))
+    elsewhere = sorted({r.location_id for r in role_rows} - set(places))
+    for i in range(0, len(elsewhere), 500):  # roles at organizations' locations
+        places.update((loc.id, loc) for loc in _rows(session, location, location.c.id, elsewhere[i:i + 500]))
     roles = defaultdict(list)
-    for role, loc in session.exec(
-        select(Role, Location).join(Location, Location.id == Role.location_id)
-        .where(Role.practitioner_id.in_(unique)).order_by(Role.id)
-    ):
-        roles[role.practitioner_id].append(RoleRow(role, loc))
+    for row in role_rows:
+        if row.location_id in places:  # the join the roles were read with
+            roles[row.practitioner_id].append(RoleRow(row, places[row.location_id]))
     memberships = defaultdict(list)
-    for part, network in session.exec(
-        select(Participation, Network).join(Network, Network.id == Participation.network_id)
-        .where(Participation.listing_id.in_(unique)).order_by(Participation.listing_id, Network.id)
-    ):
-        memberships[part.listing_id].append(Membership(network, part.start_date, part.end_date))
+    parts = list(session.execute(
+        select(Participation.listing_id, Participation.network_id, Participation.start_date, Participation.end_date)
+        .where(Participation.listing_id.in_(unique)).order_by(Participation.listing_id, Participation.network_id)))
+    networks = {row.id: row for row in _rows(session, network, network.c.id, sorted({p[1] for p in parts}))}
+    for lid, network_id, start, end in parts:
+        if network_id in networks:
+            memberships[lid].append(Membership(networks[network_id], start, end))
     return [
         ListingRecord(listings[lid], organizations.get(lid), practitioners.get(lid), specialties[lid],
                       locations[lid], roles[lid], memberships[lid])
