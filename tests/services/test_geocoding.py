@@ -292,3 +292,26 @@ def test_import_jsonl_restores_geocoded_points_without_queueing(geo_app, geo_ses
         assert task(copy, restored.id).state == "done"
         assert run_queue(copy).placed == 0 and loopback.received[FENWAY] == 1
         assert api_location(copy.test_client(), listing.id, *HOUSE)["distance_mi"] == 0.0
+
+
+def test_import_csv_queues_new_addresses_and_keeps_points_of_unchanged_ones(geo_app, loopback, tmp_path):
+    loopback.answers["1 Brookline Ave, Boston, MA 02115"] = "nominatim/house.json"
+    header = "npi,kind,name,specialties,address,zip,phone\n"
+    path = tmp_path / "listings.csv"
+
+    def load(address: str, phone: str) -> str:
+        path.write_text(f"{header}2000700015,organization,Fenway Infusion Center,261QI0500X,{address},02115,{phone}\n")
+        result = geo_app.test_cli_runner().invoke(args=["import-csv", str(path)])
+        assert result.exit_code == 0, result.output
+        with Session(get_engine(geo_app)) as db:
+            return db.execute(select(Listing.id)).scalar_one()
+
+    listing_id = load("1 Brookline Ave", "617-555-0100")
+    assert run_queue(geo_app).placed == 1
+    load("1 Brookline Ave", "617-555-0199")  # the import changes the phone, not the address
+    (location,) = locations(geo_app, listing_id)
+    assert (location.lat, location.lon, location.phone) == (*HOUSE, "(617) 555-0199")
+    assert run_queue(geo_app).placed == 0 and loopback.received["1 Brookline Ave, Boston, MA 02115"] == 1
+    load("5 Brookline Ave", "617-555-0199")  # a new address: a new location at the centroid, queued
+    (location,) = locations(geo_app, listing_id)
+    assert (location.lat, location.lon, task(geo_app, location.id).state) == (*CENTRE, "pending")
