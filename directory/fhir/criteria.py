@@ -70,6 +70,7 @@ class Criteria:
     # Run over every candidate (key, resource) before the tests (e.g. distances computed at once).
     prepare: list[Callable[[list[tuple[Key, dict]]], None]] = field(default_factory=list)
     deferred: list[tuple[str, str, str]] = field(default_factory=list)  # narrowings left to the Searcher
+    near_test: Callable[[Key, dict], bool] | None = None  # Location?near's test (the radius)
 
     def narrow(self, listings: set[int]) -> None:
         self.listings = set(listings) if self.listings is None else self.listings & listings
@@ -250,7 +251,8 @@ def _near(name: str, value: str, criteria: Criteria) -> bool:
         return found if found <= near.radius_mi else None
     criteria.prepare.append(prepare)
     criteria.distance = miles
-    criteria.tests.append(lambda key, resource: miles(resource) is not None)
+    criteria.near_test = lambda key, resource: miles(resource) is not None
+    criteria.tests.append(criteria.near_test)
     return True
 
 

@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from itertools import islice
 from urllib.parse import urlencode
 
-from sqlmodel import Session
+import numpy as np
+from sqlalchemy import bindparam
+from sqlmodel import Session, select
 from werkzeug.datastructures import MultiDict
 
 from directory.fhir import counts, light
@@ -25,7 +27,9 @@ from directory.fhir.criteria import Context, Criteria, Found, parse
 from directory.fhir.dispatch import ResourceEntry
 from directory.fhir.errors import SearchError
 from directory.fhir.include import included, parse_inclusions
-from directory.fhir.universe import Key, listing_key, resources
+from directory.fhir.universe import BATCH, Key, listing_key, resources
+from directory.geo import great_circle_mi
+from directory.models import Listing, Location
 
 __all__ = ["SearchError", "decode_cursor", "encode_cursor", "search"]
 
@@ -107,10 +111,51 @@ def full(ctx: Context, resource_type: str, found: list) -> list:
     return [(sort_key, mapped[_key(sort_key)]) for sort_key, _ in found if _key(sort_key) in mapped]
 
 
+# The points of active listings' locations (built once: a literal IN list costs more to build than to run).
+_POINTS = (select(Location.id, Location.listing_id, Location.lat, Location.lon)
+           .join(Listing, Listing.id == Location.listing_id)
+           .where(Listing.active.is_(True), Location.listing_id.in_(bindparam("listings", expanding=True))))
+
+
+def _near_page(ctx: Context, criteria: Criteria, after: SortKey | None, count: int):
+    """`Location?near` alone: the candidates' locations read as (id, listing, point) rows, their
+    distances computed at once, counted and ordered in arrays; only the page is mapped."""
+    near = criteria.near
+    wanted = sorted(criteria.listings)
+    ids, lids, lats, lons = [], [], [], []
+    for i in range(0, len(wanted), BATCH):
+        for loc_id, lid, lat, lon in ctx.session.execute(_POINTS, {"listings": wanted[i:i + BATCH]}):
+            ids.append(loc_id)
+            lids.append(lid)
+            lats.append(lat)
+            lons.append(lon)
+    if not ids:
+        return 0, []
+    order = np.lexsort((np.array(ids), np.array(lids)))  # a listing's locations in id order: their keys
+    lid = np.array(lids)[order]
+    first = np.r_[True, lid[1:] != lid[:-1]]
+    starts = np.maximum.accumulate(np.where(first, np.arange(len(lid)), 0))
+    position = np.arange(len(lid)) - starts
+    miles = great_circle_mi(near.lat, near.lon, np.array(lats)[order], np.array(lons)[order])
+    inside = miles <= near.radius_mi
+    total = int(inside.sum())
+    rounded = np.round(miles, 9)
+    if after is not None:  # sort keys (miles, 0, listing, position) above the cursor's
+        a_miles, _, a_lid, a_pos = (tuple(after) + (0, 0, 0, 0))[:4]
+        inside &= (rounded > a_miles) | ((rounded == a_miles) & ((lid > a_lid) | ((lid == a_lid) & (position > a_pos))))
+    chosen = np.flatnonzero(inside)
+    chosen = chosen[np.lexsort((position[chosen], lid[chosen], rounded[chosen]))][:count + 1]
+    keys = [((float(rounded[i]), 0, int(lid[i]), int(position[i])), None) for i in chosen]
+    return total, full(ctx, "Location", keys)
+
+
 def page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | None, count: int):
     """(total, up to count + 1 (sort key, resource) after the cursor). In key order the page is
     taken while counting, keeping no other resource; with no criteria the database counts and the
     page is mapped from the cursor on."""
+    if (resource_type == "Location" and criteria.near_test is not None and criteria.tests == [criteria.near_test]
+            and criteria.listings is not None and criteria.ranking is None):
+        return _near_page(ctx, criteria, after, count)
     if criteria.distance is not None or criteria.ranking is not None:
         found = matches(ctx, resource_type, criteria)
         return len(found), full(ctx, resource_type,

@@ -62,6 +62,21 @@ def test_location_near_is_every_location_within_nearest_first(demo, distance, un
                                                                    abs=0.01)
 
 
+def test_location_near_pages_follow_the_cursor_in_distance_order(demo):
+    """Small pages, cursor after cursor, give the one page's order and distances (ties by id)."""
+    lat, lon = _centre(demo)
+    whole = _bundle(demo.client, f"Location?near={_near(lat, lon, 150)}&_count=100")
+    expected = [(e["resource"]["id"], e["search"]["extension"][0]["valueDistance"]["value"]) for e in whole["entry"]]
+    found, url = [], f"/fhir/Location?near={_near(lat, lon, 150)}&_count=3"
+    while url:
+        bundle = _bundle(demo.client, url.removeprefix("/fhir/"))
+        assert bundle["total"] == whole["total"] == len(expected) > 6
+        found += [(e["resource"]["id"], e["search"]["extension"][0]["valueDistance"]["value"]) for e in bundle["entry"]]
+        url = next((link["url"].split("/fhir", 1)[1] for link in bundle["link"] if link["relation"] == "next"), None)
+        url = url and "/fhir" + url
+    assert found == expected
+
+
 @pytest.mark.parametrize("resource_type", ["PractitionerRole", "HealthcareService", "OrganizationAffiliation"])
 def test_location_near_orders_by_the_nearest_location(demo, resource_type):
     lat, lon = _centre(demo)
