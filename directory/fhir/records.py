@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlmodel import Session, SQLModel, select
 
 from directory.models import (
     Listing,
@@ -62,11 +64,38 @@ class ListingRecord:
     memberships: list[Membership] = field(default_factory=list)
 
 
-def _rows(session: Session, table, column, wanted: list[int], *order):
+@cache
+def _statement(table_name: str, column: str, order: str | None = None):
+    """Every column of a table for the rows whose `column` is in the list bound as `ids`, built
+    once (building a statement, with a literal IN list, cost more than SQLite running it)."""
+    table = SQLModel.metadata.tables[table_name]
+    statement = select(*table.c).where(table.c[column].in_(bindparam("ids", expanding=True)))
+    return statement.order_by(table.c[order]) if order else statement
+
+
+@cache
+def _specialties_statement():
+    return (select(ListingSpecialty.listing_id, Specialty.code, Specialty.display, ListingSpecialty.is_primary,
+                   Specialty.section)
+            .join(Specialty, Specialty.code == ListingSpecialty.code)
+            .where(ListingSpecialty.listing_id.in_(bindparam("ids", expanding=True)))
+            .order_by(ListingSpecialty.listing_id, ListingSpecialty.is_primary.desc(), Specialty.code))
+
+
+@cache
+def _participations_statement():
+    return (select(Participation.listing_id, Participation.network_id, Participation.start_date,
+                   Participation.end_date)
+            .where(Participation.listing_id.in_(bindparam("ids", expanding=True)))
+            .order_by(Participation.listing_id, Participation.network_id))
+
+
+def _rows(session: Session, table: str, column: str, wanted: list[int], order: str | None = None):
     """Plain rows of a table (every column, each readable as an attribute, as a model's) whose
     `column` is in `wanted`: no ORM objects are built (a page's worth costs that much less)."""
-    statement = select(*table.c).where(column.in_(wanted))
-    return session.execute(statement.order_by(*order) if order else statement)
+    if not wanted:
+        return []
+    return session.execute(_statement(table, column, order), {"ids": wanted})
 
 
 def load_listings(session: Session, ids: list[int]) -> list[ListingRecord]:
@@ -75,38 +104,28 @@ def load_listings(session: Session, ids: list[int]) -> list[ListingRecord]:
     unique = list(dict.fromkeys(ids))
     if not unique:
         return []
-    listing, organization, practitioner = Listing.__table__, Organization.__table__, Practitioner.__table__
-    location, role, network = Location.__table__, Role.__table__, Network.__table__
-    listings = {row.id: row for row in _rows(session, listing, listing.c.id, unique)}
-    organizations = {row.listing_id: row for row in _rows(session, organization, organization.c.listing_id, unique)}
-    practitioners = {row.listing_id: row for row in _rows(session, practitioner, practitioner.c.listing_id, unique)}
+    listings = {row.id: row for row in _rows(session, "listing", "id", unique)}
+    organizations = {row.listing_id: row for row in _rows(session, "organization", "listing_id", unique)}
+    practitioners = {row.listing_id: row for row in _rows(session, "practitioner", "listing_id", unique)}
     specialties = defaultdict(list)
-    for lid, code, display, primary, section in session.execute(
-        select(ListingSpecialty.listing_id, Specialty.code, Specialty.display, ListingSpecialty.is_primary,
-               Specialty.section)
-        .join(Specialty, Specialty.code == ListingSpecialty.code)
-        .where(ListingSpecialty.listing_id.in_(unique))
-        .order_by(ListingSpecialty.listing_id, ListingSpecialty.is_primary.desc(), Specialty.code)
-    ):
+    for lid, code, display, primary, section in session.execute(_specialties_statement(), {"ids": unique}):
         specialties[lid].append(SpecialtyRow(code, display, bool(primary), section))
     locations = defaultdict(list)
     places = {}
-    for loc in _rows(session, location, location.c.listing_id, unique, location.c.id):
+    for loc in _rows(session, "location", "listing_id", unique, "id"):
         locations[loc.listing_id].append(loc)
         places[loc.id] = loc
-    role_rows = list(_rows(session, role, role.c.practitioner_id, unique, role.c.id))
+    role_rows = list(_rows(session, "role", "practitioner_id", unique, "id"))
     elsewhere = sorted({r.location_id for r in role_rows} - set(places))
     for i in range(0, len(elsewhere), 500):  # roles at organizations' locations
-        places.update((loc.id, loc) for loc in _rows(session, location, location.c.id, elsewhere[i:i + 500]))
+        places.update((loc.id, loc) for loc in _rows(session, "location", "id", elsewhere[i:i + 500]))
     roles = defaultdict(list)
     for row in role_rows:
         if row.location_id in places:  # the join the roles were read with
             roles[row.practitioner_id].append(RoleRow(row, places[row.location_id]))
     memberships = defaultdict(list)
-    parts = list(session.execute(
-        select(Participation.listing_id, Participation.network_id, Participation.start_date, Participation.end_date)
-        .where(Participation.listing_id.in_(unique)).order_by(Participation.listing_id, Participation.network_id)))
-    networks = {row.id: row for row in _rows(session, network, network.c.id, sorted({p[1] for p in parts}))}
+    parts = list(session.execute(_participations_statement(), {"ids": unique}))
+    networks = {row.id: row for row in _rows(session, "network", "id", sorted({p[1] for p in parts}))}
     for lid, network_id, start, end in parts:
         if network_id in networks:
             memberships[lid].append(Membership(networks[network_id], start, end))
