@@ -5,6 +5,7 @@
     python -m bench.run --count 100000 --reindex              # reuse the data, rebuild the indexes
     python -m bench.run --count 100000 --backends whoosh,naive   # without PostgreSQL
     python -m bench.run --count 1000000 --build-only          # build data and indexes, measure later
+    python -m bench.run --count 100000 --geocoded             # the geocoded variant (see below)
 
 Backends (--backends, default all three) and their stores:
 
@@ -16,6 +17,13 @@ Backends (--backends, default all three) and their stores:
 
 Both stores hold the same deterministic demo data: `demo.generate(engine, count=N, seed=--seed)` in
 a fresh database (verification dates depend on the day it runs; the query mix does not use them).
+
+--geocoded: the geocoded variant. The same listings, but each location at its own point spread
+within 1.5 mi of its ZIP's centroid (`demo.generate(..., geocoded=True)`, the points of
+directory/geocoding/spread.py, as `seed-demo --geocoded`), so that no two locations share a place
+(the plain variant has every location of a ZIP at its centroid). Its stores are apart:
+bench/data/<count>-geocoded/ and database bench_<count>_geocoded; results in
+bench/results/<count>-geocoded.json, labelled "geocoded".
 
 Figures, per backend: data generation time; index build time, rate and size (whoosh: the index
 folder; postgres: the tables named search_* with their indexes and TOAST, plus any index named
@@ -52,6 +60,7 @@ from bench.stores import (  # noqa: E402
     load_records,
     prepare,
     save_records,
+    variant_name,
 )
 from directory.search.query import Place, SearchQuery  # noqa: E402
 
@@ -202,7 +211,8 @@ def serve(backend: str, args, data_dir: Path) -> dict:
     served = subprocess.run(
         [sys.executable, "-m", "bench.run", "--phase", "serve", "--backends", backend,
          "--dir", str(data_dir), "--iterations", str(args.iterations), "--count", str(args.count),
-         "--pg-url", args.pg_url],
+         "--pg-url", args.pg_url, *(["--geocoded"] if args.geocoded else []),
+         *(["--pg-db", args.pg_db] if args.pg_db else [])],
         cwd=ROOT, capture_output=True, text=True,
     )
     if served.returncode != 0:
@@ -247,13 +257,20 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=200, help="queries per kind (naive: a fifth)")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated, of " + ",".join(BACKENDS))
     parser.add_argument("--pg-url", default=PG_URL, help="PostgreSQL server (database bench_<count> on it)")
+    parser.add_argument("--pg-db", default=None,
+                        help="PostgreSQL database name (default bench_<count>, bench_<count>_geocoded)")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="report file (default bench/results/<count>[-geocoded].json)")
     parser.add_argument("--dir", type=Path, default=None, help="SQLite data folder (default bench/data/<count>)")
     parser.add_argument("--reuse", action="store_true", help="reuse existing data and indexes (build what is missing)")
     parser.add_argument("--reindex", action="store_true", help="reuse existing data, rebuild the indexes")
+    parser.add_argument("--geocoded", action="store_true",
+                        help="the geocoded variant: every location at its own point within its ZIP")
     parser.add_argument("--build-only", action="store_true", help="build (or reuse) data and indexes, measure nothing")
     parser.add_argument("--phase", choices=["all", "serve"], default="all", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    data_dir = args.dir or ROOT / "bench" / "data" / str(args.count)
+    variant = variant_name(args.count, args.geocoded)
+    data_dir = args.dir or ROOT / "bench" / "data" / variant
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(backends) - set(BACKENDS)
     if unknown or not backends:
@@ -262,13 +279,14 @@ def main() -> None:
 
     if args.phase == "serve":
         (backend,) = backends
-        config = app_settings(backend, data_dir, args.pg_url, args.count)
+        config = app_settings(backend, data_dir, args.pg_url, args.count, args.geocoded, args.pg_db)
         print(json.dumps(serve_phase(backend, config, args.iterations)))
         return
 
     records = load_records(data_dir)
-    report: dict = {"count": args.count, "cpus": os.cpu_count(), "seed": args.seed,
-                    "iterations": args.iterations, "backends": {}}
+    report: dict = {"count": args.count, "variant": "geocoded" if args.geocoded else "plain",
+                    "cpus": os.cpu_count(), "seed": args.seed, "iterations": args.iterations,
+                    "loadavg": {"start": loadavg()}, "backends": {}}
     for backend in backends:
         started = time.perf_counter()
         record = prepare(backend, args, data_dir, records)
@@ -279,7 +297,9 @@ def main() -> None:
         return
     totals = {}
     for backend in backends:
+        before = loadavg()
         figures = serve(backend, args, data_dir)
+        figures["loadavg"] = {"before": before, "after": loadavg()}
         if "totals" in figures:
             totals[backend] = figures.pop("totals")
         report["backends"][backend].update(figures)
@@ -288,8 +308,14 @@ def main() -> None:
 
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.count}.json").write_text(json.dumps(report, indent=2))
+    (args.results or out / f"{variant}.json").write_text(json.dumps(report, indent=2))
     print_table(report)
+
+
+def loadavg() -> list[float]:
+    """The machine's load averages over 1, 5 and 15 minutes (/proc/loadavg): the benchmark's
+    figures depend on what else runs."""
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
 def cell(value) -> str:
@@ -307,7 +333,8 @@ def print_table(report: dict) -> None:
             print(f"\n{name}: WARNING index built by search code {result['build']['code']}, "
                   f"served by {result['code']} (rebuild: --reindex)")
     names = [name for name, result in results.items() if "error" not in result]
-    print(f"\n{report['count']:,} listings, {report['cpus']} CPUs, {report['iterations']} queries per kind"
+    variant = f" ({report['variant']})" if report.get("variant", "plain") != "plain" else ""
+    print(f"\n{report['count']:,} listings{variant}, {report['cpus']} CPUs, {report['iterations']} queries per kind"
           + (f" ({queries_per_kind('naive', report['iterations'])} for naive)" if "naive" in names else ""))
     print("| backend | generate s | index build s | listings/s | index MB | store MB | start s | RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
@@ -328,6 +355,10 @@ def print_table(report: dict) -> None:
         row = [f"{q['p50_ms']} | {q['p95_ms']} | {q['first_ms']}" for q in (results[n]["queries"][kind] for n in names)]
         print(f"| {kind} | " + " | ".join(row) + " |")
     print("(ms; first = the first query of that kind in the process, after one warm-up search)")
+    for name in names:
+        if "loadavg" in results[name]:
+            print(f"load average (1, 5, 15 min) {name}: before {results[name]['loadavg']['before']}, "
+                  f"after {results[name]['loadavg']['after']}")
     for pair, check in report.get("cross_check", {}).items():
         verdict = "all equal" if not check["mismatches"] else f"{check['mismatches']} MISMATCHES"
         per_kind = ", ".join(f"{k} {v}" for k, v in check["by_kind"].items())

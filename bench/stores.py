@@ -26,23 +26,31 @@ def settings(data_dir: Path) -> dict:
     }
 
 
-def pg_database(pg_url: str, count: int) -> tuple[str, str]:
-    """(name, URL) of the benchmark database for `count` listings on the server at `pg_url`."""
-    name = f"bench_{count}"
+def variant_name(count: int, geocoded: bool = False) -> str:
+    """The benchmark variant's name: `<count>`, or `<count>-geocoded` (every location at its own
+    point spread within its ZIP, `demo.generate(geocoded=True)`)."""
+    return f"{count}-geocoded" if geocoded else str(count)
+
+
+def pg_database(pg_url: str, count: int, geocoded: bool = False, name: str | None = None) -> tuple[str, str]:
+    """(name, URL) of the benchmark database for `count` listings on the server at `pg_url`
+    (bench_<count>, or bench_<count>_geocoded for the geocoded variant; `name` when given)."""
+    name = name or (f"bench_{count}_geocoded" if geocoded else f"bench_{count}")
     return name, f"{pg_url.rstrip('/')}/{name}"
 
 
-def pg_settings(pg_url: str, count: int, data_dir: Path) -> dict:
+def pg_settings(pg_url: str, count: int, data_dir: Path, geocoded: bool = False, pg_db: str | None = None) -> dict:
     return {
-        "DATABASE_URL": pg_database(pg_url, count)[1],
+        "DATABASE_URL": pg_database(pg_url, count, geocoded, pg_db)[1],
         "INDEX_DIR": str(data_dir / "pg-index-unused"),
         "SECRET_KEY": "bench",
         "SEARCH_BACKEND": "postgres",
     }
 
 
-def app_settings(backend: str, data_dir: Path, pg_url: str, count: int) -> dict:
-    return pg_settings(pg_url, count, data_dir) if backend == "postgres" else settings(data_dir)
+def app_settings(backend: str, data_dir: Path, pg_url: str, count: int, geocoded: bool = False,
+                 pg_db: str | None = None) -> dict:
+    return pg_settings(pg_url, count, data_dir, geocoded, pg_db) if backend == "postgres" else settings(data_dir)
 
 
 def pg_admin(pg_url: str):
@@ -67,10 +75,11 @@ def listing_count(url: str) -> int | None:
         engine.dispose()
 
 
-def store_ready(backend: str, data_dir: Path, pg_url: str, count: int) -> bool:
+def store_ready(backend: str, data_dir: Path, pg_url: str, count: int, geocoded: bool = False,
+                pg_db: str | None = None) -> bool:
     """Does the backend's store already hold `count` listings?"""
     if backend == "postgres":
-        return listing_count(pg_database(pg_url, count)[1]) == count
+        return listing_count(pg_database(pg_url, count, geocoded, pg_db)[1]) == count
     return (data_dir / "bench.sqlite3").exists() and listing_count(settings(data_dir)["DATABASE_URL"]) == count
 
 
@@ -118,9 +127,10 @@ def store_size_mb(backend: str, engine, data_dir: Path) -> float:
 
 
 def build(backend: str, data_dir: Path, pg_url: str, count: int, seed: int, generate: bool,
-          generate_s: float | None = None) -> dict:
+          generate_s: float | None = None, geocoded: bool = False, pg_db: str | None = None) -> dict:
     """Build the backend's index, after generating its store if `generate` (otherwise `generate_s`
-    is the time the existing data took, None if unknown)."""
+    is the time the existing data took, None if unknown); `geocoded`: the geocoded variant's
+    store, generated with each location at its own spread point; `pg_db` another database name."""
     from sqlalchemy import text
 
     from directory import create_app, demo
@@ -129,7 +139,7 @@ def build(backend: str, data_dir: Path, pg_url: str, count: int, seed: int, gene
     from directory.search import rebuild_index
 
     if backend == "postgres" and generate:
-        name = pg_database(pg_url, count)[0]
+        name = pg_database(pg_url, count, geocoded, pg_db)[0]
         admin = pg_admin(pg_url)
         with admin.connect() as conn:
             conn.execute(text(f'drop database if exists "{name}" with (force)'))
@@ -142,14 +152,14 @@ def build(backend: str, data_dir: Path, pg_url: str, count: int, seed: int, gene
                 old.unlink()
     data_dir.mkdir(parents=True, exist_ok=True)
 
-    app = create_app(app_settings(backend, data_dir, pg_url, count))
+    app = create_app(app_settings(backend, data_dir, pg_url, count, geocoded, pg_db))
     record: dict = {}
     with app.app_context():
         engine = get_engine()
         init_db()
         if generate:
             started = time.perf_counter()
-            demo.generate(engine, count=count, seed=seed)
+            demo.generate(engine, count=count, seed=seed, geocoded=geocoded)
             generate_s = time.perf_counter() - started
         if backend == "postgres":
             # Steady state of a live database (autovacuum would get there): statistics and the
@@ -222,11 +232,13 @@ def prepare(backend: str, args, data_dir: Path, records: dict) -> dict:
     previous = records.get(backend, {})
     if args.reuse and "index_build_s" in previous and index_present(backend, data_dir, args):
         return previous
-    keep = (args.reuse or args.reindex) and store_ready(backend, data_dir, args.pg_url, args.count)
+    keep = (args.reuse or args.reindex) and store_ready(backend, data_dir, args.pg_url, args.count, args.geocoded,
+                                                          args.pg_db)
     if backend == "whoosh" and not keep:
         records.pop("naive", None)  # its table lives in the SQLite store about to be replaced
     records[backend] = build(backend, data_dir, args.pg_url, args.count, args.seed, generate=not keep,
-                             generate_s=previous.get("generate_s") if keep else None)
+                             generate_s=previous.get("generate_s") if keep else None,
+                             geocoded=args.geocoded, pg_db=args.pg_db)
     return records[backend]
 
 
@@ -260,7 +272,7 @@ def index_present(backend: str, data_dir: Path, args) -> bool:
 
     from directory.search.postgres.tables import META, layout_version
 
-    engine = create_engine(pg_database(args.pg_url, args.count)[1])
+    engine = create_engine(pg_database(args.pg_url, args.count, args.geocoded, args.pg_db)[1])
     try:
         with engine.connect() as conn:
             layout = conn.execute(text(f"select value from {META} where key = 'layout'")).scalar()
