@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlmodel import Session, select
 
 from directory.fhir import ids
@@ -49,6 +49,7 @@ class Context:
     now: datetime
     lenient: bool
     find: Callable[..., Found]  # (ctx, type, pairs, whole=False)
+    records: dict = field(default_factory=dict)  # listing id -> ListingRecord read in this request
 
 
 @dataclass
@@ -177,6 +178,13 @@ def _searcher_filter(resource_type: str, base: str, modifier: str, value: str, c
     return False
 
 
+# The points of the locations of these listings (their own, and their roles'), built once.
+_CHUNK = bindparam("chunk", expanding=True)
+_PLACES = (select(Location.id, Location.lat, Location.lon).join(Listing, Listing.id == Location.listing_id)
+           .where(Listing.active.is_(True), or_(Location.listing_id.in_(_CHUNK), Location.id.in_(
+               select(Role.location_id).where(Role.practitioner_id.in_(_CHUNK))))))
+
+
 def _near_chain(ctx: Context, resource_type: str, criteria: Criteria) -> None:
     """`location.near`: the listings the Searcher finds near the place (with the specialty and
     network filters it can apply), then the distance of each location those listings' resources
@@ -196,10 +204,7 @@ def _near_chain(ctx: Context, resource_type: str, criteria: Criteria) -> None:
     distances: dict[str, float] = {}
     for i in range(0, len(candidates), 500):
         chunk = candidates[i:i + 500]
-        rows = list(ctx.session.exec(
-            select(Location.id, Location.lat, Location.lon).join(Listing, Listing.id == Location.listing_id)
-            .where(Listing.active.is_(True), or_(Location.listing_id.in_(chunk), Location.id.in_(
-                select(Role.location_id).where(Role.practitioner_id.in_(chunk)))))))
+        rows = list(ctx.session.execute(_PLACES, {"chunk": chunk}))
         if not rows:
             continue
         miles = great_circle_mi(near.lat, near.lon, np.array([r[1] for r in rows]), np.array([r[2] for r in rows]))

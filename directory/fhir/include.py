@@ -101,7 +101,7 @@ def _apply(ctx: Context, inclusion: Inclusion, resources: list[dict]) -> list[di
     for kind, idents in wanted.items():
         # One batch per type: the listings those ids come from, mapped once (inactive ones give none).
         listings = listings_of(ctx.session, kind, list(idents))
-        by_id = {r["id"]: r for _, r in universe.resources(ctx.session, kind, ctx.canon, listings=listings)
-                 if r["id"] in idents}
+        mapped = universe.resources(ctx.session, kind, ctx.canon, listings=listings, known=ctx.records)
+        by_id = {r["id"]: r for _, r in mapped if r["id"] in idents}
         found += [by_id[ident] for ident in idents if ident in by_id]
     return found

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from directory import reference as vocabulary
@@ -87,8 +87,9 @@ def _rows(session: Session, statement, column, wanted: list[int] | None):
     if wanted is None:
         yield from session.execute(statement)
         return
+    statement = statement.where(column.in_(bindparam("wanted", expanding=True)))  # not a literal list: cheaper
     for i in range(0, len(wanted), BATCH):
-        yield from session.execute(statement.where(column.in_(wanted[i:i + BATCH])))
+        yield from session.execute(statement, {"wanted": wanted[i:i + BATCH]})
 
 
 def _meta(updated) -> dict:

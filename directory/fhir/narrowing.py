@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import and_, func, or_, text
+from sqlalchemy import and_, bindparam, func, or_, text
 from sqlmodel import Session, select
 
 from directory.fhir import ids
@@ -53,7 +53,8 @@ def _rows(target: str, kind: str, column, listing_column) -> Narrower:
         numbers = _numbers(values, target, kind)
         if not numbers:
             return set()
-        return set(session.exec(select(listing_column).where(column.in_(numbers))))
+        return set(session.execute(select(listing_column).where(column.in_(bindparam("numbers", expanding=True))),
+                                   {"numbers": numbers}).scalars())
     return narrow
 
 

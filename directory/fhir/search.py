@@ -107,7 +107,7 @@ def full(ctx: Context, resource_type: str, found: list) -> list:
     if not found:
         return []
     listings = {listing_key(_key(sort_key)) for sort_key, _ in found} - {None}
-    mapped = dict(resources(ctx.session, resource_type, ctx.canon, listings=listings))
+    mapped = dict(resources(ctx.session, resource_type, ctx.canon, listings=listings, known=ctx.records))
     return [(sort_key, mapped[_key(sort_key)]) for sort_key, _ in found if _key(sort_key) in mapped]
 
 

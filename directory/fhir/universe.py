@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from directory.fhir import ids
 from directory.fhir.codes import Canonicals
 from directory.fhir.mapping import resources_of_type
 from directory.fhir.networks import insurance_plan, network, payer
-from directory.fhir.records import load_listings, load_networks
+from directory.fhir.records import ListingRecord, load_listings, load_networks
 from directory.models import MAX_ID, Listing, Location, Role
 
 Key = tuple[int, ...]
@@ -37,10 +38,12 @@ def listing_key(key: Key) -> int | None:
 
 
 def resources(session: Session, resource_type: str, canon: Canonicals, *, listings: set[int] | None = None,
-              after: Key | None = None, batch: int = BATCH) -> Iterator[tuple[Key, dict]]:
+              after: Key | None = None, batch: int = BATCH,
+              known: dict[int, ListingRecord] | None = None) -> Iterator[tuple[Key, dict]]:
     """(key, resource) of every active resource of this type in key order; only from `listings`
     when given (the networks' resources are never left out by it), only keys after `after`.
-    Listings are read `batch` at a time (a page's worth, when only a page is wanted)."""
+    Listings are read `batch` at a time (a page's worth, when only a page is wanted); records
+    read are kept in `known` (when given: one request's), and taken from it."""
     kinds = LISTING_KINDS[resource_type]
     if kinds and (after is None or after[0] == 0):
         statement = select(Listing.id).where(Listing.active.is_(True), Listing.kind.in_(kinds))
@@ -52,7 +55,7 @@ def resources(session: Session, resource_type: str, canon: Canonicals, *, listin
         chunks = ([wanted[i:i + BATCH] for i in range(0, len(wanted), BATCH)] if wanted is not None
                   else None)
         for chunk in _listing_batches(session, statement, chunks, batch):
-            for record in load_listings(session, chunk):
+            for record in _records(session, chunk, known):
                 for position, resource in enumerate(resources_of_type(record, resource_type, canon)):
                     key = (0, record.listing.id, position)
                     if after is None or key > after:
@@ -62,10 +65,18 @@ def resources(session: Session, resource_type: str, canon: Canonicals, *, listin
                     if after is None or item[0] > after)
 
 
+def _records(session: Session, chunk: list[int], known: dict[int, ListingRecord] | None) -> list[ListingRecord]:
+    if known is None:
+        return load_listings(session, chunk)
+    known.update((record.listing.id, record) for record in load_listings(session, [i for i in chunk if i not in known]))
+    return [known[i] for i in chunk if i in known]
+
+
 def _listing_batches(session: Session, statement, chunks, size: int) -> Iterator[list[int]]:
     if chunks is not None:
+        listed = statement.where(Listing.id.in_(bindparam("chunk", expanding=True))).order_by(Listing.id)
         for chunk in chunks:
-            yield list(session.exec(statement.where(Listing.id.in_(chunk)).order_by(Listing.id)))
+            yield list(session.execute(listed, {"chunk": chunk}).scalars())
         return
     last = 0
     while True:
@@ -110,7 +121,9 @@ def listings_of(session: Session, resource_type: str, resource_ids: list[str]) -
         else:
             found.add(number)
     if locations:
-        found |= set(session.exec(select(Location.listing_id).where(Location.id.in_(locations))))
+        found |= set(session.execute(select(Location.listing_id).where(Location.id.in_(
+            bindparam("ids", expanding=True))), {"ids": locations}).scalars())
     if roles:
-        found |= set(session.exec(select(Role.practitioner_id).where(Role.id.in_(roles))))
+        found |= set(session.execute(select(Role.practitioner_id).where(Role.id.in_(
+            bindparam("ids", expanding=True))), {"ids": roles}).scalars())
     return found
