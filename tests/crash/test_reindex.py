@@ -21,7 +21,7 @@ from tests.crash.helpers import (
     table_exists,
 )
 
-LISTINGS = 1000
+LISTINGS = 600
 
 
 def snapshot_key(index: Path) -> tuple | None:
