@@ -102,8 +102,8 @@ def _once_each(table: ListingTable, pos, rows, chord2) -> np.ndarray | slice:
 
 
 def _by_place_alone(table: ListingTable, query: SearchQuery, codebook: Codebook, alive, dead) -> Matches:
-    """A place and nothing else, nearest first: counts and facets add up the per-place rollup of
-    the places around; only the nearest places are read for the page.
+    """A place and nothing else, nearest first: counts and facets add up the rollup of the blocks
+    of places around (see `_home_vector`); only the nearest places are read for the page.
 
     The rollup counts each listing at its home place. A listing whose home is outside the radius
     but another place of it inside is found through its away rows, and a listing changed since the
@@ -117,33 +117,69 @@ def _by_place_alone(table: ListingTable, query: SearchQuery, codebook: Codebook,
     lo, hi = np.searchsorted(table.away_rows, starts), np.searchsorted(table.away_rows, ends)
     away = table.row_pos[table.away_rows[expand(lo, hi - lo)]]
     away = np.unique(away[~inside[table.home_place[away]]])
-    vector = table.place_rollup[places].sum(axis=0, dtype=np.int64)
+    vector = _home_vector(table, places)
     if alive is not None:
         away = away[alive[away]]
         vector -= _vector(table, dead[inside[table.home_place[dead]]])
     vector += _vector(table, away)
     facets = _facets(table, codebook, vector) if query.facets else {}
 
-    order = np.argsort(chord2, kind="stable")
-    places, chord2, starts, lengths = places[order], chord2[order], starts[order], (ends - starts)[order]
     wanted = query.offset + query.per_page
-    enough = np.cumsum(lengths)
+    order = _nearest(chord2, 4 * wanted + 64)
+    every = len(places)
+    lengths = ends - starts
     target = wanted
     while True:  # the nearest places holding `wanted` listings (and every place as near as the last)
-        k = min(int(np.searchsorted(enough, target)) + 1, len(places))
-        k = int(np.searchsorted(chord2, chord2[k - 1], side="right")) if k else 0
-        rows = expand(starts[:k], lengths[:k])
-        row_chord2 = np.repeat(chord2[:k], lengths[:k])
+        near2, enough = chord2[order], np.cumsum(lengths[order])
+        k = min(int(np.searchsorted(enough, target)) + 1, len(order))
+        k = int(np.searchsorted(near2, near2[k - 1], side="right")) if k else 0
+        chosen_places = order[:k]
+        rows = expand(starts[chosen_places], lengths[chosen_places])
+        row_chord2 = np.repeat(near2[:k], lengths[chosen_places])
         pos = table.row_pos[rows]
         if alive is not None:
             keep = alive[pos]
             pos, rows, row_chord2 = pos[keep], rows[keep], row_chord2[keep]
         chosen = _once_each(table, pos, rows, row_chord2)
         pos, rows, row_chord2 = pos[chosen], rows[chosen], row_chord2[chosen]
-        if len(pos) >= wanted or k == len(places):
+        if len(pos) >= wanted or k == every:
             break
+        if k == len(order):  # the nearest places taken were too few: order them all
+            order = _nearest(chord2, every)
         target *= 4
     return Matches(table, pos, rows, row_chord2, np.zeros(len(pos)), facets, int(vector[0]))
+
+
+def _nearest(chord2: np.ndarray, count: int) -> np.ndarray:
+    """Indices of at least the `count` smallest of `chord2` (and every tie of the largest of them),
+    nearest first; ties in index order, as a stable sort of them all orders them."""
+    if count >= len(chord2):
+        return np.argsort(chord2, kind="stable")
+    cutoff = np.partition(chord2, count)[count]
+    some = np.flatnonzero(chord2 <= cutoff)
+    return some[np.argsort(chord2[some], kind="stable")]
+
+
+def _home_vector(table: ListingTable, places: np.ndarray) -> np.ndarray:
+    """The facet vector of the listings whose home is one of these places (ascending): the
+    rollup of each block whose places are all here, plus the listings of the other places one by
+    one (few when places hold many listings; where each place holds one or two, as with street
+    points, this avoids a row of rollup per place)."""
+    block = np.searchsorted(table.block_start, places, side="right") - 1
+    first = np.ones(len(block), dtype=bool)
+    first[1:] = block[1:] != block[:-1]
+    ids = block[first]
+    counts = np.diff(np.append(np.flatnonzero(first), len(block)))
+    whole = counts == table.block_start[ids + 1] - table.block_start[ids]
+    vector = table.block_rollup[ids[whole]].sum(axis=0, dtype=np.int64)
+    rest = places[~np.repeat(whole, counts)]
+    if len(rest):
+        starts = table.place_start[rest]
+        lengths = table.place_start[rest + 1] - starts
+        pos = table.row_pos[expand(starts, lengths)]
+        # np.unique: a listing with two locations at its home point has two rows there.
+        vector += _vector(table, np.unique(pos[table.home_place[pos] == np.repeat(rest, lengths)]))
+    return vector
 
 
 def _vector(table: ListingTable, pos: np.ndarray) -> np.ndarray:

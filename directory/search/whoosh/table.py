@@ -18,8 +18,15 @@ from directory.search.documents import ListingDoc
 from directory.search.ordering import NAME_KEY_BYTES, name_key, unit_vectors
 from directory.search.whoosh.arrays import Bits, Ragged, expand, rows_by_code
 
-FORMAT = 7  # bump when the arrays or the text index change shape: old snapshots need a reindex
+FORMAT = 8  # bump when the arrays or the text index change shape: old snapshots need a reindex
 KIND_CODES = {"organization": 0, "practitioner": 1}
+# Rows are sorted by latitude band (a tenth of a degree, about 7 miles), then longitude.
+BANDS_PER_DEGREE = 10
+BANDS = 180 * BANDS_PER_DEGREE + 1  # band 0 starts at -90; the last holds latitude 90 itself
+# Places are grouped in blocks of neighbours in row order (within one band) holding about this many
+# listings at home; a place holding as many alone is a block of its own. A search by place alone
+# adds up the rollup of the blocks wholly in its radius and counts the others' listings one by one.
+BLOCK_LISTINGS = 32
 
 
 def facet_vector(kinds: np.ndarray, accepting: np.ndarray, specialty: Bits, network: Bits,
@@ -32,9 +39,10 @@ def facet_vector(kinds: np.ndarray, accepting: np.ndarray, specialty: Bits, netw
                            network.counts(positions)])
 
 
-def place_rollup(arrays: dict[str, np.ndarray], places: int) -> np.ndarray:
-    """(places x facet_vector) int32: the facet vector of the listings whose home is each place."""
-    home = arrays["home_place"].astype(np.int64)
+def rollup(arrays: dict[str, np.ndarray], home: np.ndarray, places: int) -> np.ndarray:
+    """(places x facet_vector) int32: the facet vector of the listings whose home is each place
+    (`home`: each listing's place, or the block of its place)."""
+    home = home.astype(np.int64)
     kinds = arrays["kinds"]
     columns = [np.bincount(home, minlength=places), np.bincount(home[kinds == 0], minlength=places),
                np.bincount(home[kinds == 1], minlength=places),
@@ -47,20 +55,45 @@ def place_rollup(arrays: dict[str, np.ndarray], places: int) -> np.ndarray:
     return np.column_stack(columns).astype(np.int32) if places else np.zeros((0, len(columns)), np.int32)
 
 
+def band_of(lat: np.ndarray) -> np.ndarray:
+    """The latitude band of each latitude (0 .. BANDS - 1)."""
+    return np.clip(np.floor(lat * BANDS_PER_DEGREE).astype(np.int64) + 90 * BANDS_PER_DEGREE, 0, BANDS - 1)
+
+
+def blocks(home_count: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """Block starts (place indices, then the number of places) of places in row order: a block
+    stays within one band and closes once it holds BLOCK_LISTINGS listings at home; a place
+    holding that many alone is a block of its own."""
+    n = len(home_count)
+    if not n:
+        return np.zeros(1, dtype=np.int64)
+    big = home_count >= BLOCK_LISTINGS
+    new_band = np.ones(n, dtype=bool)
+    new_band[1:] = band[1:] != band[:-1]
+    band_id = np.cumsum(new_band) - 1
+    total = np.cumsum(home_count) - home_count  # listings before each place
+    before = total - total[np.flatnonzero(new_band)][band_id]  # ... within its band
+    fill = before // BLOCK_LISTINGS
+    new = new_band | big
+    new[1:] |= (fill[1:] != fill[:-1]) | big[:-1]
+    return np.append(np.flatnonzero(new), n).astype(np.int64)
+
+
 class ListingTable:
     """Arrays over n listings (positions 0..n-1) and their m places (rows).
 
-    Rows are sorted by 1-degree latitude cell, then longitude, so a bounding box is a few
-    contiguous slices; radius tests use chord lengths (no trigonometry per row) and exact
-    great-circle miles are computed only for the rows shown.
+    Rows are sorted by latitude band (BANDS_PER_DEGREE), then longitude, so a bounding box is a
+    few contiguous slices; radius tests use chord lengths (no trigonometry per row) and exact
+    great-circle miles are computed only for the rows shown. Places (distinct points) are grouped
+    in blocks (BLOCK_LISTINGS) with the facet vector of each block's listings.
     """
 
     FIELDS = ("lids", "kinds", "accepting", "telehealth", "name_keys", "network_codes",
               "specialty_bits", "language_bits", "service_bits", "concept_bits", "network_bits",
               "row_lat", "row_lon", "row_pos", "row_loc", "row_multi", "name_rank",
-              "place_start", "place_lat", "place_lon", "place_xyz", "place_cell_start",
+              "place_start", "place_lat", "place_lon", "place_xyz", "place_band_start",
               "specialty_rows_indptr", "specialty_rows", "network_rows_indptr", "network_rows",
-              "home_place", "away_rows", "place_rollup",
+              "home_place", "away_rows", "block_start", "block_rollup",
               "concept_counts", "specialty_counts")
     # Lists of codes per listing: needed to build and merge tables, not to search (bit sets do
     # that), so a saved snapshot leaves them out.
@@ -123,11 +156,11 @@ class ListingTable:
 
     @staticmethod
     def _finish(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Order rows by (latitude cell, longitude) and listings by their first row, so that the
-        listings of one area sit together in memory; derive places, network bits, per-code rows,
-        ranks and vectors."""
+        """Order rows by (latitude band, longitude) and listings by their first row, so that the
+        listings of one area sit together in memory; derive places, blocks, network bits,
+        per-code rows, ranks and vectors."""
         lat, lon, pos = arrays["row_lat"], arrays["row_lon"], arrays["row_pos"]
-        cells = np.floor(lat).astype(np.int64) + 90
+        cells = band_of(lat)
         order = np.lexsort((lat, lon, cells))
         lat, lon, pos, cells = lat[order], lon[order], pos[order], cells[order]
         arrays["row_loc"] = arrays["row_loc"][order]
@@ -155,7 +188,7 @@ class ListingTable:
         arrays["place_start"] = np.append(starts, len(lat)).astype(np.int64)
         arrays["place_lat"], arrays["place_lon"] = lat[starts], lon[starts]
         arrays["place_xyz"] = unit_vectors(lat[starts], lon[starts])
-        arrays["place_cell_start"] = np.searchsorted(cells[starts], np.arange(182))
+        arrays["place_band_start"] = np.searchsorted(cells[starts], np.arange(BANDS + 1))
         per_listing = np.bincount(arrays["row_pos"], minlength=n)
         arrays["row_multi"] = per_listing[arrays["row_pos"]] > 1
         # A listing's home is the place of its first row; its other rows are "away" rows.
@@ -173,7 +206,10 @@ class ListingTable:
         networks = Ragged(indptr, dense.astype(np.int32))
         for name, ragged in (("specialty_rows", specialties), ("network_rows", networks)):
             arrays[name + "_indptr"], arrays[name] = rows_by_code(ragged, arrays["row_pos"])
-        arrays["place_rollup"] = place_rollup(arrays, len(starts))
+        home_count = np.bincount(arrays["home_place"], minlength=len(starts))
+        arrays["block_start"] = blocks(home_count, cells[starts])
+        block_of_place = np.repeat(np.arange(len(arrays["block_start"]) - 1), np.diff(arrays["block_start"]))
+        arrays["block_rollup"] = rollup(arrays, block_of_place[arrays["home_place"]], len(arrays["block_start"]) - 1)
         everyone = np.arange(n)
         arrays["concept_counts"] = Bits(arrays["concept_bits"]).counts(everyone)
         arrays["specialty_counts"] = Bits(arrays["specialty_bits"]).counts(everyone)
@@ -244,19 +280,20 @@ class ListingTable:
                 if i < len(self.network_codes) and self.network_codes[i] == nid]
 
     def _box_places(self, min_lat, max_lat, min_lon, max_lon) -> np.ndarray:
-        """Place indices inside a lat/lon box, from the 1-degree cells it covers."""
+        """Place indices inside a lat/lon box, from the latitude bands it covers (ascending)."""
         ranges = []
         lon_ranges = [(min_lon, max_lon)]
         if min_lon < -180:
             lon_ranges = [(min_lon + 360, 180.0), (-180.0, max_lon)]
         elif max_lon > 180:
             lon_ranges = [(min_lon, 180.0), (-180.0, max_lon - 360)]
-        for cell in range(int(np.floor(min_lat)) + 90, int(np.floor(max_lat)) + 91):
-            start, end = self.place_cell_start[cell], self.place_cell_start[min(cell + 1, 181)]
+        first, last = (int(b) for b in band_of(np.array([min_lat, max_lat])))
+        for cell in range(first, last + 1):
+            start, end = self.place_band_start[cell], self.place_band_start[cell + 1]
             if start == end:
                 continue
             lons = self.place_lon[start:end]
-            for lo_lon, hi_lon in lon_ranges:
+            for lo_lon, hi_lon in sorted(lon_ranges):
                 lo = np.searchsorted(lons, lo_lon, side="left")
                 hi = np.searchsorted(lons, hi_lon, side="right")
                 if hi > lo:

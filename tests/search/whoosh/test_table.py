@@ -11,13 +11,14 @@ import random
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from directory.search.codebook import Codebook
 from directory.search.documents import ListingDoc
 from directory.search.query import Place, SearchQuery, by_place_alone
 from directory.search.whoosh import engine
+from directory.search.whoosh import table as table_module
 from directory.search.whoosh.engine import combine, evaluate
 from directory.search.whoosh.table import ListingTable
 
@@ -26,12 +27,24 @@ POINTS = [(42.3427 + i * 0.07, -71.0922 + (i % 5) * 0.11) for i in range(12)] + 
 NETWORKS = [3, 5, 8, 13, 21]
 
 
-def make_docs(seed: int, n: int = 300) -> list[ListingDoc]:
+def spread_points(seed: int, n: int) -> list[tuple[float, float]]:
+    """Street points: each its own, within about 20 miles of POINTS[0], across several latitude
+    bands of the table; a few repeated (two locations at one address)."""
+    rng = random.Random(seed)
+    points = [(round(42.3427 + rng.uniform(-0.3, 0.3), 6), round(-71.0922 + rng.uniform(-0.4, 0.4), 6))
+              for _ in range(n)]
+    return points + points[:5]
+
+
+SPREAD = spread_points(5, 600)
+
+
+def make_docs(seed: int, n: int = 300, points: list = POINTS) -> list[ListingDoc]:
     rng = random.Random(seed)
     specialties = list(CODEBOOK.specialties[:6])
     docs = []
     for lid in range(1, n + 1):
-        places = rng.sample(POINTS, rng.choice([1, 1, 1, 2, 3]))
+        places = rng.sample(points, rng.choice([1, 1, 1, 2, 3]))
         docs.append(ListingDoc(
             lid=lid, kind=rng.choice(["organization", "practitioner"]), name=f"Listing {rng.randrange(50):02d}",
             accepting=rng.random() < 0.6, telehealth=rng.random() < 0.3,
@@ -48,6 +61,14 @@ def table() -> ListingTable:
     docs = make_docs(11)
     # Built in batches and joined, as the reindex does.
     return ListingTable.concat([ListingTable.build(docs[i : i + 70], CODEBOOK) for i in range(0, len(docs), 70)])
+
+
+@pytest.fixture(scope="module")
+def spread_table() -> ListingTable:
+    """Listings at street points: most places hold one or two listings, so the blocks of places
+    that a search by place alone adds up hold many places, some of them cut by the radius."""
+    docs = make_docs(12, n=500, points=SPREAD)
+    return ListingTable.concat([ListingTable.build(docs[i : i + 120], CODEBOOK) for i in range(0, len(docs), 120)])
 
 
 def test_places_group_identical_points(table):
@@ -96,7 +117,7 @@ def test_search_is_the_same_with_and_without_per_code_rows(table, set_engine, po
        per_page=st.sampled_from([1, 7, 40]), seed=st.integers(0, 10**6))
 def test_place_alone_rollup_equals_reading_every_row(table, set_engine, point, radius,
                                                      dead_share, page, per_page, seed):
-    """Counts and facets from the per-place rollup (with away rows and listings changed since the
+    """Counts and facets from the rollup of blocks of places (with away rows and listings changed since the
     snapshot taken back out), and the page from the nearest places, equal the row-by-row answer."""
     rng = np.random.default_rng(seed)
     alive = rng.random(table.size) >= dead_share if dead_share else None
@@ -106,6 +127,42 @@ def test_place_alone_rollup_equals_reading_every_row(table, set_engine, point, r
         set_engine("by_place_alone", place_alone)
         matches = evaluate(table, query, CODEBOOK, None, alive)
         result = combine([matches], query)
+        answers.append((result.total, [(h.lid, h.distance_mi) for h in result.hits], result.facets))
+    assert answers[0] == answers[1]
+
+
+def test_blocks_cover_the_places_in_order(spread_table):
+    """Blocks partition the places in row order, stay within one latitude band, and each block's
+    rollup is the facet vector of the listings at home there."""
+    t = spread_table
+    assert t.block_start[0] == 0 and t.block_start[-1] == len(t.place_lat)
+    assert (np.diff(t.block_start) > 0).all()
+    assert len(t.block_start) - 1 > 10  # many places to a block, many blocks
+    bands = table_module.band_of(t.place_lat)
+    for k in range(len(t.block_start) - 1):
+        a, b = t.block_start[k], t.block_start[k + 1]
+        assert len(set(bands[a:b].tolist())) == 1
+        home = np.flatnonzero((t.home_place >= a) & (t.home_place < b))
+        assert t.block_rollup[k].tolist() == engine._vector(t, home).tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(point=st.sampled_from(SPREAD[:40]), radius=st.sampled_from([0.5, 2, 5, 11, 25, 60]),
+       dead_share=st.sampled_from([0.0, 0.3, 0.9]), page=st.integers(1, 6),
+       per_page=st.sampled_from([1, 7, 40]), seed=st.integers(0, 10**6))
+# Most listings gone: the nearest places ordered first hold too few alive, all are ordered then.
+@example(point=SPREAD[0], radius=60, dead_share=0.9, page=6, per_page=7, seed=3)
+def test_place_alone_at_street_points_equals_reading_every_row(spread_table, set_engine, point, radius,
+                                                               dead_share, page, per_page, seed):
+    """As above, over street points: whole blocks from their rollup, cut blocks listing by listing,
+    and the page from the nearest few places (ordered in part, then all when too few are alive)."""
+    rng = np.random.default_rng(seed)
+    alive = rng.random(spread_table.size) >= dead_share if dead_share else None
+    query = SearchQuery(place=Place(*point, radius), sort="distance", page=page, per_page=per_page)
+    answers = []
+    for place_alone in (by_place_alone, lambda query: False):
+        set_engine("by_place_alone", place_alone)
+        result = combine([evaluate(spread_table, query, CODEBOOK, None, alive)], query)
         answers.append((result.total, [(h.lid, h.distance_mi) for h in result.hits], result.facets))
     assert answers[0] == answers[1]
 
