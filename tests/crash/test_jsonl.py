@@ -26,7 +26,7 @@ from tests.crash.helpers import (
     start_flask,
 )
 
-LISTINGS = 120  # one batch (killed between batches: tests/crash/test_nppes.py)
+LISTINGS = 60  # one batch (killed between batches: tests/crash/test_nppes.py)
 
 
 def export(app) -> str:

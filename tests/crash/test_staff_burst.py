@@ -29,7 +29,7 @@ pytest.importorskip("gunicorn")
 
 EDITORS = 6
 LISTINGS = 18  # three per editor
-ACKNOWLEDGED_BEFORE_THE_KILL = 24
+ACKNOWLEDGED_BEFORE_THE_KILL = 12
 
 
 @dataclass

@@ -3,7 +3,7 @@ loopback geocoder that answers every address, killed with SIGKILL half way and r
 asking for any address twice, and afterwards every search of the benchmark's mix exact against
 brute force over the new coordinates.
 
-CI geocodes GEOCODE_BAR_COUNT demo listings (default 1,000); the README's 5,000-listing figure
+CI geocodes GEOCODE_BAR_COUNT demo listings (default 500); the README's 5,000-listing figure
 comes from a run with GEOCODE_BAR_COUNT=5000.
 """
 
@@ -28,7 +28,7 @@ from tests.geocoding.mix import check_mix
 from tests.geocoding.server import LoopbackGeocoder
 from tests.search.helpers import report
 
-COUNT = int(os.environ.get("GEOCODE_BAR_COUNT") or 1000)
+COUNT = int(os.environ.get("GEOCODE_BAR_COUNT") or 500)
 
 
 def test_demo_locations_geocoded_resumed_after_sigkill_and_searches_exact(tmp_path):
@@ -74,7 +74,7 @@ def test_demo_locations_geocoded_resumed_after_sigkill_and_searches_exact(tmp_pa
         assert "rejected 0, retry later 0, failed 0" in resumed.stdout
         assert report(app).ok
         compared = check_mix(app)
-        assert compared > 100
+        assert compared > COUNT // 10  # results of the mix checked against brute force
         print(f"\ngeocoded {len(rows)} locations ({len(hashes)} addresses) of {COUNT} demo listings in "
               f"{elapsed:.1f} s (killed at {killed_at:.1f} s after {len(hashes) // 3} answers); "
               f"mix: {compared} results checked")
