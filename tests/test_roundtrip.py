@@ -112,7 +112,7 @@ def edit_directory(app) -> None:
 @pytest.mark.parametrize("edited", [False, True], ids=["demo", "edited"])
 def test_export_import_export_is_identical_and_answers_the_same(apps, edited):
     source, target = apps
-    demo.generate(get_engine(source), count=400, seed=3, today=TODAY)
+    demo.generate(get_engine(source), count=150, seed=3, today=TODAY)
     reindex(source)
     if edited:
         edit_directory(source)
