@@ -48,17 +48,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench import load_checks  # noqa: E402
 from bench.gunicorn import Server, children, warm_up  # noqa: E402
-from bench.load_clients import (  # noqa: E402
-    Client,
-    PublicTargets,
-    Recorder,
-    StaffAccount,
-    anonymous,
-    sign_in,
-    staff,
-)
+from bench.load_clients import Client, Recorder  # noqa: E402
+from bench.load_staff import StaffAccount, sign_in, staff  # noqa: E402
+from bench.load_visitors import PublicTargets, anonymous  # noqa: E402
 from bench.run import percentile  # noqa: E402
-from bench.stores import PG_URL, listing_count, pg_admin  # noqa: E402
+from bench.stores import PG_URL, listing_count, pg_admin_run  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 PROTECTED = {"bench_100000", "bench_1000000", "test", "postgres"}  # databases this script never writes
@@ -247,20 +241,14 @@ def whoosh_copy(source: Path, count: int, seed: int, work: Path) -> dict:
 
 def postgres_copy(pg_url: str, count: int, seed: int, work: Path) -> tuple[dict, str]:
     """Settings of a fresh copy of database bench_load_<count> (built when missing), and its name."""
-    from sqlalchemy import text
 
     source, copy = f"bench_load_{count}", f"bench_load_{count}_run"
     base = pg_url.rstrip("/")
     if listing_count(f"{base}/{source}") != count:
         print(f"building {count} listings in database {source} ...", file=sys.stderr, flush=True)
         build_postgres(pg_url, source, count, seed)
-    admin = pg_admin(pg_url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'drop database if exists "{copy}" with (force)'))
-            conn.execute(text(f'create database "{copy}" template "{source}"'))
-    finally:
-        admin.dispose()
+    pg_admin_run(pg_url, f'drop database if exists "{copy}" with (force)',
+                 f'create database "{copy}" template "{source}"')
     return {"DATABASE_URL": f"{base}/{copy}", "INDEX_DIR": str(work / "unused-index"),
             "SEARCH_BACKEND": "postgres"}, copy
 
@@ -275,13 +263,7 @@ def build_postgres(pg_url: str, name: str, count: int, seed: int) -> None:
 
     if name in PROTECTED:
         raise SystemExit(f"refusing to write database {name}")
-    admin = pg_admin(pg_url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'drop database if exists "{name}" with (force)'))
-            conn.execute(text(f'create database "{name}"'))
-    finally:
-        admin.dispose()
+    pg_admin_run(pg_url, f'drop database if exists "{name}" with (force)', f'create database "{name}"')
     app = create_app({"DATABASE_URL": f"{pg_url.rstrip('/')}/{name}", "SECRET_KEY": "bench",
                       "SEARCH_BACKEND": "postgres", "INDEX_DIR": "/nonexistent"})
     with app.app_context():
@@ -295,16 +277,10 @@ def build_postgres(pg_url: str, name: str, count: int, seed: int) -> None:
 
 
 def drop_database(pg_url: str, name: str) -> None:
-    from sqlalchemy import text
 
     if name in PROTECTED:
         raise SystemExit(f"refusing to drop database {name}")
-    admin = pg_admin(pg_url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'drop database if exists "{name}" with (force)'))
-    finally:
-        admin.dispose()
+    pg_admin_run(pg_url, f'drop database if exists "{name}" with (force)')
 
 
 # --- the report ---------------------------------------------------------------------------------

@@ -53,11 +53,18 @@ def app_settings(backend: str, data_dir: Path, pg_url: str, count: int, geocoded
     return pg_settings(pg_url, count, data_dir, geocoded, pg_db) if backend == "postgres" else settings(data_dir)
 
 
-def pg_admin(pg_url: str):
-    """An AUTOCOMMIT engine on the server's `test` database (to create and drop bench_* databases)."""
-    from sqlalchemy import create_engine
+def pg_admin_run(pg_url: str, *statements: str) -> None:
+    """Run statements (creating and dropping bench_* databases) in AUTOCOMMIT on the server's
+    `test` database."""
+    from sqlalchemy import create_engine, text
 
-    return create_engine(f"{pg_url.rstrip('/')}/test", isolation_level="AUTOCOMMIT")
+    admin = create_engine(f"{pg_url.rstrip('/')}/test", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        admin.dispose()
 
 
 def listing_count(url: str) -> int | None:
@@ -131,7 +138,6 @@ def build(backend: str, data_dir: Path, pg_url: str, count: int, seed: int, gene
     """Build the backend's index, after generating its store if `generate` (otherwise `generate_s`
     is the time the existing data took, None if unknown); `geocoded`: the geocoded variant's
     store, generated with each location at its own spread point; `pg_db` another database name."""
-    from sqlalchemy import text
 
     from directory import create_app, demo
     from directory.cli import init_db
@@ -140,11 +146,7 @@ def build(backend: str, data_dir: Path, pg_url: str, count: int, seed: int, gene
 
     if backend == "postgres" and generate:
         name = pg_database(pg_url, count, geocoded, pg_db)[0]
-        admin = pg_admin(pg_url)
-        with admin.connect() as conn:
-            conn.execute(text(f'drop database if exists "{name}" with (force)'))
-            conn.execute(text(f'create database "{name}"'))
-        admin.dispose()
+        pg_admin_run(pg_url, f'drop database if exists "{name}" with (force)', f'create database "{name}"')
     if backend == "whoosh":
         shutil.rmtree(data_dir / "index", ignore_errors=True)
         if generate:

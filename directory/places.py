@@ -21,25 +21,12 @@ from typing import Literal, Protocol
 
 import zipcodes
 
-from directory.geo import ZIP_PATTERN, ZipError, lookup_zip
+from directory.geo import STATE_NAMES, ZIP_PATTERN, ZipError, lookup_zip
 
 MAX_PLACE = 200  # characters, after control characters are dropped (as the `q` text)
 MAX_MATCHES = 60  # cities offered for an ambiguous name (Washington is in 30-odd states)
 Resolution = Literal["zip", "city", "address"]
 
-STATE_NAMES = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
-    "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia", "FL": "Florida", "GA": "Georgia",
-    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa", "KS": "Kansas",
-    "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts",
-    "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri", "MT": "Montana",
-    "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico",
-    "NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
-    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota",
-    "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington",
-    "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming", "PR": "Puerto Rico", "GU": "Guam",
-    "VI": "Virgin Islands", "AS": "American Samoa", "MP": "Northern Mariana Islands",
-}
 # Abbreviations in city names, written either way ("St. Louis" and the gazetteer's "Saint Louis").
 WORD_FORMS = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort", "pt": "point"}
 COUNTRY_WORDS = ("usa", "us", "united states", "united states of america")

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
-STATE_NAMES = {
-    "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA", "colorado": "CO",
-    "connecticut": "CT", "delaware": "DE", "district of columbia": "DC", "florida": "FL", "georgia": "GA",
-    "hawaii": "HI", "idaho": "ID", "illinois": "IL", "indiana": "IN", "iowa": "IA", "kansas": "KS",
-    "kentucky": "KY", "louisiana": "LA", "maine": "ME", "maryland": "MD", "massachusetts": "MA",
-    "michigan": "MI", "minnesota": "MN", "mississippi": "MS", "missouri": "MO", "montana": "MT",
-    "nebraska": "NE", "nevada": "NV", "new hampshire": "NH", "new jersey": "NJ", "new mexico": "NM",
-    "new york": "NY", "north carolina": "NC", "north dakota": "ND", "ohio": "OH", "oklahoma": "OK",
-    "oregon": "OR", "pennsylvania": "PA", "rhode island": "RI", "south carolina": "SC", "south dakota": "SD",
-    "tennessee": "TN", "texas": "TX", "utah": "UT", "vermont": "VT", "virginia": "VA", "washington": "WA",
-    "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY", "puerto rico": "PR", "guam": "GU",
-    "united states virgin islands": "VI", "virgin islands": "VI", "american samoa": "AS",
-    "northern mariana islands": "MP",
-}
+from directory.geo import STATE_NAMES
+
+# A state's code by its name, case folded ("new york" -> "NY").
+STATE_CODES = {name.casefold(): code for code, name in STATE_NAMES.items()} | {"united states virgin islands": "VI"}
 
 
 def _clean(text: str | None) -> str:
@@ -48,4 +38,4 @@ def state_code(name: str | None) -> str | None:
     text = _clean(name)
     if len(text) == 2 and text.isalpha():
         return text.upper()
-    return STATE_NAMES.get(text.casefold())
+    return STATE_CODES.get(text.casefold())
