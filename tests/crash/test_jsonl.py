@@ -1,4 +1,4 @@
-"""`flask import-jsonl` of an export of a demo directory, into PostgreSQL, SIGKILLed once every
+"""`flask import-jsonl` of an export of a demo directory, on each backend, SIGKILLed once every
 listing was written (the practitioners' roles and the index writes still to come):
 no listing is half-written, a restarted process's index has every listing, and importing again
 restores the export exactly."""
@@ -15,7 +15,7 @@ from directory import demo
 from directory.db import get_engine
 from directory.exports import export_jsonl
 from directory.models import Listing
-from tests.backends import close_app, make_app
+from tests.backends import BACKENDS, close_app, make_app
 from tests.crash.helpers import (
     assert_check_index_clean,
     assert_index_caught_up,
@@ -62,7 +62,7 @@ def exported(tmp_path):
         close_app(app)
 
 
-@pytest.mark.parametrize("backend", ["postgres"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_jsonl_import_killed_before_its_roles(app, tmp_path, exported):
     engine = get_engine(app)
     env = environment(app, tmp_path)

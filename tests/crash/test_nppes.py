@@ -1,5 +1,5 @@
 """`flask import-nppes` of the shared NPPES sample (2,000 practitioners, 503 of them IVIG-relevant,
-written in batches of 500) SIGKILLed inside its first batch's transaction and again after that
+written in batches of 500), on each backend, SIGKILLed inside its first batch's transaction and again after that
 batch committed: no listing is half-written, a restarted process's index has every listing, and
 importing again ends where an uninterrupted import ends."""
 
@@ -14,7 +14,7 @@ from directory.db import get_engine
 from directory.importers.nppes import import_nppes
 from directory.models import Listing
 from directory.services.unit_of_work import unit_of_work
-from tests.backends import close_app, make_app
+from tests.backends import BACKENDS, close_app, make_app
 from tests.crash.helpers import (
     assert_check_index_clean,
     assert_index_caught_up,
@@ -55,6 +55,7 @@ def reference(tmp_path, sample):
         close_app(app)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_nppes_import_killed_inside_and_between_its_batches(app, tmp_path, sample, reference):
     engine = get_engine(app)
     env = environment(app, tmp_path)
