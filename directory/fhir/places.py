@@ -17,7 +17,9 @@ from directory.search.query import MAX_Q, Place, SearchQuery, clean_text
 KM_PER_MI = 1.609344
 # near's unit -> (miles per unit, the UCUM code and unit of the distance we report)
 UNITS = {"km": (1 / KM_PER_MI, "km", "km"), "mi": (1.0, "[mi_i]", "mi"), "[mi_i]": (1.0, "[mi_i]", "mi")}
-FIRST_PAGE = 500
+# Every hit in one page: a search answers its total and page at once, so asking for a first page
+# and then for all would run it twice.
+ALL = 10**9
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,8 @@ def near_listings(near: Near, *, specialties: tuple[str, ...] = (), networks: tu
     """The listings with a place (their own locations or their roles') within the radius; only
     those with one of `specialties`, in one of `networks`, of `kind`, when given."""
     place = Place(lat=near.lat, lon=near.lon, radius_mi=near.radius_mi)
-    query = SearchQuery(place=place, specialties=specialties, networks=networks, kind=kind, sort="name",
+    # Nearest first: the backends' cheapest order by place (name order walks every name in PostgreSQL).
+    query = SearchQuery(place=place, specialties=specialties, networks=networks, kind=kind, sort="distance",
                         facets=False)
     return {hit.lid for hit in _all_hits(query)}
 
@@ -80,8 +83,4 @@ def content_ranking(text: str) -> dict[int, int]:
 
 
 def _all_hits(query: SearchQuery):
-    searcher = get_searcher()
-    first = searcher.search(replace(query, per_page=FIRST_PAGE))
-    if first.total <= FIRST_PAGE:
-        return first.hits
-    return searcher.search(replace(query, per_page=first.total)).hits
+    return get_searcher().search(replace(query, per_page=ALL)).hits
