@@ -1,16 +1,18 @@
 """Every resource the mapping makes of a demo directory validates with fhir.resources (R4B models)
-and against the Plan-Net 1.2.0 profiles (tests/fhir/profiles.py); a must-support report says
-what we never populate."""
+and against the Plan-Net 1.2.0 profiles, their invariants included (tests/fhir/profiles.py); a
+must-support report says what we never populate, which invariants warn and which were skipped."""
 
 from __future__ import annotations
 
 import copy
 import csv
+import re
 from datetime import date
 from pathlib import Path
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
+from fhirpathpy.engine.invocations import invocation_registry
 from sqlmodel import Session
 
 from directory import create_app
@@ -43,6 +45,12 @@ def demo_resources(tmp_path_factory) -> dict[str, dict]:
         get_engine(app).dispose()
 
 
+@pytest.fixture(scope="module")
+def demo_report(demo_resources) -> profiles.Report:
+    """The checker's report on the demo directory, made once: invariants make it the slow part."""
+    return profiles.check(list(demo_resources.values()), Canonicals().base)
+
+
 def test_the_demo_directory_maps_to_every_resource_type(demo_resources):
     kinds = {key.split("/")[0] for key in demo_resources}
     assert kinds == {"Practitioner", "PractitionerRole", "Organization", "OrganizationAffiliation", "Location",
@@ -61,9 +69,14 @@ def test_every_resource_validates_with_the_r4b_models(demo_resources):
     assert failures == []
 
 
-def test_every_resource_conforms_to_its_plan_net_profile(demo_resources):
-    report = profiles.check(list(demo_resources.values()), Canonicals().base)
+def test_every_resource_conforms_to_its_plan_net_profile(demo_report):
+    report = demo_report
     assert report.errors == []
+    # The invariants ran where they matter, Plan-Net's own and core's.
+    evaluated = {line.rsplit(" ", 1)[1] for line in report.invariants["error"]}
+    assert {"pd-1", "new-patients-characteristics", "us-core-13", "us-core-16", "us-core-17", "ele-1", "ext-1",
+            "dom-3", "org-1", "plan-type-is-distinct", "network-or-plan-Network"} <= evaluated
+    assert report.evaluations > 20 * len(report.populated)
     # Core value sets (contact-point-system, days-of-week ...) are not in the package; the
     # R4B models check those codes instead.
     assert all(url.startswith("http://hl7.org/fhir/ValueSet/") for url in report.unchecked_bindings)
@@ -84,6 +97,55 @@ def test_the_checker_finds_what_breaks_a_profile(demo_resources):
                      "network-reference is not an extension Location may carry",
                      "Practitioner.identifier has 0, at least 1"):
         assert expected in errors
+
+
+def test_the_checker_finds_what_breaks_an_invariant(demo_resources):
+    by_type = {}
+    for resource in demo_resources.values():
+        by_type.setdefault(resource["resourceType"], resource)
+    role, prac, plan, loc = (copy.deepcopy(by_type[kind])
+                             for kind in ("PractitionerRole", "Practitioner", "InsurancePlan", "Location"))
+    del role["telecom"]
+    role.pop("endpoint", None)
+    role["period"] = {}
+    [npi] = [i for i in prac["identifier"] if i["system"] == "http://hl7.org/fhir/sid/us-npi"]
+    npi["value"] = npi["value"][:-1] + str((int(npi["value"][-1]) + 1) % 10)  # a wrong check digit
+    del plan["network"]
+    newpatients = next(e for e in loc["extension"] if e["url"] == codes.EXTENSION["newpatients"])
+    newpatients["valueBoolean"] = True  # a value beside sub-extensions
+    report = profiles.check([role, prac, plan, loc], Canonicals().base)
+    errors = "\n".join(report.errors)
+    for expected in ("PractitionerRole pd-1 fails: SHALL have contact information",
+                     "PractitionerRole.period ele-1 fails", "Practitioner.identifier:NPI us-core-17 fails",
+                     "InsurancePlan network-or-plan-Network fails", "PlannetLocation Location.extension ext-1 fails",
+                     "Location/loc-1 newpatients: NewPatients Extension ext-1 fails"):
+        assert expected in errors
+    # No narrative is a warning (dom-6), never an error.
+    assert any("dom-6 fails" in warning for warning in report.warnings)
+    assert "dom-6" not in errors
+
+
+def test_every_invariant_in_the_package_runs_or_is_skipped_with_its_reason():
+    """Each constraint's instances can be selected, its expression compiles, and every function it
+    calls is fhirpathpy's or ours (hasValue) -- or its key is in the SKIPPED table, which names
+    what is missing there."""
+    known = set(invocation_registry) | set(profiles.FHIR_FUNCTIONS)
+    missing = {}
+    for sd in profiles._package().values():
+        if sd.get("resourceType") != "StructureDefinition":
+            continue
+        for element in sd["snapshot"]["element"]:
+            for constraint in element.get("constraint", ()):
+                called = set(re.findall(r"([A-Za-z]\w*)\(", constraint["expression"])) - known
+                if called:
+                    missing[constraint["key"]] = called
+                    continue
+                selection = profiles._selection(sd["url"], element["id"])
+                assert selection is not None or element.get("sliceName"), element["id"]
+                profiles._invariant(selection or "", constraint["expression"])
+    assert set(missing) == set(profiles.SKIPPED)
+    for key, functions in missing.items():
+        assert all(f"{name}()" in profiles.SKIPPED[key] for name in functions)
 
 
 def test_every_reference_resolves_to_an_emitted_resource(demo_resources):
@@ -116,17 +178,19 @@ def test_specialty_rules_agree_with_the_plan_net_value_sets():
             assert codes.service_specialty_allowed(row["code"]) == ((NUCC, row["code"]) in every)
 
 
-def test_must_support_report(demo_resources, capsys):
-    """Lists, per profile, the must-support elements no demo resource populates (printed, and
-    written to test-artifacts/fhir-must-support.txt)."""
-    report = profiles.check(list(demo_resources.values()), Canonicals().base)
+def test_must_support_report(demo_report, capsys):
+    """Lists, per profile, the must-support elements no demo resource populates, then what the
+    invariant check evaluated, warned about and skipped (printed, and written to
+    test-artifacts/fhir-must-support.txt)."""
+    report = demo_report
     gaps = profiles.must_support_gaps(report)
     lines = [f"{name}: {', '.join(paths) or '(none)'}" for name, paths in sorted(gaps.items())]
+    lines += profiles.invariant_summary(report)
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     (artifacts / "fhir-must-support.txt").write_text("\n".join(lines) + "\n")
     with capsys.disabled():
-        print("\nMust-support elements never populated:\n" + "\n".join(lines))
+        print("\nMust-support elements never populated, then invariants:\n" + "\n".join(lines))
     # What the mapping promises stays populated.
     for name, path in (("PlannetPractitionerRole", "PractitionerRole.extension:newpatients"),
                        ("PlannetPractitionerRole", "PractitionerRole.extension:network-reference"),
