@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 import numpy as np
-from sqlalchemy import bindparam, or_
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from directory.fhir import ids
@@ -23,7 +24,7 @@ from directory.fhir.errors import SearchError
 from directory.fhir.narrowing import narrowing
 from directory.fhir.parameters import PARAMS, Ext, Param
 from directory.fhir.places import Near, content_ranking, near_listings, parse_near
-from directory.fhir.universe import Key, listing_key, listings_of
+from directory.fhir.universe import Key, among, dialect, id_list, listing_key, listings_of
 from directory.fhir.values import matcher, references_in, split_escaped, walk
 from directory.geo import great_circle_mi
 from directory.models import MAX_ID, Listing, Location, Network, Role
@@ -178,11 +179,13 @@ def _searcher_filter(resource_type: str, base: str, modifier: str, value: str, c
     return False
 
 
-# The points of the locations of these listings (their own, and their roles'), built once.
-_CHUNK = bindparam("chunk", expanding=True)
-_PLACES = (select(Location.id, Location.lat, Location.lon).join(Listing, Listing.id == Location.listing_id)
-           .where(Listing.active.is_(True), or_(Location.listing_id.in_(_CHUNK), Location.id.in_(
-               select(Role.location_id).where(Role.practitioner_id.in_(_CHUNK))))))
+@cache
+def _places(dialect_name: str):
+    """The points of the locations of these listings (their own, and their roles'), built once."""
+    listed = among(Location.listing_id, "chunk", dialect_name)
+    roles = among(Role.practitioner_id, "chunk", dialect_name)
+    return (select(Location.id, Location.lat, Location.lon).join(Listing, Listing.id == Location.listing_id)
+            .where(Listing.active.is_(True), or_(listed, Location.id.in_(select(Role.location_id).where(roles)))))
 
 
 def _near_chain(ctx: Context, resource_type: str, criteria: Criteria) -> None:
@@ -200,13 +203,10 @@ def _near_chain(ctx: Context, resource_type: str, criteria: Criteria) -> None:
     found = near_listings(near, specialties=criteria.specialties or (), networks=networks or (),
                           kind=PUSHED.get(resource_type))
     criteria.narrow(found)
-    candidates = sorted(criteria.listings)
+    kind = dialect(ctx.session)
+    rows = ctx.session.execute(_places(kind), {"chunk": id_list(kind, sorted(criteria.listings))}).all()
     distances: dict[str, float] = {}
-    for i in range(0, len(candidates), 500):
-        chunk = candidates[i:i + 500]
-        rows = list(ctx.session.execute(_PLACES, {"chunk": chunk}))
-        if not rows:
-            continue
+    if rows:
         miles = great_circle_mi(near.lat, near.lon, np.array([r[1] for r in rows]), np.array([r[2] for r in rows]))
         for (loc_id, _, _), distance in zip(rows, miles.tolist(), strict=True):
             if distance <= near.radius_mi:

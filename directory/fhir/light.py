@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from directory import reference as vocabulary
@@ -34,7 +34,7 @@ from directory.fhir.codes import (
 from directory.fhir.elements import address, concept, instant, latest, new_patients, reference
 from directory.fhir.records import SpecialtyRow
 from directory.fhir.roles import _role_specialty
-from directory.fhir.universe import BATCH, Key, _network_resources
+from directory.fhir.universe import Key, _network_resources, among, dialect, id_list
 from directory.models import (
     Listing,
     ListingSpecialty,
@@ -83,13 +83,11 @@ def resources(session: Session, resource_type: str, canon: Canonicals, listings:
 
 
 def _rows(session: Session, statement, column, wanted: list[int] | None):
-    """The statement's rows, only for `column` in `wanted` (when given), a batch at a time."""
+    """The statement's rows, only for `column` in `wanted` (when given)."""
     if wanted is None:
-        yield from session.execute(statement)
-        return
-    statement = statement.where(column.in_(bindparam("wanted", expanding=True)))  # not a literal list: cheaper
-    for i in range(0, len(wanted), BATCH):
-        yield from session.execute(statement, {"wanted": wanted[i:i + BATCH]})
+        return session.execute(statement)
+    kind = dialect(session)
+    return session.execute(statement.where(among(column, "wanted", kind)), {"wanted": id_list(kind, wanted)})
 
 
 def _meta(updated) -> dict:

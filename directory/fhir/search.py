@@ -13,11 +13,11 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
+from functools import cache
 from itertools import islice
 from urllib.parse import urlencode
 
 import numpy as np
-from sqlalchemy import bindparam
 from sqlmodel import Session, select
 from werkzeug.datastructures import MultiDict
 
@@ -27,7 +27,7 @@ from directory.fhir.criteria import Context, Criteria, Found, parse
 from directory.fhir.dispatch import ResourceEntry
 from directory.fhir.errors import SearchError
 from directory.fhir.include import included, parse_inclusions
-from directory.fhir.universe import BATCH, Key, listing_key, resources
+from directory.fhir.universe import Key, among, dialect, id_list, listing_key, resources
 from directory.geo import great_circle_mi
 from directory.models import Listing, Location
 
@@ -111,32 +111,29 @@ def full(ctx: Context, resource_type: str, found: list) -> list:
     return [(sort_key, mapped[_key(sort_key)]) for sort_key, _ in found if _key(sort_key) in mapped]
 
 
-# The points of active listings' locations (built once: a literal IN list costs more to build than to run).
-_POINTS = (select(Location.id, Location.listing_id, Location.lat, Location.lon)
-           .join(Listing, Listing.id == Location.listing_id)
-           .where(Listing.active.is_(True), Location.listing_id.in_(bindparam("listings", expanding=True))))
+@cache
+def _points(dialect_name: str):
+    """The points of these active listings' locations (built once per dialect)."""
+    return (select(Location.id, Location.listing_id, Location.lat, Location.lon)
+            .join(Listing, Listing.id == Location.listing_id)
+            .where(Listing.active.is_(True), among(Location.listing_id, "listings", dialect_name)))
 
 
 def _near_page(ctx: Context, criteria: Criteria, after: SortKey | None, count: int):
     """`Location?near` alone: the candidates' locations read as (id, listing, point) rows, their
     distances computed at once, counted and ordered in arrays; only the page is mapped."""
     near = criteria.near
-    wanted = sorted(criteria.listings)
-    ids, lids, lats, lons = [], [], [], []
-    for i in range(0, len(wanted), BATCH):
-        for loc_id, lid, lat, lon in ctx.session.execute(_POINTS, {"listings": wanted[i:i + BATCH]}):
-            ids.append(loc_id)
-            lids.append(lid)
-            lats.append(lat)
-            lons.append(lon)
-    if not ids:
+    kind = dialect(ctx.session)
+    rows = ctx.session.execute(_points(kind), {"listings": id_list(kind, sorted(criteria.listings))}).all()
+    if not rows:
         return 0, []
-    order = np.lexsort((np.array(ids), np.array(lids)))  # a listing's locations in id order: their keys
-    lid = np.array(lids)[order]
+    ids, lids, lats, lons = (np.array(column) for column in zip(*rows, strict=True))
+    order = np.lexsort((ids, lids))  # a listing's locations in id order: their keys
+    lid = lids[order]
     first = np.r_[True, lid[1:] != lid[:-1]]
     starts = np.maximum.accumulate(np.where(first, np.arange(len(lid)), 0))
     position = np.arange(len(lid)) - starts
-    miles = great_circle_mi(near.lat, near.lon, np.array(lats)[order], np.array(lons)[order])
+    miles = great_circle_mi(near.lat, near.lon, lats[order], lons[order])
     inside = miles <= near.radius_mi
     total = int(inside.sum())
     rounded = np.round(miles, 9)

@@ -8,9 +8,11 @@ network's id): the order of pages, and what the keyset cursor names.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator
 
-from sqlalchemy import bindparam
+from sqlalchemy import BigInteger, String, any_, bindparam, func, literal_column
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, select
 
 from directory.fhir import ids
@@ -30,6 +32,24 @@ LISTING_KINDS = {
     "InsurancePlan": (),
 }
 FROM_NETWORKS = {"Organization", "InsurancePlan"}
+
+
+def among(column, name: str, dialect: str):
+    """`column` is one of a list of ids bound as a single parameter named `name` (its value made by
+    `id_list`): a JSON array read by json_each on SQLite, an array on PostgreSQL. An expanding IN
+    list renders a placeholder per id on each call, which costs more than running it at thousands."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(BigInteger)))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name, type_=String))))
+
+
+def id_list(dialect: str, values: Iterable[int]) -> list[int] | str:
+    """The value of an `among` parameter."""
+    return list(values) if dialect == "postgresql" else json.dumps(list(values))
+
+
+def dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 def listing_key(key: Key) -> int | None:

@@ -1,0 +1,53 @@
+"""The searches that read rows for a list of listing ids bound as one parameter (a JSON array on
+SQLite, an array on PostgreSQL: `universe.among`) give the same answers on both databases:
+`Location?near` (its points), `location.near` on PractitionerRole (its roles' places) and the
+light resources a narrowed search tests."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+BOSTON = "42.3467|-71.0972|20|mi"
+
+
+def _pages(client, url: str) -> tuple[int, list[str]]:
+    """(total, ids of every match) walking the `next` links."""
+    seen, total = [], None
+    while url is not None:
+        body = client.get(url).get_json()
+        assert body["resourceType"] == "Bundle", body
+        total = body["total"] if total is None else total
+        assert body["total"] == total
+        seen += [e["resource"]["id"] for e in body.get("entry", []) if e["search"]["mode"] == "match"]
+        following = next((link["url"] for link in body["link"] if link["relation"] == "next"), None)
+        url = None if following is None else f"{urlsplit(following).path}?{urlsplit(following).query}"
+    return total, seen
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_near_pages_and_roles_near_agree_on_either_database(client, factory, directory_data):
+    factory.listing(name="Back Bay Infusion", zips=["02116", "02118", "02215"])
+    factory.listing(name="Lakeside Infusion", zip="60601")
+    total, seen = _pages(client, f"/fhir/Location?near={BOSTON}&_count=2")
+    whole = client.get(f"/fhir/Location?near={BOSTON}&_count=100").get_json()
+    assert total == whole["total"] == 6 and len(set(seen)) == 6
+    assert seen == [e["resource"]["id"] for e in whole["entry"]]
+    miles = [e["search"]["extension"][0]["valueDistance"]["value"] for e in whole["entry"]]
+    assert miles == sorted(miles) and miles[-1] <= 20
+    role = directory_data["role"]
+    roles = client.get(f"/fhir/PractitionerRole?location.near={BOSTON}").get_json()
+    assert {e["resource"]["id"] for e in roles["entry"]} == {f"role-{role.id}-{directory_data['ppo'].id}"}
+    assert roles["entry"][0]["search"]["extension"][0]["valueDistance"]["code"] == "[mi_i]"
+    far = client.get("/fhir/PractitionerRole?location.near=41.8781|-87.6298|20|mi").get_json()
+    assert far["total"] == 0
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_narrowed_light_searches_agree_on_either_database(client, factory):
+    doctors = [factory.listing(kind="practitioner", name=f"Grace Hopper {i}", first_name="Grace",
+                               last_name=f"Hopper{i}", zip="02116").id for i in range(5)]
+    factory.listing(kind="practitioner", name="Ada Lovelace", first_name="Ada", last_name="Lovelace", zip="02116")
+    total, seen = _pages(client, "/fhir/Practitioner?family=hopp&_count=2")
+    assert total == 5 and seen == [f"prac-{i}" for i in doctors]
