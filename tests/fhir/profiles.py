@@ -4,8 +4,9 @@ Checked, per resource against the profile its meta.profile names: cardinality; f
 values; required bindings to value sets the package defines (the NUCC lists included); the
 extensions each element may carry and their own shape; reference target types; and every
 invariant (`constraint`) of severity error or warning on the snapshot's elements -- Plan-Net's own
-(pd-1, new-patients-characteristics, plan-type-is-distinct ...) and core's inherited ones (ele-1,
-ext-1, dom-*, org-*, us-core-16..19 on identifier slices) -- evaluated with fhirpathpy on each
+(pd-1, new-patients-characteristics, plan-type-is-distinct ...), core's inherited ones (ele-1,
+ext-1, dom-*, org-*, us-core-16..19 on identifier slices), and core's per-1 and cpt-2 on elements
+of type Period and ContactPoint (CORE_TYPE_CONSTRAINTS) -- evaluated with fhirpathpy on each
 instance of the element (the resource itself at the root, extension slices told apart by URL,
 identifier slices by their pattern), and each Plan-Net extension's own definition likewise on
 each instance. False or empty fails; an error-severity failure is an error, a warning one a
@@ -15,10 +16,11 @@ fhirpathpy lacks, is supplied (FHIR_FUNCTIONS).
 Reported, not failed: bindings to value sets from packages we do not vendor, the must-support
 elements a set of resources never populates, warning-severity invariants, skipped invariants.
 
-Not checked: slices other than extensions and identifier patterns (cardinality per slice), bindings
-to core value sets, invariants of core datatypes (cpt-2, per-1, ref-1 ...: they live in core's
-StructureDefinitions, which are not vendored, not in Plan-Net's snapshots), primitive extensions
-(`_name`; the mapping emits none), and anything that needs resolve() across resources.
+Not checked: the cardinality of pattern slices (identifier:NPI ...), bindings to core value sets,
+other core datatype invariants (ref-1, qty-*, att-1, txt-*: they live in core's definitions, not
+vendored, not in Plan-Net's snapshots), datatype invariants below the snapshot's elements (e.g.
+Identifier.period), primitive extensions (`_name`; the mapping emits none), and anything that needs
+resolve() across resources.
 """
 
 from __future__ import annotations
@@ -285,6 +287,15 @@ SKIPPED: dict[str, str] = {}
 # FHIR's own FHIRPath functions that fhirpathpy lacks and that are simple enough to supply here.
 FHIR_FUNCTIONS = {"hasValue": {"fn": lambda inputs: [len(inputs) == 1 and inputs[0] is not None
                                                      and not isinstance(inputs[0], dict | list)]}}
+# Invariants of core datatypes, which live in core's definitions (not vendored), not in Plan-Net's
+# snapshots; copied from FHIR R4 (4.0.1) ContactPoint and Period, run on each snapshot element of
+# that type. (Reference's ref-1 is left out: the mapping emits no contained resources.)
+CORE_TYPE_CONSTRAINTS = {
+    "ContactPoint": ({"key": "cpt-2", "severity": "error", "human": "A system is required if a value is provided.",
+                      "expression": "value.empty() or system.exists()"},),
+    "Period": ({"key": "per-1", "severity": "error", "human": "If present, start SHALL have a lower value than end",
+                "expression": "start.hasValue().not() or end.hasValue().not() or (start <= end)"},),
+}
 KEYWORDS = {"and", "as", "contains", "div", "implies", "in", "is", "mod", "or", "xor"}
 
 
@@ -365,7 +376,9 @@ def _tested(sd_url: str) -> tuple[_Tested, ...]:
         # A slice's members are instances of the sliced element, which carries the core rules too.
         sliced = elements.get(element["id"].rpartition(":")[0], {}) if element.get("sliceName") else {}
         covered = {c["key"] for c in sliced.get("constraint", ())}
-        constraints = tuple(c for c in element.get("constraint", ()) if c["key"] not in covered)
+        types = [kind["code"] for kind in element.get("type", ())]
+        inherited = CORE_TYPE_CONSTRAINTS.get(types[0], ()) if len(types) == 1 else ()
+        constraints = tuple(c for c in (*element.get("constraint", ()), *inherited) if c["key"] not in covered)
         if constraints:
             found.append(_Tested(element, tuple(steps), _selection(sd_url, element["id"]), constraints))
     return tuple(found)
