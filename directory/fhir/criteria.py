@@ -73,6 +73,8 @@ class Criteria:
     prepare: list[Callable[[list[tuple[Key, dict]]], None]] = field(default_factory=list)
     deferred: list[tuple[str, str, str]] = field(default_factory=list)  # narrowings left to the Searcher
     near_test: Callable[[Key, dict], bool] | None = None  # Location?near's test (the radius)
+    ranking_test: Callable[[Key, dict], bool] | None = None  # _content's test (a ranked listing's)
+    listings_only: bool = False  # a test rejects what the networks give (payers, networks, plans)
 
     def narrow(self, listings: set[int]) -> None:
         self.listings = set(listings) if self.listings is None else self.listings & listings
@@ -131,7 +133,9 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
         ranking = content_ranking(value)
         criteria.narrow(set(ranking))
         criteria.ranking = ranking
-        criteria.tests.append(lambda key, resource: listing_key(key) in ranking)
+        criteria.ranking_test = lambda key, resource: listing_key(key) in ranking
+        criteria.tests.append(criteria.ranking_test)
+        criteria.listings_only = True
         return True
     criteria.tests.append(_test(ctx, param, modifier, value))
     criteria.fields.add(_element(param.path))

@@ -71,13 +71,14 @@ def supports(resource_type: str, fields: Iterable[str]) -> bool:
 
 
 def resources(session: Session, resource_type: str, canon: Canonicals, listings: set[int] | None,
-              fields: frozenset[str] | set[str]) -> list[tuple[Key, dict]]:
+              fields: frozenset[str] | set[str], networks: bool = True) -> list[tuple[Key, dict]]:
     """(key, light resource) of every active resource of this type (only from `listings` when
-    given; the networks' resources, few, are the full ones), in key order."""
+    given; the networks' resources, few, are the full ones, left out when not `networks`), in
+    key order."""
     wanted = None if listings is None else sorted(listings)
     builder = _BUILDERS[resource_type]
     found = list(builder(session, canon, wanted, set(fields) | {"id"}))
-    if resource_type == "Organization":
+    if resource_type == "Organization" and networks:
         found += list(_network_resources(session, resource_type, canon))
     return found
 

@@ -18,6 +18,7 @@ from itertools import islice
 from urllib.parse import urlencode
 
 import numpy as np
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 from werkzeug.datastructures import MultiDict
 
@@ -77,9 +78,11 @@ def _candidates(ctx: Context, resource_type: str, criteria: Criteria, fields: se
     the tests read only what those hold, else the full mapping."""
     fields = criteria.fields if fields is None else criteria.fields | fields
     if light.supports(resource_type, fields):
-        found = light.resources(ctx.session, resource_type, ctx.canon, criteria.listings, fields)
+        found = light.resources(ctx.session, resource_type, ctx.canon, criteria.listings, fields,
+                                networks=not criteria.listings_only)
     else:
-        found = resources(ctx.session, resource_type, ctx.canon, listings=criteria.listings)
+        found = resources(ctx.session, resource_type, ctx.canon, listings=criteria.listings,
+                          networks=not criteria.listings_only)
     if criteria.prepare:
         found = list(found)
         for prepare in criteria.prepare:
@@ -107,7 +110,8 @@ def full(ctx: Context, resource_type: str, found: list) -> list:
     if not found:
         return []
     listings = {listing_key(_key(sort_key)) for sort_key, _ in found} - {None}
-    mapped = dict(resources(ctx.session, resource_type, ctx.canon, listings=listings, known=ctx.records))
+    mapped = dict(resources(ctx.session, resource_type, ctx.canon, listings=listings, known=ctx.records,
+                            networks=any(_key(sort_key)[0] == 1 for sort_key, _ in found)))
     return [(sort_key, mapped[_key(sort_key)]) for sort_key, _ in found if _key(sort_key) in mapped]
 
 
@@ -146,6 +150,28 @@ def _near_page(ctx: Context, criteria: Criteria, after: SortKey | None, count: i
     return total, full(ctx, "Location", keys)
 
 
+# Types giving exactly one resource per active listing of a kind (key (0, listing, 0)).
+ONE_PER_LISTING = {"Practitioner": "practitioner", "Organization": "organization"}
+
+
+@cache
+def _alive(dialect_name: str):
+    """Which of these listings are active and of this kind (built once per dialect)."""
+    return select(Listing.id).where(Listing.active.is_(True), Listing.kind == bindparam("kind"),
+                                    among(Listing.id, "listings", dialect_name))
+
+
+def _ranked_page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | None, count: int):
+    """`_content` alone on a type with one resource per listing: the ranked listings that give
+    one are the matches, counted and ordered from their ids; only the page is mapped."""
+    kind = dialect(ctx.session)
+    alive = ctx.session.execute(_alive(kind), {"kind": ONE_PER_LISTING[resource_type],
+                                                "listings": id_list(kind, sorted(criteria.listings))}).scalars()
+    keys = sorted((criteria.ranking[lid], 0, lid, 0) for lid in alive)
+    chosen = [(key, None) for key in keys if after is None or key > after][:count + 1]
+    return len(keys), full(ctx, resource_type, chosen)
+
+
 def page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | None, count: int):
     """(total, up to count + 1 (sort key, resource) after the cursor). In key order the page is
     taken while counting, keeping no other resource; with no criteria the database counts and the
@@ -153,6 +179,9 @@ def page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | 
     if (resource_type == "Location" and criteria.near_test is not None and criteria.tests == [criteria.near_test]
             and criteria.listings is not None and criteria.ranking is None):
         return _near_page(ctx, criteria, after, count)
+    if (resource_type in ONE_PER_LISTING and criteria.ranking_test is not None
+            and criteria.tests == [criteria.ranking_test] and criteria.listings is not None):
+        return _ranked_page(ctx, resource_type, criteria, after, count)
     if criteria.distance is not None or criteria.ranking is not None:
         found = matches(ctx, resource_type, criteria)
         return len(found), full(ctx, resource_type,

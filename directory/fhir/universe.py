@@ -59,9 +59,10 @@ def listing_key(key: Key) -> int | None:
 
 def resources(session: Session, resource_type: str, canon: Canonicals, *, listings: set[int] | None = None,
               after: Key | None = None, batch: int = BATCH,
-              known: dict[int, ListingRecord] | None = None) -> Iterator[tuple[Key, dict]]:
+              known: dict[int, ListingRecord] | None = None, networks: bool = True) -> Iterator[tuple[Key, dict]]:
     """(key, resource) of every active resource of this type in key order; only from `listings`
-    when given (the networks' resources are never left out by it), only keys after `after`.
+    when given (the networks' resources are never left out by it, only by `networks` False), only
+    keys after `after`.
     Listings are read `batch` at a time (a page's worth, when only a page is wanted); records
     read are kept in `known` (when given: one request's), and taken from it."""
     kinds = LISTING_KINDS[resource_type]
@@ -80,7 +81,7 @@ def resources(session: Session, resource_type: str, canon: Canonicals, *, listin
                     key = (0, record.listing.id, position)
                     if after is None or key > after:
                         yield key, resource
-    if resource_type in FROM_NETWORKS:
+    if resource_type in FROM_NETWORKS and networks:
         yield from (item for item in _network_resources(session, resource_type, canon)
                     if after is None or item[0] > after)
 

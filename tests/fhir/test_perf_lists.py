@@ -51,3 +51,16 @@ def test_narrowed_light_searches_agree_on_either_database(client, factory):
     factory.listing(kind="practitioner", name="Ada Lovelace", first_name="Ada", last_name="Lovelace", zip="02116")
     total, seen = _pages(client, "/fhir/Practitioner?family=hopp&_count=2")
     assert total == 5 and seen == [f"prac-{i}" for i in doctors]
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_content_pages_follow_the_ranking_of_active_listings_of_the_type(client, factory):
+    centres = [factory.listing(name=f"Fenway Infusion Center {i}", zip="02115").id for i in range(4)]
+    factory.listing(kind="practitioner", name="Fenway Doctor", first_name="Fenway", last_name="Doctor", zip="02116")
+    factory.network(name="Fenway Select PPO", payer="Fenway Health")
+    total, seen = _pages(client, "/fhir/Organization?_content=fenway infusion&_count=1")
+    api = client.get("/api/v1/search?q=fenway infusion&kind=organization&sort=relevance").get_json()
+    assert total == api["total"] == 4 and seen == [f"org-{r['id']}" for r in api["results"]]
+    assert sorted(seen) == sorted(f"org-{i}" for i in centres)
+    doctors = client.get("/api/v1/search?q=fenway&kind=practitioner&sort=relevance").get_json()["results"]
+    assert _pages(client, "/fhir/Practitioner?_content=fenway") == (1, [f"prac-{r['id']}" for r in doctors])
