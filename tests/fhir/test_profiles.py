@@ -21,7 +21,7 @@ from directory.db import get_engine
 from directory.demo import generate
 from directory.fhir import codes, ids
 from directory.fhir.codes import Canonicals
-from tests.fhir import profiles
+from tests.fhir import invariants, package, profiles
 from tests.fhir.conftest import all_resources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,25 +132,25 @@ def test_every_invariant_in_the_package_runs_or_is_skipped_with_its_reason():
     """Each constraint's instances can be selected (the package's, and core's per-1 and cpt-2 on
     elements of their type), its expression compiles, and every function it calls is fhirpathpy's
     or ours (hasValue) -- or its key is in the SKIPPED table, which names what is missing there."""
-    known = set(invocation_registry) | set(profiles.FHIR_FUNCTIONS)
+    known = set(invocation_registry) | set(invariants.FHIR_FUNCTIONS)
     missing = {}
-    for sd in profiles._package().values():
+    for sd in package._package().values():
         if sd.get("resourceType") != "StructureDefinition":
             continue
         for element in sd["snapshot"]["element"]:
             kinds = [kind["code"] for kind in element.get("type", ())]
-            inherited = profiles.CORE_TYPE_CONSTRAINTS.get(kinds[0], ()) if len(kinds) == 1 else ()
+            inherited = invariants.CORE_TYPE_CONSTRAINTS.get(kinds[0], ()) if len(kinds) == 1 else ()
             for constraint in (*element.get("constraint", ()), *inherited):
                 called = set(re.findall(r"([A-Za-z]\w*)\(", constraint["expression"])) - known
                 if called:
                     missing[constraint["key"]] = called
                     continue
-                selection = profiles._selection(sd["url"], element["id"])
+                selection = invariants._selection(sd["url"], element["id"])
                 assert selection is not None or element.get("sliceName"), element["id"]
-                profiles._invariant(selection or "", constraint["expression"])
-    assert set(missing) == set(profiles.SKIPPED)
+                invariants._invariant(selection or "", constraint["expression"])
+    assert set(missing) == set(invariants.SKIPPED)
     for key, functions in missing.items():
-        assert all(f"{name}()" in profiles.SKIPPED[key] for name in functions)
+        assert all(f"{name}()" in invariants.SKIPPED[key] for name in functions)
 
 
 def test_every_reference_resolves_to_an_emitted_resource(demo_resources):
