@@ -195,7 +195,26 @@ def _roles(session: Session, canon: Canonicals, wanted, fields) -> Iterator[tupl
         position = 0
         for role in roles[lid]:
             role_id, _, organization_id, location_id, specialty_code, accepting, role_telehealth, loc_name = role
-            role_specialties = None
+            # What every network's copy of the role holds alike, built once (light resources are only read).
+            same: dict = {}
+            if "practitioner" in fields:
+                same["practitioner"] = reference("Practitioner", ids.practitioner(lid), name)
+            if "organization" in fields and organization_id is not None:
+                same["organization"] = reference("Organization", ids.organization(organization_id))
+            if fields & {"specialty", "code"}:
+                row = SimpleNamespace(role=SimpleNamespace(specialty_code=specialty_code))
+                role_specialties = _role_specialty(record, row)
+                if "specialty" in fields:
+                    same["specialty"] = [concept(NUCC_SYSTEM, s.code, s.display) for s in role_specialties]
+                if "code" in fields:
+                    codes = [provider_role(s.code) for s in role_specialties]
+                    same["code"] = [concept(SYSTEM["ProviderRoleCS"], *code) for code in codes if code is not None]
+            if "location" in fields:
+                same["location"] = [reference("Location", ids.location(location_id), loc_name)]
+            if "healthcareService" in fields and telehealth and role_telehealth:
+                same["healthcareService"] = [reference("HealthcareService", ids.virtual_service(lid))]
+            if "endpoint" in fields and website:
+                same["endpoint"] = [reference("Endpoint", ids.endpoint(lid))]
             for network in memberships[lid] or [None]:
                 network_ref = None if network is None else reference("Organization", ids.network(network[0]),
                                                                      network[1])
@@ -208,26 +227,7 @@ def _roles(session: Session, canon: Canonicals, wanted, fields) -> Iterator[tupl
                     if network_ref is not None:
                         extensions.append({"url": EXTENSION["network-reference"], "valueReference": network_ref})
                     resource["extension"] = extensions
-                if "practitioner" in fields:
-                    resource["practitioner"] = reference("Practitioner", ids.practitioner(lid), name)
-                if "organization" in fields and organization_id is not None:
-                    resource["organization"] = reference("Organization", ids.organization(organization_id))
-                if fields & {"specialty", "code"}:
-                    if role_specialties is None:
-                        row = SimpleNamespace(role=SimpleNamespace(specialty_code=specialty_code))
-                        role_specialties = _role_specialty(record, row)
-                    if "specialty" in fields:
-                        resource["specialty"] = [concept(NUCC_SYSTEM, s.code, s.display) for s in role_specialties]
-                    if "code" in fields:
-                        codes = [provider_role(s.code) for s in role_specialties]
-                        resource["code"] = [concept(SYSTEM["ProviderRoleCS"], *code) for code in codes
-                                            if code is not None]
-                if "location" in fields:
-                    resource["location"] = [reference("Location", ids.location(location_id), loc_name)]
-                if "healthcareService" in fields and telehealth and role_telehealth:
-                    resource["healthcareService"] = [reference("HealthcareService", ids.virtual_service(lid))]
-                if "endpoint" in fields and website:
-                    resource["endpoint"] = [reference("Endpoint", ids.endpoint(lid))]
+                resource.update(same)
                 yield (0, lid, position), resource
                 position += 1
 

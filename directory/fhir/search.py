@@ -28,7 +28,7 @@ from directory.fhir.criteria import Context, Criteria, Found, parse
 from directory.fhir.dispatch import ResourceEntry
 from directory.fhir.errors import SearchError
 from directory.fhir.include import included, parse_inclusions
-from directory.fhir.universe import Key, among, dialect, id_list, listing_key, resources
+from directory.fhir.universe import Key, among, dialect, id_list, listing_key, mapped, resources
 from directory.geo import great_circle_mi
 from directory.models import Listing, Location
 
@@ -109,10 +109,8 @@ def full(ctx: Context, resource_type: str, found: list) -> list:
     """The same (sort key, resource) pairs with each resource mapped in full (one batch)."""
     if not found:
         return []
-    listings = {listing_key(_key(sort_key)) for sort_key, _ in found} - {None}
-    mapped = dict(resources(ctx.session, resource_type, ctx.canon, listings=listings, known=ctx.records,
-                            networks=any(_key(sort_key)[0] == 1 for sort_key, _ in found)))
-    return [(sort_key, mapped[_key(sort_key)]) for sort_key, _ in found if _key(sort_key) in mapped]
+    by_key = mapped(ctx.session, resource_type, ctx.canon, [_key(sort_key) for sort_key, _ in found], ctx.records)
+    return [(sort_key, by_key[_key(sort_key)]) for sort_key, _ in found if _key(sort_key) in by_key]
 
 
 @cache

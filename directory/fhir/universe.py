@@ -20,6 +20,7 @@ from directory.fhir.codes import Canonicals
 from directory.fhir.mapping import resources_of_type
 from directory.fhir.networks import insurance_plan, network, payer
 from directory.fhir.records import ListingRecord, load_listings, load_networks
+from directory.fhir.roles import practitioner_role
 from directory.models import MAX_ID, Listing, Location, Role
 
 Key = tuple[int, ...]
@@ -84,6 +85,29 @@ def resources(session: Session, resource_type: str, canon: Canonicals, *, listin
     if resource_type in FROM_NETWORKS and networks:
         yield from (item for item in _network_resources(session, resource_type, canon)
                     if after is None or item[0] > after)
+
+
+def mapped(session: Session, resource_type: str, canon: Canonicals, keys: Iterable[Key],
+           known: dict[int, ListingRecord] | None = None) -> dict[Key, dict]:
+    """Key -> resource for these keys (those that exist). A PractitionerRole is mapped alone (a
+    practitioner's roles times networks can be many, a page wants a few); other types as
+    `resources` maps them."""
+    keys = set(keys)
+    listings = {listing_key(key) for key in keys} - {None}
+    if resource_type != "PractitionerRole":
+        return {key: resource for key, resource in resources(
+            session, resource_type, canon, listings=listings, known=known,
+            networks=any(key[0] == 1 for key in keys)) if key in keys}
+    found = {}
+    for record in _records(session, sorted(listings), known):
+        if not record.listing.active or record.listing.kind != "practitioner":
+            continue
+        memberships = list(record.memberships) or [None]  # positions as practitioner_roles orders them
+        for key in keys:
+            if key[1] == record.listing.id and key[2] < len(record.roles) * len(memberships):
+                row, membership = divmod(key[2], len(memberships))
+                found[key] = practitioner_role(record, record.roles[row], memberships[membership], canon)
+    return found
 
 
 def _records(session: Session, chunk: list[int], known: dict[int, ListingRecord] | None) -> list[ListingRecord]:

@@ -8,6 +8,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
+from sqlmodel import Session
+
+from directory.db import get_engine
+from directory.fhir.codes import Canonicals
+from directory.fhir.universe import mapped, resources
+from directory.models import MAX_ID
 
 BOSTON = "42.3467|-71.0972|20|mi"
 
@@ -64,3 +70,16 @@ def test_content_pages_follow_the_ranking_of_active_listings_of_the_type(client,
     assert sorted(seen) == sorted(f"org-{i}" for i in centres)
     doctors = client.get("/api/v1/search?q=fenway&kind=practitioner&sort=relevance").get_json()["results"]
     assert _pages(client, "/fhir/Practitioner?_content=fenway") == (1, [f"prac-{r['id']}" for r in doctors])
+
+
+@pytest.mark.parametrize("resource_type", ["PractitionerRole", "Location", "Organization"])
+def test_a_page_mapped_by_keys_equals_the_whole_mapping(demo, resource_type):
+    """`universe.mapped` (what a search page maps: a role alone, not its practitioner's every
+    role and network) gives each key the resource the whole mapping gives it."""
+    canon = Canonicals()
+    with Session(get_engine(demo.app)) as session:
+        whole = dict(resources(session, resource_type, canon))
+        keys = sorted(whole)[1::4] + [(0, MAX_ID, 0), (0, sorted(whole)[0][1], 999)]
+        found = mapped(session, resource_type, canon, keys)
+    assert len(keys) > 10 and found == {key: whole[key] for key in keys if key in whole}
+    assert any(len([k for k in whole if k[:2] == key[:2]]) > 1 for key in found)  # listings with several
