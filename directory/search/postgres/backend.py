@@ -229,32 +229,31 @@ class PostgresSearcher(Searcher):
         return page[query.offset : wanted]
 
     def _page_by_distance(self, conn: Connection, query: SearchQuery, near: Near) -> list:
-        """One page of the listings around, nearest first: the listings of the nearest places,
-        read a few places at a time (more each round) until the page is full. Each listing counts
-        at its nearest place (the first row met in order); places at the same distance as the last
-        one read are read with it, so ties are ordered as the row search orders them."""
+        """One page of the listings around, nearest first: the listings of the nearest places, a
+        few places at first and four times as many each round, until they hold a page. Each
+        listing counts at its nearest place (a listing at two places as near: the lowest location
+        id); places at the same distance as the last one read are read with it, so ties are
+        ordered as the row search orders them. The database keeps each listing once and sorts, so
+        only the page comes back."""
         wanted = query.offset + query.per_page
-        rows: list[tuple] = []
-        seen: set[int] = set()
-        done, step = 0, 8
-        while done < len(near.pids) and len(seen) < wanted:
-            end = min(done + step, len(near.pids))
+        end, step = 0, 4
+        while True:
+            end = min(end + step, len(near.pids))
             while end < len(near.pids) and near.dists[end] == near.dists[end - 1]:
                 end += 1
-            dist = dict(zip(near.pids[done:end], near.dists[done:end], strict=True))
-            for lid, pid, key, lat, lon, loc in conn.execute(text(f"""
-                    SELECT lid, pid, name_key, lat, lon, loc FROM {TABLE}
-                    WHERE pid = ANY(CAST(:pids AS int[]))"""), {"pids": near.pids[done:end]}):
-                rows.append((dist[pid], bytes(key), lid, loc, lat, lon))
-                seen.add(lid)
-            done, step = end, step * 4
-        rows.sort()  # a listing at two places as near: the lowest location id first
-        page, first = [], set()
-        for _dist, _key, lid, loc, lat, lon in rows:
-            if lid not in first:
-                first.add(lid)
-                page.append((lid, lat, lon, 0.0, loc))
-        return page[query.offset : wanted]
+            found, page = conn.execute(text(f"""
+                WITH near AS (SELECT * FROM unnest(CAST(:pids AS int[]), CAST(:dists AS float8[])) AS near(pid, dist)),
+                once AS (SELECT DISTINCT ON (s.lid) s.lid, near.dist, s.name_key, s.lat, s.lon, s.loc
+                         FROM near JOIN {TABLE} s ON s.pid = near.pid
+                         WHERE s.pid = ANY(CAST(:pids AS int[]))
+                         ORDER BY s.lid, near.dist, s.loc)
+                SELECT (SELECT count(*) FROM once),
+                       (SELECT json_agg(json_build_array(lid, lat, lon, 0.0, loc) ORDER BY dist, name_key, lid)
+                        FROM (SELECT * FROM once ORDER BY dist, name_key, lid LIMIT :wanted) page)"""),
+                {"pids": near.pids[:end], "dists": near.dists[:end], "wanted": wanted}).one()
+            if found >= wanted or end == len(near.pids):
+                return (page or [])[query.offset : wanted]
+            step *= 4
 
     def update(self, docs: dict[int, ListingDoc | None]) -> None:
         if not docs:
