@@ -33,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from directory import cli, db, search, verification_cli, web
     from directory.geocoding import cli as geocoding_cli
+    from directory.harvest import cli as harvest_cli
     from directory.importers import cli as importers_cli
     from directory.web import api, errors, guide, limits, providers, public, schema_guard, security
     from directory.web import fhir as fhir_api
@@ -50,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     verification_cli.init_app(app)
     importers_cli.init_app(app)
+    harvest_cli.init_app(app)
     web.init_app(app)
     errors.init_app(app)
     limits.init_app(app)
