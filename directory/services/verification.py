@@ -14,14 +14,24 @@ from sqlalchemy import and_, case, exists, func, or_, select, union
 from sqlmodel import Session
 
 import directory.audit  # noqa: F401  (importing it keeps audit entries append-only)
-from directory.models import STALE_AFTER_DAYS, AuditEntry, Listing, Location, ProblemReport, Role, utcnow
+from directory.models import (
+    STALE_AFTER_DAYS,
+    AuditEntry,
+    Listing,
+    Location,
+    NetworkClaim,
+    Participation,
+    ProblemReport,
+    Role,
+    utcnow,
+)
 from directory.search.sync import record_change
 from directory.services.errors import ValidationError
 from directory.services.listings import claim_listing
 
 METHODS = ("phone", "email", "attestation", "nppes")
 DUE_SOON_DAYS = 14
-STATUSES = ("never", "overdue", "due_soon", "reported")
+STATUSES = ("never", "overdue", "due_soon", "reported", "networks_ended")
 
 
 @dataclass(frozen=True)
@@ -104,10 +114,17 @@ def _states(session: Session, ids: list[int]) -> dict[int, list[str]]:
     return {lid: sorted(states) for lid, states in found.items()}
 
 
+def _networks_ended():
+    """Listings a harvest source had in its networks whose every participation has ended (issue 17)."""
+    return (select(NetworkClaim.listing_id).distinct().where(NetworkClaim.ended_at.is_not(None))
+            .where(~exists().where(Participation.listing_id == NetworkClaim.listing_id)))
+
+
 def queue(session: Session, *, today: date | None = None, state: str | None = None, kind: str | None = None,
           limit: int = 50, offset: int = 0) -> list[QueueItem]:
     """Active listings to verify, oldest first (never verified, then by last_verified, then id):
-    never verified, overdue, due soon, or with open problem reports. `state` keeps listings with any
+    never verified, overdue, due soon, with open problem reports, or out of every network a harvest
+    source had them in (status "networks_ended", shown before the others). `state` keeps listings with any
     place in that state; `kind` is organization or practitioner."""
     today = today or date.today()
     overdue_before, due_from = _cutoffs(today)
@@ -124,7 +141,8 @@ def queue(session: Session, *, today: date | None = None, state: str | None = No
            .where(*filters, or_(Listing.last_verified.is_(None), Listing.last_verified <= due_from))
            .order_by(*oldest_first).limit(offset + limit).subquery())
     reported = select(ProblemReport.listing_id).where(ProblemReport.status == "open")
-    candidates = union(select(due.c.id), reported).subquery()
+    ended = set(session.execute(_networks_ended()).scalars())
+    candidates = union(select(due.c.id), reported, _networks_ended()).subquery()
     query = (
         select(Listing.id, Listing.name, Listing.kind, Listing.last_verified, _open_reports(Listing.id))
         .where(Listing.id.in_(select(candidates.c[0])), *filters)
@@ -134,7 +152,9 @@ def queue(session: Session, *, today: date | None = None, state: str | None = No
     states = _states(session, [row[0] for row in rows]) if rows else {}
     items = []
     for lid, name, listing_kind, last_verified, reports in rows:
-        if last_verified is None:
+        if lid in ended:
+            status = "networks_ended"
+        elif last_verified is None:
             status = "never"
         elif last_verified < overdue_before:
             status = "overdue"

@@ -22,7 +22,7 @@ from tests.backends import close_app, make_app
 from tests.loopback import serving
 
 SOURCE_LISTINGS = 200
-FAST = HttpSettings(min_interval=0, attempts=3, backoff=0.01, max_wait=0.05, timeout=2)
+FAST = HttpSettings(min_interval=0, attempts=3, backoff=0.01, max_wait=0.05, timeout=0.5)
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ MAX_UPLOAD = 5 * 1024 * 1024
 SHOWN_REJECTIONS = 200
 KINDS = {"organization": "Organizations", "practitioner": "Practitioners"}
 STATUS_LABELS = {"never": "Never verified", "overdue": "Overdue", "due_soon": "Due soon",
-                 "reported": "Open reports"}
+                 "reported": "Open reports", "networks_ended": "Out of every network"}
 METHOD_LABELS = {"phone": "Phone", "email": "Email", "attestation": "Attestation", "nppes": "NPPES"}
 IMPORTERS = {
     "template": ("Our CSV template", import_template),
