@@ -39,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from directory.web import fhir as fhir_api
     from directory.web.staff import auth as staff_auth
     from directory.web.staff import cli as staff_cli
+    from directory.web.staff import harvest as staff_harvest
     from directory.web.staff import listings as staff_listings
     from directory.web.staff import roles as staff_roles
     from directory.web.staff import upkeep as staff_upkeep
@@ -59,6 +60,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     staff_auth.init_app(app)
     staff_cli.init_app(app)
     for blueprint in (api.bp, public.bp, providers.bp, guide.bp, staff_views.bp, staff_listings.bp, staff_roles.bp,
-                      staff_upkeep.bp, fhir_api.bp):
+                      staff_upkeep.bp, staff_harvest.bp, fhir_api.bp):
         app.register_blueprint(blueprint)
     return app
