@@ -156,11 +156,10 @@ class PostgresSearcher(Searcher):
 
     def search(self, query: SearchQuery) -> SearchResult:
         with self.engine.begin() as conn:
-            near = places_near(conn, query.place) if query.place is not None else None
-            if near is not None and by_place_alone(query):
-                return self._by_place(conn, query, near)
+            if query.place is not None and by_place_alone(query):
+                return self._by_place(conn, query, places_near(conn, query.place))
             words = self._words(conn, query.q) if query.q else None
-            sql, params = build_search(query, words, near)
+            sql, params = build_search(query, words, query.place)
             row = conn.execute(text(sql), params).one()
         total, page, specialty, network, counts = row
         organizations, accepting = counts or (0, 0)

@@ -25,27 +25,37 @@ class Near(NamedTuple):
     dists: list[float]
 
 
-def places_near(conn: Connection, place: Place) -> Near:
-    """As the Whoosh backend: the chord between unit vectors orders places as the great-circle
+def near_statement(place: Place) -> tuple[str, dict]:
+    """The statement of the places within `place`'s radius, as (pid, dist) rows nearest first.
+
+    As the Whoosh backend: the chord between unit vectors orders places as the great-circle
     distance does; places within rounding of the edge are decided by geopy's formula itself. The
     radius is tested once per distinct place (search_point), not once per listing."""
     centre = cube_literal(unit_vectors(np.array([place.lat]), np.array([place.lon]))[0])
     limit = (2 * math.sin(place.radius_mi / EARTH_RADIUS_MI / 2)) ** 2
     lat1, lng1 = math.radians(place.lat), math.radians(place.lon)
-    rows = conn.execute(text(f"""
+    sql = f"""
         SELECT pid, dist FROM (
-            SELECT p.pid, p.lat, p.lon, cube_distance(p.pt, CAST(:centre AS cube)) AS dist FROM {POINTS} p
-            WHERE p.pt <@ cube_enlarge(CAST(:centre AS cube), :box, 3)) p
-        WHERE dist <= :inside
-           OR (dist <= :outside
-               AND :r * atan2(
-                   sqrt(power(cos(radians(lat)) * sin(radians(lon) - :l1), 2)
-                        + power(:c1 * sin(radians(lat)) - :s1 * cos(radians(lat)) * cos(radians(lon) - :l1), 2)),
-                   :s1 * sin(radians(lat)) + :c1 * cos(radians(lat)) * cos(radians(lon) - :l1)) <= :radius)
-        ORDER BY dist, pid"""),
-        {"centre": centre, "box": math.sqrt(limit) * (1 + 1e-6), "inside": math.sqrt(limit * (1 - 1e-9)),
-         "outside": math.sqrt(limit * (1 + 1e-9)), "r": EARTH_RADIUS_MI, "l1": lng1,
-         "s1": math.sin(lat1), "c1": math.cos(lat1), "radius": place.radius_mi}).all()
+            SELECT p.pid, p.lat, p.lon, cube_distance(p.pt, CAST(:g_centre AS cube)) AS dist FROM {POINTS} p
+            WHERE p.pt <@ cube_enlarge(CAST(:g_centre AS cube), :g_box, 3)) p
+        WHERE dist <= :g_in
+           OR (dist <= :g_out
+               AND :g_r * atan2(
+                   sqrt(power(cos(radians(lat)) * sin(radians(lon) - :g_l1), 2)
+                        + power(:g_c1 * sin(radians(lat)) - :g_s1 * cos(radians(lat)) * cos(radians(lon) - :g_l1), 2)),
+                   :g_s1 * sin(radians(lat)) + :g_c1 * cos(radians(lat)) * cos(radians(lon) - :g_l1))
+               <= :g_radius)"""
+    params = {"g_centre": centre, "g_box": math.sqrt(limit) * (1 + 1e-6),
+              "g_in": math.sqrt(limit * (1 - 1e-9)), "g_out": math.sqrt(limit * (1 + 1e-9)),
+              "g_r": EARTH_RADIUS_MI, "g_l1": lng1, "g_s1": math.sin(lat1), "g_c1": math.cos(lat1),
+              "g_radius": place.radius_mi}
+    return sql, params
+
+
+def places_near(conn: Connection, place: Place) -> Near:
+    """The places within the radius, read into Python (a search by place alone walks them)."""
+    sql, params = near_statement(place)
+    rows = conn.execute(text(sql + " ORDER BY dist, pid"), params).all()
     return Near([r[0] for r in rows], [r[1] for r in rows])
 
 
@@ -86,9 +96,11 @@ def topic_condition(facet: str, codes: list[str], by_place: bool, param) -> str:
     return f"s.{facet} && CAST({param(codes)} AS text[])"
 
 
-def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dict]:
+def build_search(query: SearchQuery, words, near: Near | Place | None) -> tuple[str, dict]:
     """One statement: the matching rows once per listing (at its nearest place), their total, one
-    page in order, and the facet counts."""
+    page in order, and the facet counts. `near`: the places around as read before (`Near`), or the
+    search's place, whose places around the statement finds itself (they never leave the server:
+    with street points a metro holds tens of thousands)."""
     params: dict = {}
     where: list[str] = []
     later: list[str] = []  # array overlaps, tested only on the listings the other conditions keep
@@ -99,7 +111,15 @@ def build_search(query: SearchQuery, words, near: Near | None) -> tuple[str, dic
         return f":{name}"
 
     near_cte = ""
-    if near is not None:
+    if isinstance(near, Place):
+        statement, near_params = near_statement(near)
+        params.update(near_params)
+        near_cte = f"near AS MATERIALIZED ({statement}), "
+        distance = "near.dist"
+        source = f"near JOIN {TABLE} s ON s.pid = near.pid"
+        # An array the planner reads the place index with (as for a list of places given).
+        place = "s.pid = ANY(ARRAY(SELECT pid FROM near))"
+    elif near is not None:
         pids, dists = param(near.pids), param(near.dists)
         near_cte = (f"near AS (SELECT * FROM unnest(CAST({pids} AS int[]), CAST({dists} AS float8[])) "
                     f"AS near(pid, dist)), ")
