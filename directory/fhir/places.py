@@ -69,7 +69,7 @@ def near_listings(near: Near, *, specialties: tuple[str, ...] = (), networks: tu
     # Nearest first: the backends' cheapest order by place (name order walks every name in PostgreSQL).
     query = SearchQuery(place=place, specialties=specialties, networks=networks, kind=kind, sort="distance",
                         facets=False)
-    return {hit.lid for hit in _all_hits(query)}
+    return get_searcher().matching_ids(query)
 
 
 def content_ranking(text: str) -> dict[int, int]:

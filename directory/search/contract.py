@@ -9,10 +9,13 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from directory.search.documents import ListingDoc
 from directory.search.query import SearchQuery
+
+
+EVERY_HIT = 10**9  # a page size that holds every match
 
 
 @dataclass
@@ -52,6 +55,11 @@ class Searcher(ABC):
     @abstractmethod
     def search(self, query: SearchQuery) -> SearchResult:
         """Ranked hits (listing ids, miles, scores), the total and facet counts."""
+
+    def matching_ids(self, query: SearchQuery) -> set[int]:
+        """Every listing the search finds, unordered, without building a page of hits (for the
+        FHIR API, which narrows by them). By default the ids of a search asked for every hit."""
+        return {hit.lid for hit in self.search(replace(query, page=1, per_page=EVERY_HIT, facets=False)).hits}
 
     @abstractmethod
     def update(self, docs: dict[int, ListingDoc | None]) -> None:
