@@ -47,7 +47,24 @@ def from_environment(instance_path: str) -> dict:
         "MAP_TILE_ATTRIBUTION": os.environ.get(
             "MAP_TILE_ATTRIBUTION", "&copy; OpenStreetMap contributors"
         ),
+        # Harvesting payers' Plan-Net directories: seconds between requests to a source, and
+        # seconds before a request to it times out.
+        "HARVEST_MIN_INTERVAL": _seconds("HARVEST_MIN_INTERVAL", 0.1),
+        "HARVEST_TIMEOUT": _seconds("HARVEST_TIMEOUT", 30.0),
     }
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise RuntimeError(f"{name} must be a number of seconds (0 or more), not {raw!r}")
+    return value
 
 
 def check_production_secret(settings: dict) -> None:
