@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from directory.search.documents import ListingDoc
 from directory.search.query import SearchQuery
 
-
 EVERY_HIT = 10**9  # a page size that holds every match
 
 
