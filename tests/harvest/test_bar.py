@@ -1,15 +1,18 @@
 """The issue's bar, at a few hundred listings: an empty directory harvests exactly the source's
-participation; a second run writes nothing; an incremental run applies exactly the roles changed."""
+participation; a second run writes nothing; an incremental run applies exactly the roles changed.
+The harvesting directory runs on each backend (the source is always SQLite + Whoosh)."""
 
 from __future__ import annotations
 
 import random
 
+import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from directory.db import get_engine
 from directory.models import AuditEntry, IndexChange, Listing, Network, NetworkClaim, Participation, Role, utcnow
+from tests.backends import BACKENDS
 from tests.harvest.conftest import expected_participation, participation, register, run
 
 
@@ -19,6 +22,7 @@ def _writes(app) -> tuple[int, int]:
                 s.execute(select(func.count()).select_from(IndexChange)).scalar_one())
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_an_empty_directory_gets_exactly_the_sources_participation_then_a_second_run_writes_nothing(
         app, source_app, source_url):
     source = register(app, source_url)
@@ -65,6 +69,7 @@ def _change_roles(source_app, n: int) -> set[str]:
     return changed
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_an_incremental_run_applies_exactly_the_roles_changed(app, source_app, source_url):
     source = register(app, source_url)
     run(app, source)
