@@ -82,6 +82,10 @@ def write_docs(ix: index.Index, docs: Iterable[ListingDoc], removed: Iterable[in
     writer.commit()
 
 
+# Typo lookups remembered per segment (each a few terms): bounded, the oldest dropped first.
+NEAR_TERMS_KEPT = 20_000
+
+
 class TextMatcher:
     """Matches user words against a Whoosh searcher; returns listing ids and scores (numpy)."""
 
@@ -93,6 +97,9 @@ class TextMatcher:
         self._searcher = ix.searcher()
         self._lid_maps: dict[str, np.ndarray] = {}
         self._lexicons: dict[tuple[str, str], tuple[list[str], frozenset[str]]] = {}
+        # (segment id, field, word, edits) -> the segment's terms within that many edits: a
+        # segment's lexicon never changes, so a typo looked up once is not walked again there.
+        self._near_terms: dict[tuple[str, str, str, int], frozenset[str]] = {}
 
     def refresh(self) -> None:
         """Reopen the searcher when another writer committed (cheap when nothing changed)."""
@@ -105,6 +112,7 @@ class TextMatcher:
                 self._searcher = self.ix.searcher()
                 live = {seg.segment().segment_id() for seg, _ in self._leaves() if seg.segment() is not None}
                 self._lexicons = {k: v for k, v in self._lexicons.items() if k[0] in live}
+                self._near_terms = {k: v for k, v in self._near_terms.items() if k[0] in live}
 
     def close(self) -> None:
         self._searcher.close()
@@ -152,11 +160,20 @@ class TextMatcher:
             return any(word in self._lexicon(seg, field)[1] for seg, _ in self._leaves())
 
         def near(field: str, word: str, maxdist: int) -> set[str]:
-            dfa = levenshtein_dfa(word, maxdist)
+            dfa = None
             found: set[str] = set()
             for segreader, _offset in self._leaves():
-                if segreader.doc_count_all():
-                    found.update(Automata.find_matches(dfa, LexiconCursor(self._lexicon(segreader, field)[0])))
+                if not segreader.doc_count_all():
+                    continue
+                key = (segreader.segment().segment_id(), field, word, maxdist)
+                terms = self._near_terms.get(key)
+                if terms is None:
+                    dfa = dfa or levenshtein_dfa(word, maxdist)
+                    terms = frozenset(Automata.find_matches(dfa, LexiconCursor(self._lexicon(segreader, field)[0])))
+                    if len(self._near_terms) >= NEAR_TERMS_KEPT:
+                        del self._near_terms[next(iter(self._near_terms))]  # the oldest
+                    self._near_terms[key] = terms
+                found.update(terms)
             return found
 
         return plan_words(text, self.topics, exact, near)
