@@ -88,6 +88,8 @@ class Listing(SQLModel, table=True):
         Index("ix_listing_name_folded", "name"),
         Index("ix_listing_name_non_ascii", "id", sqlite_where=text(NON_ASCII["sqlite"].format("name")),
               postgresql_where=text(NON_ASCII["postgresql"].format("name"))),
+        # Which of many listings are active, without reading their rows (FHIR near; migration 0013).
+        Index("ix_listing_id_active", "id", "active"),
         CheckConstraint(
             "verification_method is null or verification_method in "
             "('phone', 'email', 'attestation', 'nppes', 'import')",
@@ -145,7 +147,8 @@ class Location(SQLModel, table=True):
     """A place of service. Owned by a listing (an organization's site or a practitioner's office)."""
 
     id: int | None = Field(default=None, primary_key=True)
-    listing_id: int = Field(foreign_key="listing.id", index=True, ondelete="CASCADE")
+    # Indexed by ix_location_listing_point (listing_id first), below.
+    listing_id: int = Field(foreign_key="listing.id", ondelete="CASCADE")
     name: str | None = None
     address: str
     city: str
@@ -170,6 +173,8 @@ class Location(SQLModel, table=True):
         CheckConstraint("length(zip) = 5", name="ck_loc_zip_len"),
         CheckConstraint("geo_source in ('zip_centroid', 'geocoder')", name="ck_loc_geo_source"),
         Index("ix_location_zip_folded", "zip"),  # FHIR address-postalcode (migration 0010, as the names')
+        # Many listings' points without reading their location rows (FHIR near; migration 0013).
+        Index("ix_location_listing_point", "listing_id", "lat", "lon", postgresql_include=["id"]),
     )
 
 
