@@ -7,6 +7,7 @@ index changes (the write services) never loads the other backend's libraries.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 
@@ -69,4 +70,12 @@ def get_searcher(app: Flask | None = None) -> Searcher:
                 searcher = open_searcher(app)
                 apply_pending(app.extensions["directory.engine"], searcher)
                 app.extensions["directory.searcher"] = searcher
+                if app.config.get("ENV") == "production":
+                    # A serving process keeps its app and index for life: keep them out of the cyclic
+                    # collector's full passes, which otherwise walk them all every few thousand
+                    # allocations (100-140 ms pauses; a FHIR request's p99 112 -> 36-39 ms at 100k).
+                    # Objects freed by reference count are freed as before; only cycles alive now
+                    # are never collected, which is why a process opening many apps (tests,
+                    # development) does not do this.
+                    gc.freeze()
     return searcher
