@@ -119,3 +119,22 @@ def test_a_page_past_the_depth_cap_is_a_400_naming_the_limit(client, url):
     else:
         error = assert_error(response, 400, "page")
         assert error["code"] == "page_too_deep" and "at most 10,000" in error["message"]
+
+
+def test_the_limiter_is_only_asked_about_requests_it_may_limit(limited, monkeypatch):
+    """directory/web/limits.py overrides Flask-Limiter's per-request check so that a request that
+    is never limited skips it: the method it overrides must still be the one Flask-Limiter calls."""
+    from flask_limiter import Limiter
+
+    asked = []
+    original = Limiter._check_request_limit
+    monkeypatch.setattr(Limiter, "_check_request_limit",
+                        lambda self, *args, **kwargs: (asked.append(1), original(self, *args, **kwargs))[1])
+    client = from_address(limited, "192.0.2.7")
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/api/v1/search?q=clinic").status_code == 200
+    assert asked == []
+    for _ in range(3):
+        assert client.get("/api/v1/search?q=clinic&page=3").status_code == 200
+    assert asked == [1, 1, 1]
+    assert client.get("/api/v1/search?q=clinic&page=3").status_code == 429
