@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from directory.geo import ZipError
-from directory.harvest.parse import Assertion, ParsedPage
+from directory.harvest.parse import ParsedPage, Provider
 from directory.models import (
     AuditEntry,
     HarvestSeen,
@@ -105,17 +105,15 @@ class PageWriter:
                 network.plan_type, network.updated_at = plan_type, utcnow()
                 self._count("networks_updated")
 
-    def _create(self, assertion: Assertion) -> int | None:
-        p = assertion.provider
+    def _create(self, p: Provider, accepting: bool | None, resource: str) -> int | None:
         places = [LocationInput(address=loc["address"], zip=loc["zip"], city=loc["city"], state=loc["state"])
                   for loc in {(d["address"], d["zip"]): d for d in p.locations}.values()]
         if not places:
-            self.problems.append(f"{assertion.resource}: NPI {p.npi} is new here but the page gives no "
-                                 f"location for it; skipped")
+            self.problems.append(f"{resource}: NPI {p.npi} is new here but the page gives no location for it; skipped")
             return None
         data = ListingInput(kind=p.kind, npi=p.npi, name=p.name, specialties=p.specialties, locations=places,
                             first_name=p.first_name, last_name=p.last_name, credentials=p.credentials,
-                            org_type=p.org_type, source="harvest", accepting_new_patients=bool(assertion.accepting))
+                            org_type=p.org_type, source="harvest", accepting_new_patients=bool(accepting))
         try:
             with self.session.begin_nested():
                 listing = create_listing(self.session, data, actor=self.actor)
@@ -124,36 +122,56 @@ class PageWriter:
                             Location.listing_id == listing.id).order_by(Location.id)).scalars():
                         add_role(self.session, practitioner_id=listing.id, location_id=location_id,
                                  specialty_code=p.specialties[0], actor=self.actor, at_own_location=True,
-                                 accepting_new_patients=bool(assertion.accepting))
+                                 accepting_new_patients=bool(accepting))
         except (ValidationError, ZipError) as error:
             said = "; ".join(f"{k}: {v}" for k, v in error.errors.items()) if isinstance(error, ValidationError) \
                 else str(error)
-            self.problems.append(f"{assertion.resource}: NPI {p.npi} could not be added ({said}); skipped")
+            self.problems.append(f"{resource}: NPI {p.npi} could not be added ({said}); skipped")
             return None
         self._count("listings_added")
         return listing.id
+
+    def _listing(self, p: Provider, accepting: bool | None, resource: str, known: dict[str, tuple]) -> int | None:
+        """Our listing of the provider's NPI (made when we have none), or None: it could not be made,
+        or the NPI is a listing of the other kind here (reported; the listing we have wins)."""
+        held = known.get(p.npi)
+        if held is None:
+            lid = self._create(p, accepting, resource)
+            known[p.npi] = held = (lid, p.kind)
+        lid, kind = held
+        if lid is not None and kind != p.kind:
+            said = (f"{resource}: NPI {p.npi} is a {kind}'s here, but the source gives it to "
+                    f"{'an' if p.kind == 'organization' else 'a'} {p.kind}; skipped")
+            if said not in self.problems:
+                self.problems.append(said)
+            return None
+        return lid
 
     def apply(self, parsed: ParsedPage) -> None:
         """Write one page (the caller commits it, with the run's checkpoint)."""
         network_ids = self.network_ids(parsed)
         self.plan_types(parsed, network_ids)
-        grouped: dict[tuple[str, int], tuple[Assertion, Terms]] = {}
+        grouped: dict[tuple[str, int], tuple[Provider, str, Terms]] = {}
         for a in parsed.assertions:
             key, terms = (a.provider.npi, network_ids[a.network]), Terms(a.start, a.end, a.accepting)
             held = grouped.get(key)
-            grouped[key] = (a, terms if held is None else held[1].merge(terms))
-        npis = sorted({npi for npi, _ in grouped} | {p.npi for p in parsed.providers})
-        listings = dict(self.session.execute(select(Listing.npi, Listing.id).where(Listing.npi.in_(npis))).all())
-        for (npi, _), (assertion, _) in grouped.items():
-            if npi not in listings:
-                listings[npi] = self._create(assertion)
-        whole = {listings[p.npi] for p in parsed.providers
-                 if listings.get(p.npi) is not None and (self.full or _changed_since(p.updated, self.since))}
+            grouped[key] = (a.provider, a.resource, terms if held is None else held[2].merge(terms))
+        npis = sorted({npi for npi, _ in grouped} | {p.npi for p in parsed.providers}
+                      | {x.provider.npi for x in parsed.listed})
+        known = {npi: (lid, kind) for npi, lid, kind in self.session.execute(
+            select(Listing.npi, Listing.id, Listing.kind).where(Listing.npi.in_(npis))).all()}
+        listings = {key: self._listing(p, terms.accepting, resource, known)
+                    for key, (p, resource, terms) in grouped.items()}
+        for listed in parsed.listed:
+            self._listing(listed.provider, listed.accepting, listed.resource, known)
+        whole = {known[p.npi][0] for p in parsed.providers
+                 if p.npi in known and known[p.npi][0] is not None and known[p.npi][1] == p.kind
+                 and (self.full or _changed_since(p.updated, self.since))}
         for lid in sorted(whole):
             self.session.merge(HarvestSeen(run_id=self.run_id, listing_id=lid, network_id=WHOLE))
         changes: dict[int, dict] = {}
-        for (npi, network_id), (_, terms) in grouped.items():
-            lid = listings[npi]
+        for (npi, network_id), (_, _, terms) in grouped.items():
+            lid = listings[(npi, network_id)]
             if lid is None:
                 continue
             seen = self.session.get(HarvestSeen, (self.run_id, lid, network_id))

@@ -1,5 +1,11 @@
-"""One harvest of a source: page through its four searches, apply each page in one unit of work
-with the run's checkpoint, then settle (a full run ends the participations it no longer found).
+"""One harvest of a source: page through its five searches (networks, plans, practitioners' roles,
+organizations' affiliations, organizations' services), apply each page in one unit of work with the
+run's checkpoint, then settle (a full run ends the participations it no longer found).
+
+The services search (HealthcareService with a specialty of our taxonomy's organization section:
+infusion clinics, home infusion and specialty pharmacies, hospitals, clinics) gives the listings of
+organizations, with their locations and specialties, even those in no network; a HealthcareService
+says nothing of networks in Plan-Net, so participation comes from OrganizationAffiliation alone.
 
 A run stopped part way (a crash, Ctrl-C) is resumed by the next `harvest` of that source at the page
 after the last one committed. A page that cannot be read stops that search; the run then ends no
@@ -25,7 +31,10 @@ from directory.harvest.parse import PageReader
 from directory.models import HarvestRun, HarvestSeen, HarvestSource, NetworkClaim, Specialty, utcnow
 from directory.services.unit_of_work import unit_of_work
 
-STAGES = ("networks", "plans", "roles", "affiliations")
+STAGES = ("networks", "plans", "roles", "affiliations", "services")
+TARGETS = {"roles": ("PractitionerRole", ("practitioner", "organization", "location", "network")),
+           "affiliations": ("OrganizationAffiliation", ("participating-organization", "location", "network")),
+           "services": ("HealthcareService", ("organization", "location"))}
 MAX_ERRORS = 500
 SETTLE_BATCH = 500
 
@@ -56,15 +65,14 @@ class HarvestReport:
 
 
 def first_url(pager: FhirPager, stage: str, codes: list[str], since, page_size: int) -> str:
-    """The first page of a stage's search; roles and affiliations only what changed since `since`."""
+    """The first page of a stage's search; roles, affiliations and services only what changed since
+    `since`. Networks come with their payers (whose names a network may give only by reference)."""
     params: list[tuple[str, str]] = [("_count", str(page_size))]
     if stage == "networks":
-        return pager.url("Organization?" + urlencode([("type", "ntwk"), *params]))
+        return pager.url("Organization?" + urlencode([("type", "ntwk"), *params, ("_include", "Organization:partof")]))
     if stage == "plans":
         return pager.url("InsurancePlan?" + urlencode(params))
-    kind = "PractitionerRole" if stage == "roles" else "OrganizationAffiliation"
-    targets = (("practitioner", "organization", "location", "network") if stage == "roles"
-               else ("participating-organization", "location", "network"))
+    kind, targets = TARGETS[stage]
     params += [("specialty", ",".join(codes))] + [("_include", f"{kind}:{t}") for t in targets]
     if since is not None:
         params.append(("_lastUpdated", "ge" + since.isoformat().replace("+00:00", "Z")))
@@ -99,11 +107,13 @@ class Harvest:
             if not dry_run:
                 source.last_started_at, source.last_status = utcnow(), "running"
             self.run_id, self.stage, self.next_url, self.since = run.id, run.stage, run.next_url, run.since
-            self.codes = sorted(session.execute(select(Specialty.code)).scalars())
+            carried = session.execute(select(Specialty.code, Specialty.section).order_by(Specialty.code)).all()
+            self.codes = [code for code, _ in carried]
+            self.service_codes = [code for code, section in carried if section == "organization"]
             self.report = HarvestReport(source=source.name, full=run.full, dry_run=dry_run, resumed=resumed,
                                         pages=run.pages, counts=dict(run.counts), errors=list(run.errors))
         self.actor = f"harvest:{self.source_name}"
-        self.reader = PageReader(set(self.codes), payer)
+        self.reader = PageReader(set(self.codes), payer, set(self.service_codes))
         self.writer = PageWriter(None, source_id=source_id, run_id=self.run_id, actor=self.actor,
                                  full=self.report.full, since=self.since, payer=payer)
         self.writer.counts = dict(self.report.counts)
@@ -130,13 +140,30 @@ class Harvest:
             run.newest = newest
         self.report.pages, self.report.counts, self.report.errors = run.pages, run.counts, run.errors
 
+    def _codes(self, stage: str) -> list[str]:
+        return self.service_codes if stage == "services" else self.codes
+
+    def _learn_networks(self, pager: FhirPager) -> None:
+        """A run resumed past the networks search reads it again, writing nothing: later pages may
+        name a network's payer, or the network itself, only by reference."""
+        try:
+            for page in pager.pages(first_url(pager, "networks", [], None, self.page_size)):
+                self.reader.read("networks", page.bundle, page.url)
+        except PageError:
+            pass  # the pages that need them report each network they cannot resolve
+
     def pages(self) -> None:
         pager = FhirPager(self.base_url, self.settings)
         try:
+            if self.stage > 0 or self.next_url:  # resumed past the start of the networks search
+                self._learn_networks(pager)
             for index in range(self.stage, len(STAGES)):
                 stage = STAGES[index]
+                if stage in TARGETS and not self._codes(stage):
+                    continue  # we carry no specialty it could match
                 url = self.next_url if index == self.stage and self.next_url else first_url(
-                    pager, stage, self.codes, None if stage in ("networks", "plans") else self.since, self.page_size)
+                    pager, stage, self._codes(stage), None if stage in ("networks", "plans") else self.since,
+                    self.page_size)
                 try:
                     for page in pager.pages(url):
                         parsed = self.reader.read(stage, page.bundle, page.url)

@@ -9,7 +9,8 @@ from sqlmodel import Session
 
 from directory.db import get_engine
 from directory.models import HarvestSource, Listing, NetworkClaim
-from tests.harvest.conftest import participation, register, run
+from tests.harvest.conftest import register, run
+from tests.harvest.expected import participation
 from tests.harvest.server import Answer, FaultyServer, bundle, location, network, practitioner, role
 
 

@@ -4,22 +4,15 @@ The harvesting directory runs on each backend (the source is always SQLite + Who
 
 from __future__ import annotations
 
-import random
-
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from directory.db import get_engine
-from directory.models import AuditEntry, IndexChange, Listing, Network, NetworkClaim, Participation, Role, utcnow
+from directory.models import AuditEntry, Listing, NetworkClaim
 from tests.backends import BACKENDS
-from tests.harvest.conftest import expected_participation, participation, register, run
-
-
-def _writes(app) -> tuple[int, int]:
-    with Session(get_engine(app)) as s:
-        return (s.execute(select(func.count()).select_from(AuditEntry)).scalar_one(),
-                s.execute(select(func.count()).select_from(IndexChange)).scalar_one())
+from tests.harvest.conftest import register, run
+from tests.harvest.expected import change_roles, expected_organizations, expected_participation, participation, writes
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -33,47 +26,21 @@ def test_an_empty_directory_gets_exactly_the_sources_participation_then_a_second
     assert participation(app) == expected
     with Session(get_engine(app)) as s:  # each new listing says where it came from
         assert set(s.execute(select(Listing.source)).scalars()) == {"harvest"}
-        assert s.execute(select(func.count()).select_from(Listing)).scalar_one() == len(expected)
-    before = _writes(app)
+        npis = list(s.execute(select(Listing.npi)).scalars())
+    assert sorted(npis) == sorted(set(expected) | expected_organizations(source_app))
+    before = writes(app)
     again = run(app, source, full=True)
     assert again.complete and again.counts.get("participations_added") is None
-    assert _writes(app) == before
+    assert writes(app) == before
     incremental = run(app, source)
-    assert not incremental.full and _writes(app) == before
-
-
-def _change_roles(source_app, n: int) -> set[str]:
-    """Change n practitioners' participation on the source (a network left or joined, acceptance
-    flipped), as its staff would; returns their NPIs."""
-    rng = random.Random(5)
-    with Session(get_engine(source_app)) as s:
-        networks = list(s.execute(select(Network.id)).scalars())
-        practitioners = sorted(set(s.execute(select(Role.practitioner_id)).scalars()))
-        changed = set()
-        for i, lid in enumerate(rng.sample(practitioners, n)):
-            listing = s.get(Listing, lid)
-            held = list(s.execute(select(Participation).where(Participation.listing_id == lid)).scalars())
-            if i % 3 == 0 and held:
-                s.delete(held[0])
-            elif i % 3 == 1:
-                free = [nid for nid in networks if nid not in {p.network_id for p in held}]
-                s.add(Participation(listing_id=lid, network_id=rng.choice(free), start_date=utcnow().date()))
-            else:
-                for role in s.execute(select(Role).where(Role.practitioner_id == lid)).scalars():
-                    role.accepting_new_patients = not role.accepting_new_patients
-                if not held:
-                    continue
-            listing.updated_at = utcnow()
-            changed.add(listing.npi)
-        s.commit()
-    return changed
+    assert not incremental.full and writes(app) == before
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_an_incremental_run_applies_exactly_the_roles_changed(app, source_app, source_url):
     source = register(app, source_url)
     run(app, source)
-    changed = _change_roles(source_app, 30)
+    changed = change_roles(source_app, 30)
     with Session(get_engine(app)) as s:
         first_audit = s.execute(select(func.max(AuditEntry.id))).scalar_one()
     report = run(app, source)

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from directory.db import get_engine
 from directory.models import AuditEntry, Listing, NetworkClaim, Participation
 from directory.services.verification import queue
-from tests.harvest.conftest import expected_participation, participation
+from tests.harvest.expected import expected_participation, participation
 
 
 def test_source_add_refuses_bad_input_cleanly(runner, source_url):

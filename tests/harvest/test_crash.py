@@ -21,7 +21,8 @@ from tests.crash.helpers import (
     flask,
     start_flask,
 )
-from tests.harvest.conftest import expected_participation, participation, register
+from tests.harvest.conftest import register
+from tests.harvest.expected import expected_participation, participation
 
 PAGE_SIZE = 10  # small pages: the kill lands between many commits
 
