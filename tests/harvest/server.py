@@ -60,6 +60,22 @@ def role(n: int, network_ref: str = "Organization/net-1", code: str = "207RR0500
                        "valueReference": {"reference": network_ref}}]}, "search": {"mode": "match"}}
 
 
+def organization(n: int, npi: str) -> dict:
+    return {"resource": {"resourceType": "Organization", "id": f"o-{n}", "name": f"Faulty Infusion {n}",
+                         "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": npi}],
+                         "type": [{"coding": [{"system": PLAN_NET + "CodeSystem/OrgTypeCS", "code": "fac"}]}]},
+            "search": {"mode": "include"}}
+
+
+def affiliation(n: int, network_ref: str = "Organization/net-1", code: str = "261QI0500X") -> dict:
+    return {"resource": {
+        "resourceType": "OrganizationAffiliation", "id": f"a-{n}",
+        "participatingOrganization": {"reference": f"Organization/o-{n}"},
+        "network": [{"reference": network_ref}], "location": [{"reference": f"Location/l-{n}"}],
+        "specialty": [{"coding": [{"system": "http://nucc.org/provider-taxonomy", "code": code}]}]},
+        "search": {"mode": "match"}}
+
+
 class FaultyServer:
     """`script[name]` is the list of answers for the search whose path starts with `name` (the first
     path segment, or "page-N" for next links); the last answer repeats."""

@@ -11,7 +11,17 @@ from directory.db import get_engine
 from directory.models import HarvestSource, Listing, NetworkClaim
 from tests.harvest.conftest import register, run
 from tests.harvest.expected import participation
-from tests.harvest.server import Answer, FaultyServer, bundle, location, network, practitioner, role
+from tests.harvest.server import (
+    Answer,
+    FaultyServer,
+    affiliation,
+    bundle,
+    location,
+    network,
+    organization,
+    practitioner,
+    role,
+)
 
 
 @pytest.fixture
@@ -80,3 +90,17 @@ def test_a_next_link_loop_is_reported_and_a_retry_after_is_honoured(app, faulty)
     assert faulty.hits["page-2"] == 1
     with Session(get_engine(app)) as s:
         assert len(s.execute(select(Listing.id)).all()) == 1
+
+
+def test_an_npi_we_list_as_the_other_kind_is_reported_and_left_alone(app, factory, faulty):
+    """The guide's examples give one NPI to practitioners and to an organization: ours says which it is."""
+    ours = factory.listing(kind="practitioner")
+    faulty.script["OrganizationAffiliation"] = [bundle([
+        affiliation(1), organization(1, ours.npi), location(1), network(1)])]
+    report = run(app, register(app, faulty.base))
+    [said] = report.errors
+    assert said.startswith("OrganizationAffiliation/a-1 on page") and (
+        f"NPI {ours.npi} is a practitioner's here, but the source gives it to an organization; skipped" in said)
+    assert participation(app) == {}
+    with Session(get_engine(app)) as s:
+        assert s.execute(select(Listing.kind)).scalars().all() == ["practitioner"]
