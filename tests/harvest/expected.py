@@ -84,6 +84,13 @@ def participation(app) -> dict[str, set]:
         return found
 
 
+def networks(app) -> dict[tuple[str, str], str]:
+    """(payer, network name) -> plan type of every network in `app`'s directory."""
+    with Session(get_engine(app)) as s:
+        return {(payer, name): plan_type for payer, name, plan_type in
+                s.execute(select(Network.payer, Network.name, Network.plan_type))}
+
+
 def writes(app) -> tuple[int, int]:
     """How many audit entries and index changes the directory has recorded."""
     with Session(get_engine(app)) as s:

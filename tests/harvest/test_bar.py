@@ -12,7 +12,14 @@ from directory.db import get_engine
 from directory.models import AuditEntry, Listing, NetworkClaim
 from tests.backends import BACKENDS
 from tests.harvest.conftest import register, run
-from tests.harvest.expected import change_roles, expected_organizations, expected_participation, participation, writes
+from tests.harvest.expected import (
+    change_roles,
+    expected_organizations,
+    expected_participation,
+    networks,
+    participation,
+    writes,
+)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -24,6 +31,7 @@ def test_an_empty_directory_gets_exactly_the_sources_participation_then_a_second
     expected = expected_participation(source_app)
     assert len(expected) > 100
     assert participation(app) == expected
+    assert networks(app) == networks(source_app)  # each with its InsurancePlan's type
     with Session(get_engine(app)) as s:  # each new listing says where it came from
         assert set(s.execute(select(Listing.source)).scalars()) == {"harvest"}
         npis = list(s.execute(select(Listing.npi)).scalars())
