@@ -48,9 +48,13 @@ def children(pid: int) -> list[int]:
 
 
 def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS and its peak VmHWM, and VmRSS's parts: RssAnon (the process's own memory) and RssFile
+    (pages of files it maps, such as SQLite's memory-mapped database, shared with every other
+    process mapping them and given back to the page cache under pressure)."""
     status = Path(f"/proc/{pid}/status").read_text()
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-    return {key: round(int(fields[key].split()[0]) / 1024, 1) for key in ("VmRSS", "VmHWM")}
+    return {key: round(int(fields[key].split()[0]) / 1024, 1)
+            for key in ("VmRSS", "VmHWM", "RssAnon", "RssFile") if key in fields}
 
 
 class Server:

@@ -379,7 +379,8 @@ def print_table(report: dict) -> None:
     if "floor_ratio" in report:
         print(f"reference, search mix with every result remembered (no engine work) / healthz: "
               f"{report['floor_ratio']:.0%}")
-    rss = ", ".join(f"{m['VmRSS']} MB (peak {m['VmHWM']})" for m in report["memory_mb"]["workers"].values())
+    rss = ", ".join(f"{m['VmRSS']} MB (peak {m['VmHWM']}; own {m.get('RssAnon')}, mapped files {m.get('RssFile')})"
+                    for m in report["memory_mb"]["workers"].values())
     master = report["memory_mb"]["master"]
     verdict = "meets" if bar["rss_ok"] else "MISSES"
     print(f"RSS per worker: {rss} ({verdict} the bar of {BAR_RSS_MB} MB); master {master['VmRSS']} MB")

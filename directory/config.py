@@ -25,6 +25,8 @@ def from_environment(instance_path: str) -> dict:
         # The geocoder's service and manners (checked at start by directory.geocoding.settings).
         **{key: os.environ.get(key, default) for key, default in GEOCODER_DEFAULTS.items()},
         "SEARCH_BACKEND": os.environ.get("SEARCH_BACKEND", "whoosh"),
+        # SQLite only: megabytes of the database file read through a memory map (0: read() calls).
+        "SQLITE_MMAP_MB": _whole("SQLITE_MMAP_MB", 2048),
         "ENV": os.environ.get("DIRECTORY_ENV", "development"),
         # Largest request body, in bytes: larger ones are refused with 413 before being read.
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_CONTENT_LENGTH),
@@ -52,6 +54,15 @@ def from_environment(instance_path: str) -> dict:
         "HARVEST_MIN_INTERVAL": _seconds("HARVEST_MIN_INTERVAL", 0.1),
         "HARVEST_TIMEOUT": _seconds("HARVEST_TIMEOUT", 30.0),
     }
+
+
+def _whole(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise RuntimeError(f"{name} must be a whole number (0 or more), not {raw!r}")
+    return int(raw)
 
 
 def _seconds(name: str, default: float) -> float:

@@ -10,9 +10,16 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+# SQLite reads the database through a memory map of up to this many megabytes (PRAGMA mmap_size;
+# SQLite caps it at its build's limit, 2 GB for Python's). A search reads its 20 cards from
+# tables of a million rows: through read() calls and SQLite's own 2 MB page cache that was a fifth
+# of the request (1M listings: 0.95 -> 0.79 ms for the rest of a search request, in-process).
+DEFAULT_SQLITE_MMAP_MB = 2048
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets foreign keys on, WAL and a busy timeout for several workers."""
+
+def make_engine(url: str, sqlite_mmap_mb: int = DEFAULT_SQLITE_MMAP_MB) -> Engine:
+    """Create an engine; SQLite gets foreign keys on, WAL, a busy timeout for several workers and
+    reads through a memory map of `sqlite_mmap_mb` (0: none)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -22,6 +29,7 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA mmap_size={int(sqlite_mmap_mb) * 1024 * 1024}")
             cursor.close()
 
         return engine
@@ -64,5 +72,6 @@ def _close_request_session(_error: BaseException | None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["directory.engine"] = make_engine(app.config["DATABASE_URL"])
+    app.extensions["directory.engine"] = make_engine(app.config["DATABASE_URL"],
+                                                     app.config.get("SQLITE_MMAP_MB", DEFAULT_SQLITE_MMAP_MB))
     app.teardown_appcontext(_close_request_session)
