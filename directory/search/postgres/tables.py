@@ -78,9 +78,13 @@ def _listing_indexes(table: str, suffix: str = "") -> list[str]:
     return [
         # The listings of a place with what a search by place and topics reads, so that it is an
         # index-only scan: topics as bits (cmask, smask) are cheap to test on every listing around,
-        # where common topics' GIN posting lists are long (400,000 listings at 1M).
+        # where common topics' GIN posting lists are long (400,000 listings at 1M). The bits come
+        # first and fixed-width columns before the variable ones, so that the test reads a listing
+        # without stepping over its name and arrays (a text search near New York at 1M tests
+        # 190,000 listings: 36.7 -> 34.6 ms). An index of the older column order answers the same,
+        # so this needs no new layout number.
         f"CREATE INDEX {TABLE}_place{suffix} ON {table} (pid) INCLUDE "
-        f"(lid, multi, kind, accepting, telehealth, name_key, lat, lon, loc, cmask, smask, specialties, networks)",
+        f"(cmask, smask, lid, loc, lat, lon, multi, accepting, telehealth, kind, name_key, specialties, networks)",
         # The other places of listings with several: a search by place alone looks here for the
         # listings around whose home place is farther (an index-only scan).
         f"CREATE INDEX {TABLE}_away{suffix} ON {table} (pid) INCLUDE (hpid, lid) WHERE n > 0",
