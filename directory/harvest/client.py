@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -141,16 +142,27 @@ class FhirPager:
                 next_url = urljoin(url, link["url"])
         return Page(url=url, bundle=bundle, next_url=next_url)
 
+    def _next(self, url: str, seen: set[str]) -> Page:
+        if url in seen:
+            raise PageError(url, "the next link leads back to a page already read (a loop)")
+        if not self._same_server(url):
+            raise PageError(url, f"the next link leaves the source's server ({self.base_url})")
+        seen.add(url)
+        return self.fetch(url)
+
     def pages(self, first_url: str):
-        """Every page of a search from `first_url`, one at a time (a generator: bounded memory)."""
+        """Every page of a search from `first_url`, one at a time (a generator: bounded memory).
+
+        The next page is asked for while the caller works on this one (one page ahead, in one
+        thread that makes every request): the source prepares it meanwhile. A page that cannot be
+        read raises its PageError when the caller asks for it, after the pages before it."""
         seen: set[str] = set()
-        url: str | None = first_url
-        while url is not None:
-            if url in seen:
-                raise PageError(url, "the next link leads back to a page already read (a loop)")
-            if not self._same_server(url):
-                raise PageError(url, f"the next link leaves the source's server ({self.base_url})")
-            seen.add(url)
-            page = self.fetch(url)
-            yield page
-            url = page.next_url
+        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harvest-fetch")
+        try:
+            coming = ahead.submit(self._next, first_url, seen)
+            while coming is not None:
+                page = coming.result()
+                coming = None if page.next_url is None else ahead.submit(self._next, page.next_url, seen)
+                yield page
+        finally:  # a caller that stops early (an error, Ctrl-C) does not wait for the page ahead
+            ahead.shutdown(wait=False, cancel_futures=True)
