@@ -72,16 +72,28 @@ class Bits:
         return cls.from_flat(np.array(owners, dtype=np.int64), np.array(codes, dtype=np.int64),
                              len(lists), size)
 
-    def any_of(self, positions: np.ndarray, wanted: list[int]) -> np.ndarray:
-        mask = np.zeros(self.words.shape[1], dtype=np.uint64)
+    def any_of(self, positions: np.ndarray, wanted: list[int], gathered: dict[int, np.ndarray] | None = None
+               ) -> np.ndarray:
+        """Which of these listings hold any of the `wanted` codes. `gathered`: the word columns
+        already read at these positions (filled in here), so that several tests of one search
+        read each column once."""
+        masks: dict[int, int] = {}
         for code in wanted:
-            if code >> 6 < len(mask):
-                mask[code >> 6] |= np.uint64(1) << np.uint64(code & 63)
-        used = np.flatnonzero(mask)
-        hit = np.zeros(len(positions), dtype=bool)
-        for w in used:
-            hit |= (self.words[positions, w] & mask[w]) != 0
-        return hit
+            if code >> 6 < self.words.shape[1]:
+                masks[code >> 6] = masks.get(code >> 6, 0) | (1 << (code & 63))
+        hit = None
+        for w, mask in masks.items():
+            column = None if gathered is None else gathered.get(w)
+            if column is None:
+                column = self.words[positions, w]
+                if gathered is not None:
+                    gathered[w] = column
+            held = (column & np.uint64(mask)) != 0
+            if hit is None:
+                hit = held
+            else:
+                hit |= held
+        return np.zeros(len(positions), dtype=bool) if hit is None else hit
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(listing positions, codes): one pair per bit set."""

@@ -75,7 +75,7 @@ def evaluate(
     scores = np.zeros(len(pos))
     if text is not None and len(pos):
         matched, scores = text.score(table, pos)
-        pos, scores = pos[matched], scores[matched]
+        pos = pos[matched]
         if rows is not None:
             rows, chord2 = rows[matched], chord2[matched]
 

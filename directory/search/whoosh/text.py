@@ -267,20 +267,38 @@ class TextHits:
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int32)
 
     def score(self, table, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(matches mask, scores) for these positions of `table`."""
-        lids = table.lids[pos]
-        total = np.zeros(len(pos))
-        mask = np.ones(len(pos), dtype=bool)
+        """(matches, scores): a mask over these positions of `table`, and the score of each match
+        in order. Which listings match is decided first, on booleans; scores are summed only for
+        them (near a metro, a few thousand of 190,000 listings around at 1M)."""
+        lids = None
+        gathered: dict[str, dict[int, np.ndarray]] = {}
+        held_by_word = []
+        matches = None
         for word in self.words:
-            best = np.zeros(len(pos))
+            alternatives = []
             for term_lids, weight in word.terms:
+                if lids is None:
+                    lids = table.lids[pos]
                 at = np.searchsorted(term_lids, lids)
                 at[at == len(term_lids)] = 0
-                held = term_lids[at] == lids
-                np.maximum(best, np.where(held, weight, 0.0), out=best)
+                alternatives.append((term_lids[at] == lids, weight))
             for topic, weight in zip(word.topics, word.topic_weights, strict=True):
-                held = table.topic_sets[topic.facet].any_of(pos, list(topic.codes))
-                np.maximum(best, np.where(held, weight, 0.0), out=best)
-            mask &= best > 0
+                held = table.topic_sets[topic.facet].any_of(pos, list(topic.codes),
+                                                            gathered.setdefault(topic.facet, {}))
+                alternatives.append((held, weight))
+            any_held = np.zeros(len(pos), dtype=bool)
+            for held, weight in alternatives:
+                if weight > 0:  # (weights are positive: an inverse document frequency)
+                    any_held |= held
+            matches = any_held if matches is None else matches & any_held
+            held_by_word.append(alternatives)
+        if matches is None:
+            matches = np.ones(len(pos), dtype=bool)
+        chosen = np.flatnonzero(matches)
+        total = np.zeros(len(chosen))
+        for alternatives in held_by_word:  # per word, the best weight it holds, as before
+            best = np.zeros(len(chosen))
+            for held, weight in alternatives:
+                np.maximum(best, np.where(held[chosen], weight, 0.0), out=best)
             total += best
-        return mask, total
+        return matches, total
