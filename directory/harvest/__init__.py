@@ -16,6 +16,16 @@ Precedence (what wins when sources disagree):
 - Every change is audited with the source as actor (`harvest:<name>`), and each page is applied in
   one transaction with its index changes (the outbox) and the run's checkpoint.
 
-Modules: `client` (HTTP paging, rate limit, retries), `parse` (a page into assertions), `apply` (the
-writes), `run` (one run: pages, checkpoint, settle), `cli` (the commands).
+What is read: networks (with their payers) and InsurancePlans (their networks' plan types), then
+PractitionerRoles and OrganizationAffiliations with a specialty we carry (who is in which network,
+for what period, accepting new patients or not: the role's `newpatients`, else its locations'), and
+HealthcareServices with a specialty of our taxonomy's organization section (infusion clinics, home
+infusion and specialty pharmacies, hospitals): an organization we do not list becomes a listing, in
+a network or not. Plan-Net gives a HealthcareService no network, so a service alone never changes
+participation. An NPI is matched to our listing of the same NPI; one held here by a listing of the
+other kind (a practitioner's NPI given to an organization) is reported and skipped.
+
+Modules: `client` (HTTP paging, one page ahead, rate limit, retries), `elements` (reading Plan-Net
+elements), `parse` (a page into assertions), `apply` (the writes), `run` (one run: pages,
+checkpoint, settle), `cli` (the commands).
 """
