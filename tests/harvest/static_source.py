@@ -10,8 +10,9 @@ resource of the type; token parameters match a code (or `system|code`), referenc
 parameters must all hold. `_lastUpdated` compares `meta.lastUpdated` (a resource without one never
 matches it); `_include[:iterate]=Type:param[:Target]` adds the resources the matches (and, iterating,
 the included) refer to, once each, as search.mode "include"; `_count` pages the matches (in id order)
-with `next` links. Anything else is refused with an OperationOutcome (HTTP 400), as a strict server
-would: the harvest must ask only what Plan-Net defines.
+with `next` links. A parameter or an `_include` the guide's CapabilityStatement does not list for
+the type, and anything else, is refused with an OperationOutcome (HTTP 400), as a strict server
+would: the harvest must ask only what Plan-Net servers support.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ def load_parameters(folder: Path = PLAN_NET_FIXTURES) -> dict[tuple[str, str], d
         for base in definition["base"]:
             found[(base, definition["code"])] = definition
     return found
+
+
+def load_capabilities(folder: Path = PLAN_NET_FIXTURES) -> dict[str, tuple[set[str], set[str]]]:
+    """Resource type -> (search parameters, `_include`s) the guide's CapabilityStatement lists."""
+    statement = json.loads((folder / "CapabilityStatement-plan-net.json").read_text())
+    return {r["type"]: ({p["name"] for p in r.get("searchParam", [])}, set(r.get("searchInclude", [])))
+            for rest in statement["rest"] for r in rest["resource"]}
 
 
 def _steps(path: str) -> list[str]:
@@ -139,8 +147,9 @@ def _instant(raw: object) -> datetime | None:
 class StaticSearch:
     """Searches over a fixed set of resources (see the module's docstring)."""
 
-    def __init__(self, resources: list[dict], parameters: dict[tuple[str, str], dict]):
-        self.parameters = parameters
+    def __init__(self, resources: list[dict], parameters: dict[tuple[str, str], dict],
+                 capabilities: dict[str, tuple[set[str], set[str]]]):
+        self.parameters, self.capabilities = parameters, capabilities
         self.by_key = {f"{r['resourceType']}/{r['id']}": r for r in resources}
         self.by_type: dict[str, list[dict]] = {}
         for resource in sorted(resources, key=lambda r: r["id"]):
@@ -192,6 +201,8 @@ class StaticSearch:
                     continue
                 source, _, rest = text.partition(":")
                 code, _, target = rest.partition(":")
+                if f"{source}:{code}" not in self.capabilities.get(source, (set(), set()))[1]:
+                    raise Refused(f"_include={text}: not among {source}'s searchInclude")
                 definition = self._definition(source, code)
                 if definition["type"] != "reference":
                     raise Refused(f"_include={text}: {code} is not a reference parameter")
@@ -221,7 +232,7 @@ class StaticSearch:
                 offset = max(0, int(value))
             elif name in ("_include", "_include:iterate"):
                 inclusions.append((value, name.endswith(":iterate")))
-            elif name == "_lastUpdated" or not name.startswith("_"):
+            elif name in self.capabilities.get(resource_type, (set(), set()))[0]:
                 criteria.setdefault(name, []).append(value)
             else:
                 raise Refused(f"the parameter {name} is not supported here")
@@ -245,7 +256,8 @@ class StaticSource:
     """`StaticSearch` served over HTTP on loopback at `base` (…/fhir); `requests` lists the paths asked."""
 
     def __init__(self, resources: list[dict] | None = None):
-        self.searcher = StaticSearch(load_resources() if resources is None else resources, load_parameters())
+        self.searcher = StaticSearch(load_resources() if resources is None else resources, load_parameters(),
+                                     load_capabilities())
         self.requests: list[str] = []
         server = self
 
