@@ -175,6 +175,8 @@ class Location(SQLModel, table=True):
         Index("ix_location_zip_folded", "zip"),  # FHIR address-postalcode (migration 0010, as the names')
         # Many listings' points without reading their location rows (FHIR near; migration 0013).
         Index("ix_location_listing_point", "listing_id", "lat", "lon", postgresql_include=["id"]),
+        # The locations in a lat/lon box without reading their rows (FHIR Location?near; migration 0014).
+        Index("ix_location_point", "lat", "lon", "listing_id", postgresql_include=["id"]),
     )
 
 

@@ -29,7 +29,7 @@ from directory.fhir.dispatch import ResourceEntry
 from directory.fhir.errors import SearchError
 from directory.fhir.include import included, parse_inclusions
 from directory.fhir.universe import Key, among, dialect, id_list, listing_key, mapped, resources
-from directory.geo import great_circle_mi
+from directory.geo import bounding_box, great_circle_mi
 from directory.models import Listing, Location
 
 __all__ = ["SearchError", "decode_cursor", "encode_cursor", "search"]
@@ -121,30 +121,76 @@ def _points(dialect_name: str):
             .where(Listing.active.is_(True), among(Location.listing_id, "listings", dialect_name)))
 
 
-def _near_page(ctx: Context, criteria: Criteria, after: SortKey | None, count: int):
-    """`Location?near` alone: the candidates' locations read as (id, listing, point) rows, their
-    distances computed at once, counted and ordered in arrays; only the page is mapped."""
+# The locations in a lat/lon box, read from the (lat, lon, listing_id) index alone (migration 0014).
+_IN_BOX = (select(Location.id, Location.listing_id, Location.lat, Location.lon)
+           .where(Location.lat.between(bindparam("south"), bindparam("north")),
+                  Location.lon.between(bindparam("west"), bindparam("east"))))
+BOX_MARGIN_DEG = 1e-6  # a point on the circle stays in the box whatever the rounding (about 0.1 m)
+
+
+@cache
+def _location_ids(dialect_name: str):
+    """(listing, location id) of these listings' locations: a location's key is its position
+    among its listing's locations in id order."""
+    return select(Location.listing_id, Location.id).where(among(Location.listing_id, "listings", dialect_name))
+
+
+def _near_points(ctx: Context, criteria: Criteria) -> list[tuple]:
+    """(location id, listing, lat, lon) of the criteria's listings' locations that may lie in the
+    radius. The Searcher's listings (`criteria.listings`: active, with a place in the radius) hold
+    every such location: the locations in the circle's bounding box are read from their own index
+    and kept when their listing is one of them. Reading the locations listing by listing cost two
+    index lookups per listing (25,000 listings within 25 mi of a city at 1M: 47 ms; 95,000 in New
+    York: 211 ms). A box across the antimeridian or a pole falls back to that."""
     near = criteria.near
+    south, north, west, east = bounding_box(near.lat, near.lon, near.radius_mi)
     kind = dialect(ctx.session)
-    rows = ctx.session.execute(_points(kind), {"listings": id_list(kind, sorted(criteria.listings))}).all()
+    if west - BOX_MARGIN_DEG < -180 or east + BOX_MARGIN_DEG > 180:
+        return ctx.session.connection().execute(
+            _points(kind), {"listings": id_list(kind, sorted(criteria.listings))}).all()
+    rows = ctx.session.connection().execute(_IN_BOX, {
+        "south": south - BOX_MARGIN_DEG, "north": north + BOX_MARGIN_DEG,
+        "west": west - BOX_MARGIN_DEG, "east": east + BOX_MARGIN_DEG}).all()
+    listings = criteria.listings
+    return [row for row in rows if row[1] in listings]
+
+
+def _positions(ctx: Context, listings: set[int]) -> dict[int, list[int]]:
+    """Listing -> its location ids in id order (a location's position is its index there)."""
+    if not listings:
+        return {}
+    kind = dialect(ctx.session)
+    found: dict[int, list[int]] = {}
+    for lid, loc_id in sorted(ctx.session.connection().execute(
+            _location_ids(kind), {"listings": id_list(kind, sorted(listings))}).all()):
+        found.setdefault(lid, []).append(loc_id)
+    return found
+
+
+def _near_page(ctx: Context, criteria: Criteria, after: SortKey | None, count: int):
+    """`Location?near` alone: the locations in the radius read as (id, listing, point) rows, their
+    distances computed at once, counted and ordered in arrays; only the page is mapped. Nearest
+    first, then by listing and position: within a listing, position follows the location id."""
+    near = criteria.near
+    rows = _near_points(ctx, criteria)
     if not rows:
         return 0, []
     ids, lids, lats, lons = (np.array(column) for column in zip(*rows, strict=True))
-    order = np.lexsort((ids, lids))  # a listing's locations in id order: their keys
-    lid = lids[order]
-    first = np.r_[True, lid[1:] != lid[:-1]]
-    starts = np.maximum.accumulate(np.where(first, np.arange(len(lid)), 0))
-    position = np.arange(len(lid)) - starts
-    miles = great_circle_mi(near.lat, near.lon, lats[order], lons[order])
+    miles = great_circle_mi(near.lat, near.lon, lats, lons)
     inside = miles <= near.radius_mi
     total = int(inside.sum())
     rounded = np.round(miles, 9)
     if after is not None:  # sort keys (miles, 0, listing, position) above the cursor's
         a_miles, _, a_lid, a_pos = (tuple(after) + (0, 0, 0, 0))[:4]
-        inside &= (rounded > a_miles) | ((rounded == a_miles) & ((lid > a_lid) | ((lid == a_lid) & (position > a_pos))))
+        own = _positions(ctx, {int(a_lid)}).get(int(a_lid), [])
+        # Its locations after position a_pos: those with a larger id than the one there.
+        later = (ids > own[int(a_pos)]) if int(a_pos) < len(own) else np.zeros(len(ids), dtype=bool)
+        inside &= (rounded > a_miles) | ((rounded == a_miles) & ((lids > a_lid) | ((lids == a_lid) & later)))
     chosen = np.flatnonzero(inside)
-    chosen = chosen[np.lexsort((position[chosen], lid[chosen], rounded[chosen]))][:count + 1]
-    keys = [((float(rounded[i]), 0, int(lid[i]), int(position[i])), None) for i in chosen]
+    chosen = chosen[np.lexsort((ids[chosen], lids[chosen], rounded[chosen]))][:count + 1]
+    positions = _positions(ctx, {int(lids[i]) for i in chosen})
+    keys = [((float(rounded[i]), 0, int(lids[i]), positions[int(lids[i])].index(int(ids[i]))), None)
+            for i in chosen if int(ids[i]) in positions.get(int(lids[i]), ())]
     return total, full(ctx, "Location", keys)
 
 

@@ -83,3 +83,39 @@ def test_a_page_mapped_by_keys_equals_the_whole_mapping(demo, resource_type):
         found = mapped(session, resource_type, canon, keys)
     assert len(keys) > 10 and found == {key: whole[key] for key in keys if key in whole}
     assert any(len([k for k in whole if k[:2] == key[:2]]) > 1 for key in found)  # listings with several
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_near_reads_the_locations_in_the_box_and_keeps_order_ties_and_the_antimeridian(app, client, factory):
+    """`Location?near` reads the locations in the circle's bounding box (migration 0014's index):
+    a listing's several locations at one point (a ZIP centre) tie and follow their position, page
+    after page; an inactive listing's location in the box is left out; a circle across the
+    antimeridian finds the locations on its other side."""
+    from sqlalchemy import select
+
+    from directory.models import Location
+    from directory.services.listings import set_active
+    from directory.services.unit_of_work import unit_of_work
+
+    def locations(listing) -> list[int]:
+        with Session(get_engine(app)) as s:
+            return sorted(s.exec(select(Location.id).where(Location.listing_id == listing.id)).scalars())
+
+    several = factory.listing(name="Back Bay Infusion", zips=["02116", "02116", "02116"])
+    same_point = factory.listing(name="Copley Infusion", zip="02116")
+    gone = factory.listing(name="Closed Infusion", zip="02116")
+    factory.listing(name="Lakeside Infusion", zip="60601")
+    with app.app_context(), unit_of_work("test") as uow:
+        set_active(uow.session, gone.id, False, "test")
+    total, seen = _pages(client, f"/fhir/Location?near={BOSTON}&_count=1")
+    whole = client.get(f"/fhir/Location?near={BOSTON}&_count=100").get_json()
+    ids = [e["resource"]["id"] for e in whole["entry"]]
+    assert total == whole["total"] == 4 and seen == ids
+    own = locations(several)
+    # One point: the lower listing id first, its locations in id order.
+    assert ids == [f"loc-{i}" for i in own] + [f"loc-{locations(same_point)[0]}"]
+    # Adak, Alaska (lon -177.09) from a centre west of the antimeridian (lon 179.5, 145.5 mi away).
+    adak = factory.listing(name="Aleutian Infusion", zip="99546")
+    across = client.get("/fhir/Location?near=51.88|179.5|150|mi").get_json()
+    assert across["total"] == 1 and across["entry"][0]["resource"]["id"] == f"loc-{locations(adak)[0]}"
+    assert client.get("/fhir/Location?near=51.88|179.5|140|mi").get_json()["total"] == 0
