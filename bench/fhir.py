@@ -20,7 +20,7 @@ practitioners' surnames, organizations' cities.
     page10     the same searches' 10th page (the `next` cursor followed nine times beforehand)
 
 In-process (default): the Flask test client sends each URL through the whole app (routing,
-search, Bundle, JSON), after one pass over every URL to warm caches (that pass also checks every
+search, Bundle, JSON), configured as a serving process (DIRECTORY_ENV=production), after one pass over every URL to warm caches (that pass also checks every
 answer is a 200 searchset); then `--rounds` timed passes. Figures per kind: p50, p95, max (ms),
 mean total; page10 / page1 (p50 and p95); peak RSS of the process (VmHWM). `--gunicorn`: the
 same URLs under gunicorn (`--workers`, 2), loaded by wrk from a second process (2 threads, 8
@@ -163,7 +163,9 @@ def in_process(config: dict, n: int, seed: int, rounds: int) -> dict:
     from directory import create_app
     from directory.db import get_engine
 
-    app = create_app(config)
+    # As a serving process runs (DIRECTORY_ENV=production): among other things it gc.freeze()s
+    # what it holds once its index is open, and collector passes over it no longer land in requests.
+    app = create_app({**config, "ENV": "production"})
     client = app.test_client()
     with app.app_context():
         urls = build_urls(get_engine(), n, seed)
