@@ -19,13 +19,14 @@ practitioners' surnames, organizations' cities.
     page1      Location?near=<place>|25|mi&_count=20 (first page)
     page10     the same searches' 10th page (the `next` cursor followed nine times beforehand)
 
-In-process (default): the Flask test client sends each URL through the whole app (routing,
-search, Bundle, JSON), configured as a serving process (DIRECTORY_ENV=production), after one pass over every URL to warm caches (that pass also checks every
-answer is a 200 searchset); then `--rounds` timed passes. Figures per kind: p50, p95, max (ms),
-mean total; page10 / page1 (p50 and p95); peak RSS of the process (VmHWM). `--gunicorn`: the
-same URLs under gunicorn (`--workers`, 2), loaded by wrk from a second process (2 threads, 8
-connections, `--duration` s; `apt-get install wrk`): requests/s, p50/p90/p99, and each worker's
-RSS afterwards. Results go to bench/results/fhir-<label>.json and a markdown table on stdout.
+In-process (default): the Flask test client sends each URL through the whole app (routing, search,
+Bundle, JSON), configured as a serving process (DIRECTORY_ENV=production), after one pass over every
+URL to warm caches (that pass also checks every answer is a 200 searchset); then `--rounds` timed
+passes. Figures per kind: p50, p95, max (ms), mean total; page10 / page1 (p50 and p95); peak RSS of
+the process (VmHWM). `--gunicorn`: the same URLs under gunicorn (`--workers`, 2), loaded by wrk from
+a second process (2 threads, 8 connections, `--duration` s; `apt-get install wrk`): requests/s,
+p50/p90/p99, and each worker's RSS afterwards. Results go to bench/results/fhir-<label>.json and a
+markdown table on stdout.
 
 Bar (issue 14): p95 <= 30 ms at 100k listings and <= 60 ms at 1M, each kind, on the Whoosh
 backend; page10 <= 1.5 x page1; under gunicorn (2 workers) p99 <= 100 ms at 100k; worker RSS
