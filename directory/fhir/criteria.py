@@ -75,9 +75,22 @@ class Criteria:
     near_test: Callable[[Key, dict], bool] | None = None  # Location?near's test (the radius)
     ranking_test: Callable[[Key, dict], bool] | None = None  # _content's test (a ranked listing's)
     listings_only: bool = False  # a test rejects what the networks give (payers, networks, plans)
+    # Test -> the listings whose resource it certainly passes (when active and of the type):
+    # a search all of whose tests are here counts those without mapping them (see `search.page`).
+    certain: dict[Callable[[Key, dict], bool], set[int]] = field(default_factory=dict)
 
     def narrow(self, listings: set[int]) -> None:
         self.listings = set(listings) if self.listings is None else self.listings & listings
+
+    def certainly(self) -> set[int] | None:
+        """The candidates every test certainly passes (when active and of the type), or None when
+        some test has no such set."""
+        if self.listings is None or not self.tests or any(test not in self.certain for test in self.tests):
+            return None
+        found = set(self.listings)
+        for test in self.tests:
+            found &= self.certain[test]
+        return found
 
 
 def parse(ctx: Context, resource_type: str, pairs: list[tuple[str, str]]) -> Criteria:
@@ -98,7 +111,7 @@ def parse(ctx: Context, resource_type: str, pairs: list[tuple[str, str]]) -> Cri
         _near_chain(ctx, resource_type, criteria)
     else:
         for base, modifier, value in criteria.deferred:
-            narrowed = narrowing(ctx.session, resource_type, base, modifier, split_escaped(value, ","))
+            narrowed, _ = narrowing(ctx.session, resource_type, base, modifier, split_escaped(value, ","))
             if narrowed is not None:
                 criteria.narrow(narrowed)
     return criteria
@@ -137,15 +150,18 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
         criteria.tests.append(criteria.ranking_test)
         criteria.listings_only = True
         return True
-    criteria.tests.append(_test(ctx, param, modifier, value))
+    test = _test(ctx, param, modifier, value)
+    criteria.tests.append(test)
     criteria.fields.add(_element(param.path))
     if _searcher_filter(resource_type, base, modifier, value, criteria):
         # The Searcher applies it with location.near (if given): the database narrows only without.
         criteria.deferred.append((base, modifier, value))
     else:
-        narrowed = narrowing(ctx.session, resource_type, base, modifier, split_escaped(value, ","))
+        narrowed, certain = narrowing(ctx.session, resource_type, base, modifier, split_escaped(value, ","))
         if narrowed is not None:
             criteria.narrow(narrowed)
+        if certain is not None:
+            criteria.certain[test] = certain
     if base == "_id":
         criteria.narrow(listings_of(ctx.session, resource_type, split_escaped(value, ",")))
     return True
@@ -293,7 +309,7 @@ def _chain(ctx: Context, resource_type: str, param: Param, modifier: str, rest: 
     path = param.path
     test = references_in(keys)
     criteria.tests.append(lambda key, resource: test(walk(resource, path)))
-    narrowed = narrowing(ctx.session, resource_type, param.name, "", sorted(keys))
+    narrowed, _ = narrowing(ctx.session, resource_type, param.name, "", sorted(keys))
     if narrowed is not None:
         criteria.narrow(narrowed)
     if inner_name == "near" and param.name == "location":

@@ -153,17 +153,24 @@ def _like(session: Session, column, value: str, modifier: str):
     return or_(func.lower(column).like(f"%{escaped}%", escape="\\"), _non_ascii(session, column))
 
 
-def _text(*sources) -> Callable[[Session, list[str], str], set[int] | None]:
+TextNarrowing = tuple[set[int], set[int]] | None
+
+
+def _text(*sources) -> Callable[[Session, list[str], str], TextNarrowing]:
     """A string parameter over these (listing id column, text columns, condition, the columns of
     the partial index on the rows beyond ASCII) sources: the rows whose folded text starts with a
     value (:exact too: equal text starts so), through the indexes, and the rows with any text
     beyond ASCII in the partial index's columns (a superset; with no such index, a scan);
-    `:contains` scans."""
-    def narrow(session: Session, values: list[str], modifier: str) -> set[int] | None:
+    `:contains` scans. Answers (candidates, prefixed): `prefixed` are the candidates found by a
+    prefix and holding no text beyond ASCII, whose folded text (its lower case) is what the
+    database compared."""
+    def narrow(session: Session, values: list[str], modifier: str) -> TextNarrowing:
         prefixes = [fold(value) for value in values]
         if not all(prefixes):
             return None  # a value folded to nothing (only combining marks): every text starts so
         found: set[int] = set()
+        prefixed: set[int] = set()
+        beyond_rows: set[int] = set()
         for listing_column, columns, condition, beyond in sources:
             conditions = [] if condition is None else [condition]
             if modifier == "contains":
@@ -171,10 +178,12 @@ def _text(*sources) -> Callable[[Session, list[str], str], set[int] | None]:
                 found |= set(session.exec(select(listing_column).where(wanted, *conditions)))
                 continue
             for column in columns:
-                found |= set(session.exec(select(listing_column).where(
+                prefixed |= set(session.exec(select(listing_column).where(
                     or_(*(_starts(session, column, prefix) for prefix in prefixes)), *conditions)))
-            found |= set(session.exec(select(listing_column).where(_beyond_ascii(session, beyond), *conditions)))
-        return found
+            beyond_rows |= set(session.exec(select(listing_column).where(_beyond_ascii(session, beyond),
+                                                                         *conditions)))
+        found |= prefixed | beyond_rows
+        return found, (set() if modifier == "contains" else prefixed - beyond_rows)
     return narrow
 
 
@@ -192,6 +201,13 @@ TEXT_NARROWERS = {
     ("Organization", "name"): _text((Listing.id, _LISTING_NAME, Listing.kind == "organization", _LISTING_NAME)),
     ("Location", "address-city"): _text((Location.listing_id, (Location.city,), None, (Location.city,))),
 }
+
+# String parameters whose narrower reads every string part the parameter tests, in every row its
+# resource's element is made from: a listing it finds by a plain prefix (no modifier) and whose
+# text is all ASCII matches (when active and of the type). A Practitioner's name is its listing's
+# name (text, and family without a practitioner row) and the practitioner's last and first names
+# and credentials (family, given, suffix); an Organization's is its listing's name.
+CERTAIN = {("Practitioner", "name"), ("Organization", "name")}
 
 SLACK = timedelta(days=1)  # wider than any zone offset or rounding between the row and its resource
 
@@ -244,12 +260,18 @@ NARROWERS: dict[tuple[str, str], Narrower] = {
 }
 
 
-def narrowing(session: Session, resource_type: str, name: str, modifier: str, values: list[str]) -> set[int] | None:
-    """The listings that can match `name` = any of `values`, or None when unknown."""
+def narrowing(session: Session, resource_type: str, name: str, modifier: str,
+              values: list[str]) -> tuple[set[int] | None, set[int] | None]:
+    """(The listings that can match `name` = any of `values`, or None when unknown; those of them
+    whose resource certainly matches when it is active and of this type, or None when unknown)."""
     text = TEXT_NARROWERS.get((resource_type, name))
     if text is not None and modifier in ("", "exact", "contains"):
-        return text(session, values, modifier)
+        answer = text(session, values, modifier)
+        if answer is None:
+            return None, None
+        found, prefixed = answer
+        return found, (prefixed if modifier == "" and (resource_type, name) in CERTAIN else None)
     narrow = NARROWERS.get((resource_type, name))
     if narrow is None or modifier not in ("", "exact"):
-        return None
-    return narrow(session, values)
+        return None, None
+    return narrow(session, values), None

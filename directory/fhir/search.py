@@ -73,15 +73,18 @@ def _sort_key(criteria: Criteria, key: tuple, resource: dict) -> SortKey:
     return key
 
 
-def _candidates(ctx: Context, resource_type: str, criteria: Criteria, fields: set[str] | None = None):
-    """(key, resource) of every resource the criteria may match: light ones (see `light`) when
-    the tests read only what those hold, else the full mapping."""
+def _candidates(ctx: Context, resource_type: str, criteria: Criteria, fields: set[str] | None = None,
+                only: set[int] | None = None):
+    """(key, resource) of every resource the criteria may match (of the listings `only`, when
+    given): light ones (see `light`) when the tests read only what those hold, else the full
+    mapping."""
     fields = criteria.fields if fields is None else criteria.fields | fields
+    listings = criteria.listings if only is None else only
     if light.supports(resource_type, fields):
-        found = light.resources(ctx.session, resource_type, ctx.canon, criteria.listings, fields,
+        found = light.resources(ctx.session, resource_type, ctx.canon, listings, fields,
                                 networks=not criteria.listings_only)
     else:
-        found = resources(ctx.session, resource_type, ctx.canon, listings=criteria.listings,
+        found = resources(ctx.session, resource_type, ctx.canon, listings=listings,
                           networks=not criteria.listings_only)
     if criteria.prepare:
         found = list(found)
@@ -216,6 +219,23 @@ def _ranked_page(ctx: Context, resource_type: str, criteria: Criteria, after: So
     return len(keys), full(ctx, resource_type, chosen)
 
 
+def _certain_page(ctx: Context, resource_type: str, criteria: Criteria, certain: set[int], after: SortKey | None,
+                  count: int):
+    """Key order, on a type with one resource per listing, where every test certainly passes the
+    listings `certain` (see `Criteria.certainly`): of those, the active ones of the type match and
+    are counted from their ids; only the other candidates are tested; only the page is mapped.
+    A name search at 1M has ~8,700 candidates, nearly all certain."""
+    kind = dialect(ctx.session)
+    alive = ctx.session.execute(_alive(kind), {"kind": ONE_PER_LISTING[resource_type],
+                                                "listings": id_list(kind, sorted(certain))}).scalars()
+    keys = [(0, lid, 0) for lid in alive]
+    keys += [key for key, resource in _candidates(ctx, resource_type, criteria, only=criteria.listings - certain)
+             if all(test(key, resource) for test in criteria.tests)]
+    keys.sort()
+    chosen = [(key, None) for key in keys if after is None or key > after][:count + 1]
+    return len(keys), full(ctx, resource_type, chosen)
+
+
 def page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | None, count: int):
     """(total, up to count + 1 (sort key, resource) after the cursor). In key order the page is
     taken while counting, keeping no other resource; with no criteria the database counts and the
@@ -234,6 +254,9 @@ def page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | 
         chosen = [] if count == 0 else list(islice(
             resources(ctx.session, resource_type, ctx.canon, after=after, batch=count + 1), count + 1))
         return counts.total(ctx.session, resource_type), chosen
+    certain = criteria.certainly() if resource_type in ONE_PER_LISTING else None
+    if certain:
+        return _certain_page(ctx, resource_type, criteria, certain, after, count)
     total, chosen = 0, []
     for key, resource in _candidates(ctx, resource_type, criteria):
         if all(test(key, resource) for test in criteria.tests):

@@ -21,8 +21,8 @@ SEARCHES = [
 ]
 
 
-def _plans(app, session, resource_type, name, values) -> tuple[set[int] | None, list[str]]:
-    """The narrowing's answer and the plan of each statement it ran (the planner told not to
+def _plans(app, session, resource_type, name, values) -> tuple[tuple, list[str]]:
+    """The narrowing's answer (candidates, certain) and the plan of each statement it ran (the planner told not to
     scan when it can do otherwise: these tables are tiny)."""
     engine = get_engine(app)
     statements = []
@@ -52,12 +52,13 @@ def test_string_and_postal_code_searches_use_the_indexes(app, session, factory):
                           zip="02116").id
     jose = factory.listing(kind="practitioner", name="José Núñez, MD", first_name="José", last_name="Núñez",
                            zip="02115").id
-    factory.listing(kind="practitioner", name="Lovelacy Abbott", first_name="Bo", last_name="Lovf", zip="60601")
+    lovelacy = factory.listing(kind="practitioner", name="Lovelacy Abbott", first_name="Bo", last_name="Lovf",
+                               zip="60601").id
     cafe = factory.listing(name="Café Infusión", zip="02115").id
     expected = {("Practitioner", "name"): {ada, jose}, ("Practitioner", "family"): {jose},
                 ("Organization", "name"): {cafe}, ("Location", "address-postalcode"): {ada, jose, cafe}}
     for resource_type, name, values, indexes in SEARCHES:
-        found, plans = _plans(app, session, resource_type, name, values)
+        (found, _), plans = _plans(app, session, resource_type, name, values)
         joined = " | ".join(plans)
         assert {index for index in indexes if index in joined} == indexes, joined
         # PostgreSQL reads no table whole; SQLite scans only the partial indexes of the rows beyond ASCII.
@@ -65,7 +66,28 @@ def test_string_and_postal_code_searches_use_the_indexes(app, session, factory):
                                                     for plan in plans), joined
         # a superset of the matches: what starts so, and the text beyond ASCII
         assert expected[resource_type, name] <= found, (resource_type, name, found)
-    found, _ = _plans(app, session, "Practitioner", "name", ["lovelace"])
+    (found, certain), _ = _plans(app, session, "Practitioner", "name", ["lovelace"])
     assert ada in found and jose in found  # José's row is beyond ASCII: always a candidate
-    found, _ = _plans(app, session, "Practitioner", "family", ["lovf"])
+    # certain: found by a prefix with every name part in ASCII (José's is tested instead)
+    assert certain == {ada}
+    (_, certain), _ = _plans(app, session, "Practitioner", "name", ["lovelac"])
+    assert certain == {ada, lovelacy}
+    (found, _), _ = _plans(app, session, "Practitioner", "family", ["lovf"])
     assert ada not in found  # 'lovelace' is not in the range of 'lovf'
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_what_the_narrowing_calls_certain(app, session, factory):
+    """Only a plain prefix of `name` on Practitioner and Organization is certain (their narrowers
+    read every part of the name), and never a row with text beyond ASCII."""
+    ada = factory.listing(kind="practitioner", name="Ada Lovelace", first_name="Ada", last_name="Lovelace").id
+    factory.listing(kind="practitioner", name="Lovisa Ñuñez", first_name="Lovisa", last_name="Ñuñez")
+    cafe = factory.listing(name="Cafe Infusion").id
+    factory.listing(name="Café Infusión")
+    assert narrowing(session, "Practitioner", "name", "", ["love"])[1] == {ada}
+    assert narrowing(session, "Practitioner", "name", "", ["ada", "LOVI"])[1] == {ada}
+    assert narrowing(session, "Organization", "name", "", ["cafe"])[1] == {cafe}
+    assert narrowing(session, "Practitioner", "name", "exact", ["Ada"])[1] is None
+    assert narrowing(session, "Practitioner", "name", "contains", ["ove"])[1] is None
+    assert narrowing(session, "Practitioner", "family", "", ["love"])[1] is None
+    assert narrowing(session, "Location", "address-postalcode", "", ["0211"])[1] is None

@@ -109,3 +109,42 @@ def test_near_and_content_go_through_either_search_backend(client, factory):
         api = client.get(f"/api/v1/search?q={text}&kind=organization&sort=relevance").get_json()
         assert [e["resource"]["id"] for e in found.get("entry", [])] == [f"org-{r['id']}" for r in api["results"]]
         assert found["total"] == api["total"] > 0
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_a_name_search_counts_and_pages_alike_whether_certain_or_tested(client, session, factory):
+    """`Practitioner?name` and `Organization?name` count the listings the database certainly
+    matched (ASCII names found by their prefix) without mapping them (search._certain_page); the
+    others (text beyond ASCII, networks, other kinds, inactive listings) are still tested. Every
+    page of either way, followed by its `next` link, gives the matches once, in id order."""
+    from directory.models import Listing
+
+    ada = factory.listing(kind="practitioner", name="Lovelace Ada", first_name="Ada", last_name="Lovelace").id
+    jose = factory.listing(kind="practitioner", name="José Lovéz", first_name="José", last_name="Lovéz").id
+    gone = factory.listing(kind="practitioner", name="Ada Lovett", first_name="Ada", last_name="Lovett").id
+    session.get(Listing, gone).active = False
+    session.commit()
+    factory.listing(name="Lovely Care Infusion")  # an organization: no Practitioner
+    bo = factory.listing(kind="practitioner", name="Bo Smith", first_name="LOVIS", last_name="Smith").id
+    md = factory.listing(kind="practitioner", name="Cy Young", first_name="Cy", last_name="Young",
+                         credentials="LOVMD").id
+    factory.listing(kind="practitioner", name="Al Lowe", first_name="Al", last_name="Lowe")
+    love = factory.listing(name="Love Infusion Center").id
+    network = factory.network(name="Lovell Select PPO", payer="Lovell Health")
+    expected = [f"prac-{i}" for i in sorted((ada, jose, bo, md))]
+    for query in ("?name=lov", "?name=LOV,zzz", "?name=lov&name=lo"):
+        seen, url = [], f"{query}&_count=1"
+        while url is not None:
+            bundle = _bundle(client, url)
+            assert bundle["total"] == 4, (query, bundle["total"])
+            seen += _ids(bundle)
+            url = _link(bundle, "next")
+            url = url and url[url.index("?"):]
+        assert seen == expected, query
+    assert _ids(_bundle(client, "?name=lov&_count=100")) == expected
+    assert _bundle(client, "?name=lov&_count=0")["total"] == 4
+    assert _ids(_bundle(client, "?name=lov&_id=" + f"prac-{jose},prac-{bo}")) == [f"prac-{jose}", f"prac-{bo}"]
+    organizations = client.get("/fhir/Organization?name=lov&_count=100").get_json()
+    found = [e["resource"]["id"] for e in organizations["entry"]]
+    assert organizations["total"] == len(found) == 4  # Lovely Care, Love Infusion, the payer and the network
+    assert f"org-{love}" in found and f"net-{network.id}" in found
