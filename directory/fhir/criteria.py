@@ -73,6 +73,7 @@ class Criteria:
     prepare: list[Callable[[list[tuple[Key, dict]]], None]] = field(default_factory=list)
     deferred: list[tuple[str, str, str]] = field(default_factory=list)  # narrowings left to the Searcher
     near_test: Callable[[Key, dict], bool] | None = None  # Location?near's test (the radius)
+    near_alone: bool = False  # Location?near is the page's only test: the Searcher was not asked
     ranking_test: Callable[[Key, dict], bool] | None = None  # _content's test (a ranked listing's)
     listings_only: bool = False  # a test rejects what the networks give (payers, networks, plans)
     # Test -> the listings whose resource it certainly passes (when active and of the type):
@@ -93,8 +94,10 @@ class Criteria:
         return found
 
 
-def parse(ctx: Context, resource_type: str, pairs: list[tuple[str, str]]) -> Criteria:
-    """The criteria of these (name, value) pairs for `resource_type` (result parameters skipped)."""
+def parse(ctx: Context, resource_type: str, pairs: list[tuple[str, str]], page: bool = False) -> Criteria:
+    """The criteria of these (name, value) pairs for `resource_type` (result parameters skipped).
+    `page`: for a page of a search (`search.page`), which answers `Location?near` alone from the
+    locations' points without the Searcher's listings (`near_alone`)."""
     criteria = Criteria()
     for name, value in pairs:
         if name in RESULT_PARAMS:
@@ -107,6 +110,11 @@ def parse(ctx: Context, resource_type: str, pairs: list[tuple[str, str]]) -> Cri
             raise SearchError("not-supported", str(error), name) from None
         if applied:
             criteria.applied.append((name, value))
+    if criteria.near is not None and criteria.near_test is not None:
+        criteria.near_alone = (page and resource_type == "Location" and criteria.tests == [criteria.near_test]
+                               and criteria.ranking is None)
+        if not criteria.near_alone:
+            criteria.narrow(near_listings(criteria.near))
     if criteria.near_chain is not None:
         _near_chain(ctx, resource_type, criteria)
     else:
@@ -254,8 +262,7 @@ def _near(name: str, value: str, criteria: Criteria) -> bool:
     if criteria.near is not None:
         raise SearchError("invalid", "near is given once", name)
     near = criteria.near = parse_near(value, name)
-    criteria.narrow(near_listings(near))
-    criteria.fields.add("position")
+    criteria.fields.add("position")  # the Searcher's listings narrow the candidates once parsed (`parse`)
 
     known: dict[str, float] = {}  # resource id -> miles, computed for all candidates at once
 

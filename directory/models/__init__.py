@@ -20,6 +20,7 @@ from __future__ import annotations
 from directory.models.common import (
     GEO_SOURCES,
     GEOCODE_STATES,
+    INACTIVE,
     KINDS,
     MAX_ID,
     NON_ASCII,
@@ -74,6 +75,7 @@ __all__ = [
     "GEO_SOURCES",
     "GEOCODE_STATES",
     "STALE_AFTER_DAYS",
+    "INACTIVE",
     "NON_ASCII",
     "MAX_ID",
     "utcnow",

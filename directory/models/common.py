@@ -14,6 +14,9 @@ GEOCODE_STATES = ("pending", "done", "failed", "rejected")
 STALE_AFTER_DAYS = 90
 # Text with a character beyond ASCII (a partial index's predicate; directory/fhir/narrowing.py queries it).
 NON_ASCII = {"sqlite": "{} GLOB '*[^\x01-\x7f]*'", "postgresql": "{} ~ '[^\\x01-\\x7f]'"}
+# An inactive listing (a partial index's predicate, the same on both databases; FHIR Location?near
+# leaves out the locations of such listings, few, found through it).
+INACTIVE = "NOT listing.active"
 MAX_ID = 2**31 - 1  # the largest id every database here can hold: id columns are INTEGER, 32-bit on PostgreSQL
 
 

@@ -87,9 +87,10 @@ def test_a_page_mapped_by_keys_equals_the_whole_mapping(demo, resource_type):
 
 @pytest.mark.parametrize("backend", ["whoosh", "postgres"])
 def test_near_reads_the_locations_in_the_box_and_keeps_order_ties_and_the_antimeridian(app, client, factory):
-    """`Location?near` reads the locations in the circle's bounding box (migration 0014's index):
-    a listing's several locations at one point (a ZIP centre) tie and follow their position, page
-    after page; an inactive listing's location in the box is left out; a circle across the
+    """`Location?near` counts the locations in the circle's bounding box by point (migration 0014's
+    index): a listing's several locations at one point (a ZIP centre) tie and follow their position,
+    page after page; an inactive listing's location in the box is left out, whether others share
+    its point or not (migration 0015's index finds it); a circle across the
     antimeridian finds the locations on its other side."""
     from sqlalchemy import select
 
@@ -104,9 +105,11 @@ def test_near_reads_the_locations_in_the_box_and_keeps_order_ties_and_the_antime
     several = factory.listing(name="Back Bay Infusion", zips=["02116", "02116", "02116"])
     same_point = factory.listing(name="Copley Infusion", zip="02116")
     gone = factory.listing(name="Closed Infusion", zip="02116")
+    alone = factory.listing(name="Closed Cambridge Infusion", zip="02139")  # the only location at its point
     factory.listing(name="Lakeside Infusion", zip="60601")
     with app.app_context(), unit_of_work("test") as uow:
         set_active(uow.session, gone.id, False, "test")
+        set_active(uow.session, alone.id, False, "test")
     total, seen = _pages(client, f"/fhir/Location?near={BOSTON}&_count=1")
     whole = client.get(f"/fhir/Location?near={BOSTON}&_count=100").get_json()
     ids = [e["resource"]["id"] for e in whole["entry"]]
@@ -119,3 +122,44 @@ def test_near_reads_the_locations_in_the_box_and_keeps_order_ties_and_the_antime
     across = client.get("/fhir/Location?near=51.88|179.5|150|mi").get_json()
     assert across["total"] == 1 and across["entry"][0]["resource"]["id"] == f"loc-{locations(adak)[0]}"
     assert client.get("/fhir/Location?near=51.88|179.5|140|mi").get_json()["total"] == 0
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_location_near_reads_indexes_only(app, client, factory):
+    """`Location?near` counts its points through migration 0014's index and finds inactive listings
+    through migration 0015's: no statement of the request reads the listing or location table whole
+    (SQLite: no SCAN of either; PostgreSQL, told not to scan when it can do otherwise: no Seq Scan)."""
+    from sqlalchemy import event, text
+
+    from directory.services.listings import set_active
+    from directory.services.unit_of_work import unit_of_work
+
+    factory.listing(name="Back Bay Infusion", zips=["02116", "02115"])
+    gone = factory.listing(name="Closed Infusion", zip="02116")
+    with app.app_context(), unit_of_work("test") as uow:
+        set_active(uow.session, gone.id, False, "test")
+    engine = get_engine(app)
+    statements = []
+
+    def seen(conn, cursor, statement, params, context, many):
+        statements.append((statement, params))
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        body = client.get(f"/fhir/Location?near={BOSTON}&_count=1").get_json()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert body["total"] == 2
+    postgres = engine.dialect.name == "postgresql"
+    plans = []
+    with engine.connect() as conn:
+        if postgres:
+            conn.execute(text("SET enable_seqscan = off"))
+        for statement, params in statements:
+            explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+            rows = conn.exec_driver_sql(explain + statement, params).all()
+            plans.append(" ".join(str(row[0] if postgres else row[-1]) for row in rows))
+    joined = " | ".join(plans)
+    assert "ix_location_point" in joined and "ix_listing_inactive" in joined, joined
+    scans = [step for step in joined.split(" | ") if "Seq Scan" in step
+             or any(f"SCAN {table}" in step for table in ("listing", "location"))]
+    assert scans == ([] if postgres else ["SCAN listing USING COVERING INDEX ix_listing_inactive"]), joined
