@@ -23,7 +23,7 @@ from directory.fhir.codes import NUCC_SYSTEM, Canonicals
 from directory.fhir.errors import SearchError
 from directory.fhir.narrowing import narrowing
 from directory.fhir.parameters import PARAMS, Ext, Param
-from directory.fhir.places import Near, content_ranking, near_listings, parse_near
+from directory.fhir.places import Near, content_ranking, content_words, near_listings, parse_near
 from directory.fhir.universe import Key, among, dialect, id_list, listing_key, listings_of
 from directory.fhir.values import matcher, references_in, split_escaped, walk
 from directory.geo import great_circle_mi
@@ -74,6 +74,11 @@ class Criteria:
     deferred: list[tuple[str, str, str]] = field(default_factory=list)  # narrowings left to the Searcher
     near_test: Callable[[Key, dict], bool] | None = None  # Location?near's test (the radius)
     near_alone: bool = False  # Location?near is the page's only test: the Searcher was not asked
+    # Each _content's words and ranking (listing -> rank), ranked once parsed unless `content_alone`:
+    # the only test of a page of a type with one resource per listing, which the Searcher pages.
+    rankings: list[tuple[str, dict[int, int]]] = field(default_factory=list)
+    content_alone: bool = False
+    near_locations: frozenset[int] | None = None  # a `location.near` chain's locations within the radius
     ranking_test: Callable[[Key, dict], bool] | None = None  # _content's test (a ranked listing's)
     listings_only: bool = False  # a test rejects what the networks give (payers, networks, plans)
     # Test -> the listings whose resource it certainly passes (when active and of the type):
@@ -110,6 +115,14 @@ def parse(ctx: Context, resource_type: str, pairs: list[tuple[str, str]], page: 
             raise SearchError("not-supported", str(error), name) from None
         if applied:
             criteria.applied.append((name, value))
+    if criteria.rankings:
+        criteria.content_alone = (page and resource_type in ONE_PER_LISTING and len(criteria.rankings) == 1
+                                  and criteria.tests == [criteria.ranking_test])
+        if not criteria.content_alone:
+            for words, ranking in criteria.rankings:
+                ranking.update(content_ranking(words))
+                criteria.narrow(set(ranking))
+            criteria.ranking = criteria.rankings[-1][1]  # the order: the last _content's
     if criteria.near is not None and criteria.near_test is not None:
         criteria.near_alone = (page and resource_type == "Location" and criteria.tests == [criteria.near_test]
                                and criteria.ranking is None)
@@ -151,10 +164,12 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
     if base == "near":
         return _near(name, value, criteria)
     if base == "_content":
-        ranking = content_ranking(value)
-        criteria.narrow(set(ranking))
-        criteria.ranking = ranking
-        criteria.ranking_test = lambda key, resource: listing_key(key) in ranking
+        # Ranked once parsed (`parse`), unless the page can ask the Searcher for itself (`content_alone`).
+        words = content_words(value)
+        rankings = criteria.rankings
+        at = len(rankings)
+        rankings.append((words, {}))
+        criteria.ranking_test = lambda key, resource: listing_key(key) in rankings[at][1]
         criteria.tests.append(criteria.ranking_test)
         criteria.listings_only = True
         return True
@@ -175,6 +190,8 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
     return True
 
 
+# Types giving exactly one resource per active listing of a kind (key (0, listing, 0)).
+ONE_PER_LISTING = {"Practitioner": "practitioner", "Organization": "organization"}
 # Types whose listings the Searcher may narrow by specialty and network (a role's or an
 # affiliation's specialty is one of its listing's, its network one its listing is in), and kind.
 PUSHED = {"PractitionerRole": "practitioner", "OrganizationAffiliation": "organization"}
@@ -234,11 +251,15 @@ def _near_chain(ctx: Context, resource_type: str, criteria: Criteria) -> None:
     kind = dialect(ctx.session)
     rows = ctx.session.execute(_places(kind), {"chunk": id_list(kind, sorted(criteria.listings))}).all()
     distances: dict[str, float] = {}
+    within: set[int] = set()
     if rows:
         miles = great_circle_mi(near.lat, near.lon, np.array([r[1] for r in rows]), np.array([r[2] for r in rows]))
         for (loc_id, _, _), distance in zip(rows, miles.tolist(), strict=True):
             if distance <= near.radius_mi:
                 distances[f"Location/{ids.location(loc_id)}"] = distance
+                within.add(loc_id)
+    if param.name == "location":
+        criteria.near_locations = frozenset(within)
     path = param.path
     test = references_in(set(distances))
     criteria.tests.append(lambda key, resource: test(walk(resource, path)))

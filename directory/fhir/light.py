@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 from sqlalchemy import null, select
@@ -70,14 +71,26 @@ def supports(resource_type: str, fields: Iterable[str]) -> bool:
     return resource_type in FIELDS and set(fields) <= FIELDS[resource_type]
 
 
+@dataclass(frozen=True)
+class Within:
+    """What a search's tests require of a PractitionerRole, known before any is built: its location
+    among `locations` (a `location.near` chain's, within the radius), its network among `networks`
+    (a plain `network=`). The roles outside are not built (they would fail those tests); the keys
+    of the others stay their positions among all the practitioner's roles times networks."""
+
+    locations: frozenset[int] | None = None
+    networks: frozenset[int] | None = None
+
+
 def resources(session: Session, resource_type: str, canon: Canonicals, listings: set[int] | None,
-              fields: frozenset[str] | set[str], networks: bool = True) -> list[tuple[Key, dict]]:
+              fields: frozenset[str] | set[str], networks: bool = True, within: Within = Within()
+              ) -> list[tuple[Key, dict]]:
     """(key, light resource) of every active resource of this type (only from `listings` when
-    given; the networks' resources, few, are the full ones, left out when not `networks`), in
-    key order."""
+    given; the networks' resources, few, are the full ones, left out when not `networks`; roles
+    only `within`), in key order."""
     wanted = None if listings is None else sorted(listings)
     builder = _BUILDERS[resource_type]
-    found = list(builder(session, canon, wanted, set(fields) | {"id"}))
+    found = list(builder(session, canon, wanted, set(fields) | {"id"}, within))
     if resource_type == "Organization" and networks:
         found += list(_network_resources(session, resource_type, canon))
     return found
@@ -95,7 +108,7 @@ def _meta(updated) -> dict:
     return {"lastUpdated": instant(updated)}
 
 
-def _practitioners(session: Session, canon: Canonicals, wanted, fields) -> Iterator[tuple[Key, dict]]:
+def _practitioners(session: Session, canon: Canonicals, wanted, fields, within: Within) -> Iterator[tuple[Key, dict]]:
     # Columns no field reads are read as NULL: decoding every row's times and languages costs.
     statement = (select(Listing.id, Listing.name, Listing.updated_at if "meta" in fields else null(),
                         Listing.languages if "communication" in fields else null(), Practitioner.first_name,
@@ -121,7 +134,7 @@ def _practitioners(session: Session, canon: Canonicals, wanted, fields) -> Itera
         yield (0, lid, 0), resource
 
 
-def _locations(session: Session, canon: Canonicals, wanted, fields) -> Iterator[tuple[Key, dict]]:
+def _locations(session: Session, canon: Canonicals, wanted, fields, within: Within) -> Iterator[tuple[Key, dict]]:
     statement = (select(Location.id, Location.listing_id, Location.lat, Location.lon, Location.address,
                         Location.city, Location.state, Location.zip, Listing.kind, Listing.name,
                         Listing.updated_at, Listing.accepting_new_patients)
@@ -147,7 +160,7 @@ def _locations(session: Session, canon: Canonicals, wanted, fields) -> Iterator[
         yield (0, lid, position), resource
 
 
-def _organizations(session: Session, canon: Canonicals, wanted, fields) -> Iterator[tuple[Key, dict]]:
+def _organizations(session: Session, canon: Canonicals, wanted, fields, within: Within) -> Iterator[tuple[Key, dict]]:
     statement = (select(Listing.id, Listing.name, Listing.updated_at, Listing.website, Organization.org_type)
                  .outerjoin(Organization, Organization.listing_id == Listing.id)
                  .where(_ACTIVE, Listing.kind == "organization").order_by(Listing.id))
@@ -165,7 +178,7 @@ def _organizations(session: Session, canon: Canonicals, wanted, fields) -> Itera
         yield (0, lid, 0), resource
 
 
-def _roles(session: Session, canon: Canonicals, wanted, fields) -> Iterator[tuple[Key, dict]]:
+def _roles(session: Session, canon: Canonicals, wanted, fields, within: Within) -> Iterator[tuple[Key, dict]]:
     listings = {row[0]: row for row in _rows(session, select(
         Listing.id, Listing.name, Listing.updated_at, Listing.website, Listing.telehealth)
         .where(_ACTIVE, Listing.kind == "practitioner"), Listing.id, wanted)}
@@ -194,9 +207,15 @@ def _roles(session: Session, canon: Canonicals, wanted, fields) -> Iterator[tupl
     for lid in chosen:
         _, name, updated, website, telehealth = listings[lid]
         record = SimpleNamespace(specialties=specialties[lid])
-        position = 0
-        for role in roles[lid]:
+        copies = memberships[lid] or [None]  # the role's resources: one per network (or one without)
+        kept = [(at, network) for at, network in enumerate(copies)
+                if within.networks is None or network is not None and network[0] in within.networks]
+        if not kept:
+            continue
+        for index, role in enumerate(roles[lid]):
             role_id, _, organization_id, location_id, specialty_code, accepting, role_telehealth, loc_name = role
+            if within.locations is not None and location_id not in within.locations:
+                continue
             # What every network's copy of the role holds alike, built once (light resources are only read).
             same: dict = {}
             if "practitioner" in fields:
@@ -217,7 +236,7 @@ def _roles(session: Session, canon: Canonicals, wanted, fields) -> Iterator[tupl
                 same["healthcareService"] = [reference("HealthcareService", ids.virtual_service(lid))]
             if "endpoint" in fields and website:
                 same["endpoint"] = [reference("Endpoint", ids.endpoint(lid))]
-            for network in memberships[lid] or [None]:
+            for at, network in kept:
                 network_ref = None if network is None else reference("Organization", ids.network(network[0]),
                                                                      network[1])
                 resource: dict = {"resourceType": "PractitionerRole",
@@ -230,8 +249,7 @@ def _roles(session: Session, canon: Canonicals, wanted, fields) -> Iterator[tupl
                         extensions.append({"url": EXTENSION["network-reference"], "valueReference": network_ref})
                     resource["extension"] = extensions
                 resource.update(same)
-                yield (0, lid, position), resource
-                position += 1
+                yield (0, lid, index * len(copies) + at), resource
 
 
 _BUILDERS = {"Practitioner": _practitioners, "Location": _locations, "Organization": _organizations,

@@ -72,14 +72,27 @@ def near_listings(near: Near, *, specialties: tuple[str, ...] = (), networks: tu
     return get_searcher().matching_ids(query)
 
 
-def content_ranking(text: str) -> dict[int, int]:
-    """Listing id -> rank (0 best) of every listing our text search finds for `text` (at most
-    MAX_Q characters, as the JSON API takes)."""
+def content_words(text: str) -> str:
+    """`_content`'s text as our text search takes it (at most MAX_Q characters, as the JSON API)."""
     words = clean_text(text)
     if not words or len(words) > MAX_Q:
         raise SearchError("invalid", f"_content is 1 to {MAX_Q} characters of text", "_content")
+    return words
+
+
+def content_ranking(words: str) -> dict[int, int]:
+    """Listing id -> rank (0 best) of every listing our text search finds for these words."""
     hits = _all_hits(SearchQuery(q=words, sort="relevance", facets=False))
     return {hit.lid: rank for rank, hit in enumerate(hits)}
+
+
+def content_page(words: str, kind: str, skip: int, size: int) -> tuple[int, list[int]]:
+    """(How many listings of `kind` our text search finds for these words, the ids of `size` of
+    them from rank `skip` on, best first): the Searcher ranks only the first skip + size (a
+    surname at 1M can find 170,000 listings, whose whole ranking took ~1 s a request)."""
+    result = get_searcher().search(SearchQuery(q=words, kind=kind, sort="relevance", facets=False,
+                                               per_page=skip + size))
+    return result.total, [hit.lid for hit in result.hits[skip:]]
 
 
 def _all_hits(query: SearchQuery):

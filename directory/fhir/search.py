@@ -24,11 +24,11 @@ from werkzeug.datastructures import MultiDict
 
 from directory.fhir import counts, light
 from directory.fhir.codes import Canonicals
-from directory.fhir.criteria import Context, Criteria, Found, parse
+from directory.fhir.criteria import ONE_PER_LISTING, Context, Criteria, Found, parse
 from directory.fhir.dispatch import ResourceEntry
 from directory.fhir.errors import SearchError
 from directory.fhir.include import included, parse_inclusions
-from directory.fhir.places import near_listings
+from directory.fhir.places import content_page, near_listings
 from directory.fhir.universe import Key, among, dialect, id_list, listing_key, mapped, resources
 from directory.geo import bounding_box, great_circle_mi
 from directory.models import INACTIVE, Listing, Location
@@ -82,8 +82,12 @@ def _candidates(ctx: Context, resource_type: str, criteria: Criteria, fields: se
     fields = criteria.fields if fields is None else criteria.fields | fields
     listings = criteria.listings if only is None else only
     if light.supports(resource_type, fields):
+        within = light.Within()
+        if resource_type == "PractitionerRole":  # what the chain's and the network's tests will require
+            within = light.Within(criteria.near_locations,
+                                  None if criteria.networks is None else frozenset(criteria.networks))
         found = light.resources(ctx.session, resource_type, ctx.canon, listings, fields,
-                                networks=not criteria.listings_only)
+                                networks=not criteria.listings_only, within=within)
     else:
         found = resources(ctx.session, resource_type, ctx.canon, listings=listings,
                           networks=not criteria.listings_only)
@@ -254,8 +258,6 @@ def _near_page(ctx: Context, criteria: Criteria, after: SortKey | None, count: i
     return total, full(ctx, "Location", keys)
 
 
-# Types giving exactly one resource per active listing of a kind (key (0, listing, 0)).
-ONE_PER_LISTING = {"Practitioner": "practitioner", "Organization": "organization"}
 
 
 @cache
@@ -266,14 +268,13 @@ def _alive(dialect_name: str):
 
 
 def _ranked_page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | None, count: int):
-    """`_content` alone on a type with one resource per listing: the ranked listings that give
-    one are the matches, counted and ordered from their ids; only the page is mapped."""
-    kind = dialect(ctx.session)
-    alive = ctx.session.execute(_alive(kind), {"kind": ONE_PER_LISTING[resource_type],
-                                                "listings": id_list(kind, sorted(criteria.listings))}).scalars()
-    keys = sorted((criteria.ranking[lid], 0, lid, 0) for lid in alive)
-    chosen = [(key, None) for key in keys if after is None or key > after][:count + 1]
-    return len(keys), full(ctx, resource_type, chosen)
+    """`_content` alone on a type with one resource per listing: the Searcher counts the listings
+    of its kind it finds (active ones: the index holds no other) and ranks only as far as the
+    page; the cursor's key starts with the rank of the page's last match. Only the page is mapped."""
+    words = criteria.rankings[0][0]
+    skip = 0 if after is None else int(after[0]) + 1
+    total, lids = content_page(words, ONE_PER_LISTING[resource_type], skip, count + 1)
+    return total, full(ctx, resource_type, [((skip + i, 0, lid, 0), None) for i, lid in enumerate(lids)])
 
 
 def _certain_page(ctx: Context, resource_type: str, criteria: Criteria, certain: set[int], after: SortKey | None,
@@ -299,8 +300,7 @@ def page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | 
     page is mapped from the cursor on."""
     if criteria.near_alone:
         return _near_page(ctx, criteria, after, count)
-    if (resource_type in ONE_PER_LISTING and criteria.ranking_test is not None
-            and criteria.tests == [criteria.ranking_test] and criteria.listings is not None):
+    if criteria.content_alone:
         return _ranked_page(ctx, resource_type, criteria, after, count)
     if criteria.distance is not None or criteria.ranking is not None:
         found = matches(ctx, resource_type, criteria)

@@ -52,3 +52,30 @@ def test_light_resources_hold_what_the_full_ones_do(demo, resource_type):
             assert got == _expected(full, element), (resource_type, full["id"], element)
             checked += 1
     assert checked > 100
+
+
+def test_roles_within_locations_and_networks_are_the_others_under_their_own_keys(demo):
+    """`light.Within` leaves out the roles at other locations and the copies for other networks;
+    what it keeps is exactly the unrestricted light roles so placed, under the same keys (their
+    positions among all the practitioner's roles times networks)."""
+    canon = Canonicals()
+    fields = light.FIELDS["PractitionerRole"]
+    with Session(get_engine(demo.app)) as session:
+        every = dict(light.resources(session, "PractitionerRole", canon, None, fields))
+
+        def network_of(resource):
+            refs = [e["valueReference"]["reference"] for e in resource.get("extension", [])
+                    if e["url"] == EXTENSION["network-reference"]]
+            return int(refs[0].rsplit("-", 1)[1]) if refs else None
+
+        def location_of(resource):
+            return int(resource["location"][0]["reference"].rsplit("-", 1)[1])
+
+        networks = sorted({network_of(r) for r in every.values()} - {None})
+        locations = sorted({location_of(r) for r in every.values()})
+        within = light.Within(frozenset(locations[::2]), frozenset(networks[1::2]))
+        kept = dict(light.resources(session, "PractitionerRole", canon, None, fields, within=within))
+    expected = {key: r for key, r in every.items()
+                if location_of(r) in within.locations and network_of(r) in within.networks}
+    assert expected and kept == expected
+    assert any(key[2] > 0 for key in kept)  # not only each practitioner's first role and network

@@ -70,6 +70,14 @@ def test_content_pages_follow_the_ranking_of_active_listings_of_the_type(client,
     assert sorted(seen) == sorted(f"org-{i}" for i in centres)
     doctors = client.get("/api/v1/search?q=fenway&kind=practitioner&sort=relevance").get_json()["results"]
     assert _pages(client, "/fhir/Practitioner?_content=fenway") == (1, [f"prac-{r['id']}" for r in doctors])
+    # The Searcher pages it: a deactivated listing leaves its index (and the count) when it is written.
+    from directory.services.listings import set_active
+    from directory.services.unit_of_work import unit_of_work
+
+    with client.application.app_context(), unit_of_work("test") as uow:
+        set_active(uow.session, centres[1], False, "test")
+    total, seen = _pages(client, "/fhir/Organization?_content=fenway infusion&_count=1")
+    assert total == 3 and sorted(seen) == sorted(f"org-{i}" for i in centres if i != centres[1])
 
 
 @pytest.mark.parametrize("resource_type", ["PractitionerRole", "Location", "Organization"])
