@@ -19,7 +19,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from directory.fhir import ids
-from directory.fhir.codes import NUCC_SYSTEM, Canonicals
+from directory.fhir.codes import ACCEPTING, NUCC_SYSTEM, Canonicals
 from directory.fhir.errors import SearchError
 from directory.fhir.narrowing import narrowing
 from directory.fhir.parameters import PARAMS, Ext, Param
@@ -79,6 +79,7 @@ class Criteria:
     rankings: list[tuple[str, dict[int, int]]] = field(default_factory=list)
     content_alone: bool = False
     near_locations: frozenset[int] | None = None  # a `location.near` chain's locations within the radius
+    accepting: frozenset[bool] | None = None  # a plain new-patient's values (newpt: True, nopt: False)
     ranking_test: Callable[[Key, dict], bool] | None = None  # _content's test (a ranked listing's)
     listings_only: bool = False  # a test rejects what the networks give (payers, networks, plans)
     # Test -> the listings whose resource it certainly passes (when active and of the type):
@@ -175,6 +176,10 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
         return True
     test = _test(ctx, param, modifier, value)
     criteria.tests.append(test)
+    if base == "new-patient" and not modifier and criteria.accepting is None:
+        parts = split_escaped(value, ",")
+        if all(part in ACCEPTING_CODES for part in parts):
+            criteria.accepting = frozenset(ACCEPTING_CODES[part] for part in parts)
     criteria.fields.add(_element(param.path))
     if _searcher_filter(resource_type, base, modifier, value, criteria):
         # The Searcher applies it with location.near (if given): the database narrows only without.
@@ -190,6 +195,7 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
     return True
 
 
+ACCEPTING_CODES = {code: accepting for accepting, (code, _) in ACCEPTING.items()}  # newpt -> True
 # Types giving exactly one resource per active listing of a kind (key (0, listing, 0)).
 ONE_PER_LISTING = {"Practitioner": "practitioner", "Organization": "organization"}
 # Types whose listings the Searcher may narrow by specialty and network (a role's or an

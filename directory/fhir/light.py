@@ -75,11 +75,14 @@ def supports(resource_type: str, fields: Iterable[str]) -> bool:
 class Within:
     """What a search's tests require of a PractitionerRole, known before any is built: its location
     among `locations` (a `location.near` chain's, within the radius), its network among `networks`
-    (a plain `network=`). The roles outside are not built (they would fail those tests); the keys
-    of the others stay their positions among all the practitioner's roles times networks."""
+    (a plain `network=`), one of its specialties among `specialties`, its acceptance of new
+    patients among `accepting`. The roles outside are not built (they would fail those tests); the
+    keys of the others stay their positions among all the practitioner's roles times networks."""
 
     locations: frozenset[int] | None = None
     networks: frozenset[int] | None = None
+    specialties: frozenset[str] | None = None  # a plain `specialty=`'s NUCC codes (one of them)
+    accepting: frozenset[bool] | None = None  # a plain `new-patient=` (newpt: True, nopt: False)
 
 
 def resources(session: Session, resource_type: str, canon: Canonicals, listings: set[int] | None,
@@ -214,7 +217,8 @@ def _roles(session: Session, canon: Canonicals, wanted, fields, within: Within) 
             continue
         for index, role in enumerate(roles[lid]):
             role_id, _, organization_id, location_id, specialty_code, accepting, role_telehealth, loc_name = role
-            if within.locations is not None and location_id not in within.locations:
+            if (within.locations is not None and location_id not in within.locations
+                    or within.accepting is not None and bool(accepting) not in within.accepting):
                 continue
             # What every network's copy of the role holds alike, built once (light resources are only read).
             same: dict = {}
@@ -225,6 +229,9 @@ def _roles(session: Session, canon: Canonicals, wanted, fields, within: Within) 
             if fields & {"specialty", "code"}:
                 row = SimpleNamespace(role=SimpleNamespace(specialty_code=specialty_code))
                 role_specialties = _role_specialty(record, row)
+                if within.specialties is not None and not any(s.code in within.specialties
+                                                              for s in role_specialties):
+                    continue
                 if "specialty" in fields:
                     same["specialty"] = [concept(NUCC_SYSTEM, s.code, s.display) for s in role_specialties]
                 if "code" in fields:

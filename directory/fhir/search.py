@@ -85,7 +85,9 @@ def _candidates(ctx: Context, resource_type: str, criteria: Criteria, fields: se
         within = light.Within()
         if resource_type == "PractitionerRole":  # what the chain's and the network's tests will require
             within = light.Within(criteria.near_locations,
-                                  None if criteria.networks is None else frozenset(criteria.networks))
+                                  None if criteria.networks is None else frozenset(criteria.networks),
+                                  None if criteria.specialties is None else frozenset(criteria.specialties),
+                                  criteria.accepting)
         found = light.resources(ctx.session, resource_type, ctx.canon, listings, fields,
                                 networks=not criteria.listings_only, within=within)
     else:

@@ -55,8 +55,8 @@ def test_light_resources_hold_what_the_full_ones_do(demo, resource_type):
 
 
 def test_roles_within_locations_and_networks_are_the_others_under_their_own_keys(demo):
-    """`light.Within` leaves out the roles at other locations and the copies for other networks;
-    what it keeps is exactly the unrestricted light roles so placed, under the same keys (their
+    """`light.Within` leaves out the roles at other locations, of other specialties or acceptance,
+    and the copies for other networks; what it keeps is exactly the unrestricted light roles so placed, under the same keys (their
     positions among all the practitioner's roles times networks)."""
     canon = Canonicals()
     fields = light.FIELDS["PractitionerRole"]
@@ -71,11 +71,26 @@ def test_roles_within_locations_and_networks_are_the_others_under_their_own_keys
         def location_of(resource):
             return int(resource["location"][0]["reference"].rsplit("-", 1)[1])
 
+        def codes_of(resource):
+            return {c["code"] for concept in resource.get("specialty", []) for c in concept["coding"]}
+
+        def accepting_of(resource):
+            found = [part["valueCodeableConcept"]["coding"][0]["code"] for e in resource["extension"]
+                     if e["url"] == EXTENSION["newpatients"] for part in e["extension"]
+                     if part["url"] == "acceptingPatients"]
+            return found == ["newpt"]
+
         networks = sorted({network_of(r) for r in every.values()} - {None})
         locations = sorted({location_of(r) for r in every.values()})
-        within = light.Within(frozenset(locations[::2]), frozenset(networks[1::2]))
-        kept = dict(light.resources(session, "PractitionerRole", canon, None, fields, within=within))
-    expected = {key: r for key, r in every.items()
-                if location_of(r) in within.locations and network_of(r) in within.networks}
-    assert expected and kept == expected
-    assert any(key[2] > 0 for key in kept)  # not only each practitioner's first role and network
+        codes = sorted({code for r in every.values() for code in codes_of(r)})
+        for within in (light.Within(frozenset(locations[::2]), frozenset(networks[1::2])),
+                       light.Within(specialties=frozenset(codes[::2]), accepting=frozenset({True})),
+                       light.Within(frozenset(locations[1::2]), None, frozenset(codes[1::3]), frozenset({False}))):
+            kept = dict(light.resources(session, "PractitionerRole", canon, None, fields, within=within))
+            expected = {key: r for key, r in every.items()
+                        if (within.locations is None or location_of(r) in within.locations)
+                        and (within.networks is None or network_of(r) in within.networks)
+                        and (within.specialties is None or codes_of(r) & within.specialties)
+                        and (within.accepting is None or accepting_of(r) in within.accepting)}
+            assert expected and kept == expected, within
+            assert any(key[2] > 0 for key in kept)  # not only each practitioner's first role and network
