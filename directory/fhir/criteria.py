@@ -9,6 +9,7 @@ a superset): the search maps only those.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -80,6 +81,9 @@ class Criteria:
     content_alone: bool = False
     near_locations: frozenset[int] | None = None  # a `location.near` chain's locations within the radius
     accepting: frozenset[bool] | None = None  # a plain new-patient's values (newpt: True, nopt: False)
+    # The tests every light PractitionerRole built `within` these criteria passes (see `light.Within`:
+    # the chain's locations, the plain specialty, network and new-patient): not run on those.
+    within_tests: set[Callable[[Key, dict], bool]] = field(default_factory=set)
     ranking_test: Callable[[Key, dict], bool] | None = None  # _content's test (a ranked listing's)
     listings_only: bool = False  # a test rejects what the networks give (payers, networks, plans)
     # Test -> the listings whose resource it certainly passes (when active and of the type):
@@ -180,10 +184,15 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
         parts = split_escaped(value, ",")
         if all(part in ACCEPTING_CODES for part in parts):
             criteria.accepting = frozenset(ACCEPTING_CODES[part] for part in parts)
+            criteria.within_tests.add(test)
     criteria.fields.add(_element(param.path))
     if _searcher_filter(resource_type, base, modifier, value, criteria):
         # The Searcher applies it with location.near (if given): the database narrows only without.
         criteria.deferred.append((base, modifier, value))
+        # Plain codes, or network ids as `Organization/net-N` or `net-N` (the Searcher's filter
+        # also takes a URL's last part, whose other parts the test still checks).
+        if base == "specialty" or all(_NETWORK_REF.fullmatch(part) for part in split_escaped(value, ",")):
+            criteria.within_tests.add(test)
     else:
         narrowed, certain = narrowing(ctx.session, resource_type, base, modifier, split_escaped(value, ","))
         if narrowed is not None:
@@ -195,6 +204,7 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
     return True
 
 
+_NETWORK_REF = re.compile(r"(?:Organization/)?net-[0-9]+")
 ACCEPTING_CODES = {code: accepting for accepting, (code, _) in ACCEPTING.items()}  # newpt -> True
 # Types giving exactly one resource per active listing of a kind (key (0, listing, 0)).
 ONE_PER_LISTING = {"Practitioner": "practitioner", "Organization": "organization"}
@@ -268,7 +278,10 @@ def _near_chain(ctx: Context, resource_type: str, criteria: Criteria) -> None:
         criteria.near_locations = frozenset(within)
     path = param.path
     test = references_in(set(distances))
-    criteria.tests.append(lambda key, resource: test(walk(resource, path)))
+    chain_test = lambda key, resource: test(walk(resource, path))  # noqa: E731
+    criteria.tests.append(chain_test)
+    if param.name == "location":
+        criteria.within_tests.add(chain_test)
 
     def miles_to(resource: dict) -> float | None:
         return min((distances[ref["reference"]] for ref in walk(resource, path)

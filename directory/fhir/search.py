@@ -76,18 +76,20 @@ def _sort_key(criteria: Criteria, key: tuple, resource: dict) -> SortKey:
 
 def _candidates(ctx: Context, resource_type: str, criteria: Criteria, fields: set[str] | None = None,
                 only: set[int] | None = None):
-    """(key, resource) of every resource the criteria may match (of the listings `only`, when
+    """((key, resource) of every resource the criteria may match (of the listings `only`, when
     given): light ones (see `light`) when the tests read only what those hold, else the full
-    mapping."""
+    mapping; the tests still to run on them)."""
     fields = criteria.fields if fields is None else criteria.fields | fields
     listings = criteria.listings if only is None else only
+    tests = criteria.tests
     if light.supports(resource_type, fields):
         within = light.Within()
-        if resource_type == "PractitionerRole":  # what the chain's and the network's tests will require
+        if resource_type == "PractitionerRole":  # what some of the tests require, known beforehand
             within = light.Within(criteria.near_locations,
                                   None if criteria.networks is None else frozenset(criteria.networks),
                                   None if criteria.specialties is None else frozenset(criteria.specialties),
                                   criteria.accepting)
+            tests = [test for test in tests if test not in criteria.within_tests]
         found = light.resources(ctx.session, resource_type, ctx.canon, listings, fields,
                                 networks=not criteria.listings_only, within=within)
     else:
@@ -97,14 +99,15 @@ def _candidates(ctx: Context, resource_type: str, criteria: Criteria, fields: se
         found = list(found)
         for prepare in criteria.prepare:
             prepare(found)
-    return found
+    return found, tests
 
 
 def matches(ctx: Context, resource_type: str, criteria: Criteria, fields: set[str] | None = None):
     """(sort key, resource) of every match, in order (resources perhaps light: `full` maps them)."""
     found = []
-    for key, resource in _candidates(ctx, resource_type, criteria, fields):
-        if all(test(key, resource) for test in criteria.tests):
+    candidates, tests = _candidates(ctx, resource_type, criteria, fields)
+    for key, resource in candidates:
+        if all(test(key, resource) for test in tests):
             found.append((_sort_key(criteria, key, resource), resource))
     if criteria.distance is not None or criteria.ranking is not None:
         found.sort(key=lambda item: item[0])
@@ -289,8 +292,8 @@ def _certain_page(ctx: Context, resource_type: str, criteria: Criteria, certain:
     alive = ctx.session.execute(_alive(kind), {"kind": ONE_PER_LISTING[resource_type],
                                                 "listings": id_list(kind, sorted(certain))}).scalars()
     keys = [(0, lid, 0) for lid in alive]
-    keys += [key for key, resource in _candidates(ctx, resource_type, criteria, only=criteria.listings - certain)
-             if all(test(key, resource) for test in criteria.tests)]
+    candidates, tests = _candidates(ctx, resource_type, criteria, only=criteria.listings - certain)
+    keys += [key for key, resource in candidates if all(test(key, resource) for test in tests)]
     keys.sort()
     chosen = [(key, None) for key in keys if after is None or key > after][:count + 1]
     return len(keys), full(ctx, resource_type, chosen)
@@ -316,8 +319,9 @@ def page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | 
     if certain:
         return _certain_page(ctx, resource_type, criteria, certain, after, count)
     total, chosen = 0, []
-    for key, resource in _candidates(ctx, resource_type, criteria):
-        if all(test(key, resource) for test in criteria.tests):
+    candidates, tests = _candidates(ctx, resource_type, criteria)
+    for key, resource in candidates:
+        if all(test(key, resource) for test in tests):
             total += 1
             if len(chosen) <= count and (after is None or key > after):
                 chosen.append((key, resource))

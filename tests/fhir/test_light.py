@@ -56,8 +56,9 @@ def test_light_resources_hold_what_the_full_ones_do(demo, resource_type):
 
 def test_roles_within_locations_and_networks_are_the_others_under_their_own_keys(demo):
     """`light.Within` leaves out the roles at other locations, of other specialties or acceptance,
-    and the copies for other networks; what it keeps is exactly the unrestricted light roles so placed, under the same keys (their
-    positions among all the practitioner's roles times networks)."""
+    and the copies for other networks; what it keeps is exactly the unrestricted light roles so
+    placed, under the same keys (their positions among all the practitioner's roles times
+    networks)."""
     canon = Canonicals()
     fields = light.FIELDS["PractitionerRole"]
     with Session(get_engine(demo.app)) as session:

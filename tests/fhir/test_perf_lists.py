@@ -51,6 +51,33 @@ def test_near_pages_and_roles_near_agree_on_either_database(client, factory, dir
 
 
 @pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_roles_near_with_filters_the_candidates_were_built_for(client, directory_data):
+    """A role search whose specialty, network and new-patient the light roles are built for
+    (light.Within: those tests are not run again) answers as each test says, and a network value
+    the Searcher's filter reads but the test refuses (another server's) finds nothing."""
+    role, ppo, hmo = directory_data["role"], directory_data["ppo"].id, directory_data["hmo"].id
+    wanted = f"role-{role.id}-{ppo}"
+    base = f"/fhir/PractitionerRole?location.near={BOSTON}"
+
+    def ids(query: str) -> list[str]:
+        body = client.get(base + query).get_json()
+        assert body["resourceType"] == "Bundle", body
+        return [e["resource"]["id"] for e in body.get("entry", []) if e["search"]["mode"] == "match"]
+
+    for query in (f"&network=Organization/net-{ppo}", f"&network=net-{ppo}", f"&network=net-{hmo},net-{ppo}",
+                  "&specialty=207RR0500X", "&specialty=http://nucc.org/provider-taxonomy|207RR0500X",
+                  "&new-patient=newpt", "&new-patient=nopt,newpt",
+                  f"&network=Organization/net-{ppo}&specialty=207RR0500X&new-patient=newpt"):
+        assert ids(query) == [wanted], query
+    assert client.get(f"{base}&network=Location/net-{ppo}").status_code == 400
+    for query in (f"&network=net-{hmo}",
+                  f"&network=http://elsewhere.example/fhir/Organization/net-{ppo}", "&specialty=2084N0400X",
+                  "&specialty=http://example.org/other|207RR0500X", "&new-patient=nopt",
+                  f"&network=net-{ppo}&new-patient=nopt"):
+        assert ids(query) == [], query
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
 def test_narrowed_light_searches_agree_on_either_database(client, factory):
     doctors = [factory.listing(kind="practitioner", name=f"Grace Hopper {i}", first_name="Grace",
                                last_name=f"Hopper{i}", zip="02116").id for i in range(5)]
