@@ -17,7 +17,9 @@ The source (demo data, seed 11, SQLite + Whoosh under --folder/source) is built 
 process (werkzeug, threaded); --reuse-source serves the one a previous run built for the same N. The
 harvest runs in this process into an empty directory under --folder/target (SQLite + Whoosh, or
 --target postgres: a throw-away database on the local server), so each run's peak RSS (VmHWM, reset
-before the run through /proc/self/clear_refs) is the harvest's own, not the source's.
+before the run through /proc/self/clear_refs) is the harvest's own, not the source's. VmHWM counts
+the target's SQLite file as far as it is mapped into memory (SQLITE_MMAP_MB); the process's own
+memory (RssAnon) is sampled every half second and its largest value reported beside it.
 
 The runs and the issue's checks (tests/harvest/expected.py, read from the source's own database):
 1. first, full, into the empty directory: per NPI exactly the source's participation for the
@@ -40,6 +42,7 @@ import json
 import multiprocessing
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
@@ -137,6 +140,30 @@ def peak_rss_mb(reset: bool = False) -> float:
     return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
 
+def status_mb(field: str) -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split(f"{field}:")[1].split()[0]) / 1024
+
+
+class AnonPeak(threading.Thread):
+    """The largest RssAnon (the process's own memory, without the SQLite file's pages that
+    SQLITE_MMAP_MB maps in, which VmHWM counts) seen every half second while it runs."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak = status_mb("RssAnon")
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            self.peak = max(self.peak, status_mb("RssAnon"))
+
+    def stop(self) -> float:
+        self.done.set()
+        self.join()
+        return max(self.peak, status_mb("RssAnon"))
+
+
 class Bench:
     def __init__(self, target, source_app, source_id: int, page_size: int):
         self.target, self.source_app, self.source_id, self.page_size = target, source_app, source_id, page_size
@@ -145,14 +172,18 @@ class Bench:
     def run(self, label: str, *, full: bool):
         before = loadavg()
         peak_rss_mb(reset=True)
+        anon = AnonPeak()
+        anon.start()
         started = time.perf_counter()
         report = harvest_source(self.target, self.source_id, full=full, settings=HttpSettings(min_interval=0),
                                 page_size=self.page_size)
         seconds = time.perf_counter() - started
+        own = anon.stop()
         print(f"{label}: {report.resources} resources in {seconds:.1f} s = {report.resources / seconds:.0f}/s; "
               f"{report.pages} pages; {'full' if report.full else 'incremental'}; "
               f"{dict(sorted(report.counts.items())) or 'no change'}; {len(report.errors)} problems; "
-              f"peak RSS {peak_rss_mb():.0f} MB; load average {before} -> {loadavg()}", flush=True)
+              f"peak RSS {peak_rss_mb():.0f} MB (own memory, RssAnon, at most {own:.0f} MB); "
+              f"load average {before} -> {loadavg()}", flush=True)
         for problem in report.errors[:5]:
             print(f"  problem: {problem}")
         return report
