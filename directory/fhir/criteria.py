@@ -80,6 +80,7 @@ class Criteria:
     rankings: list[tuple[str, dict[int, int]]] = field(default_factory=list)
     content_alone: bool = False
     near_locations: frozenset[int] | None = None  # a `location.near` chain's locations within the radius
+    location_miles: dict[int, float] | None = None  # and their distances
     accepting: frozenset[bool] | None = None  # a plain new-patient's values (newpt: True, nopt: False)
     # The tests every light PractitionerRole built `within` these criteria passes (see `light.Within`:
     # the chain's locations, the plain specialty, network and new-patient): not run on those.
@@ -276,6 +277,7 @@ def _near_chain(ctx: Context, resource_type: str, criteria: Criteria) -> None:
                 within.add(loc_id)
     if param.name == "location":
         criteria.near_locations = frozenset(within)
+        criteria.location_miles = {loc_id: distances[f"Location/{ids.location(loc_id)}"] for loc_id in within}
     path = param.path
     test = references_in(set(distances))
     chain_test = lambda key, resource: test(walk(resource, path))  # noqa: E731

@@ -99,6 +99,14 @@ def resources(session: Session, resource_type: str, canon: Canonicals, listings:
     return found
 
 
+def role_places(session: Session, canon: Canonicals, listings: set[int] | None, fields: frozenset[str] | set[str],
+                within: Within) -> list[tuple[Key, int]]:
+    """(key, location id) of every PractitionerRole `within` (of `listings`, when given), in key
+    order, building none: for a search whose every test `within` guarantees, each is a match."""
+    wanted = None if listings is None else sorted(listings)
+    return list(_roles(session, canon, wanted, set(fields) | {"id"}, within, keys_only=True))
+
+
 def _rows(session: Session, statement, column, wanted: list[int] | None):
     """The statement's rows, only for `column` in `wanted` (when given)."""
     if wanted is None:
@@ -181,7 +189,8 @@ def _organizations(session: Session, canon: Canonicals, wanted, fields, within: 
         yield (0, lid, 0), resource
 
 
-def _roles(session: Session, canon: Canonicals, wanted, fields, within: Within) -> Iterator[tuple[Key, dict]]:
+def _roles(session: Session, canon: Canonicals, wanted, fields, within: Within,
+           keys_only: bool = False) -> Iterator[tuple[Key, dict]]:
     # Times are read only for `meta` (decoding thousands of them cost a tenth of a large search).
     listings = {row[0]: row for row in _rows(session, select(
         Listing.id, Listing.name, Listing.updated_at if "meta" in fields else null(), Listing.website,
@@ -224,6 +233,16 @@ def _roles(session: Session, canon: Canonicals, wanted, fields, within: Within) 
             if (within.locations is not None and location_id not in within.locations
                     or within.accepting is not None and bool(accepting) not in within.accepting):
                 continue
+            if fields & {"specialty", "code"}:
+                row = SimpleNamespace(role=SimpleNamespace(specialty_code=specialty_code))
+                role_specialties = _role_specialty(record, row)
+                if within.specialties is not None and not any(s.code in within.specialties
+                                                              for s in role_specialties):
+                    continue
+            if keys_only:
+                for at, _ in kept:
+                    yield (0, lid, index * len(copies) + at), location_id
+                continue
             # What every network's copy of the role holds alike, built once (light resources are only read).
             same: dict = {}
             if "practitioner" in fields:
@@ -231,11 +250,6 @@ def _roles(session: Session, canon: Canonicals, wanted, fields, within: Within) 
             if "organization" in fields and organization_id is not None:
                 same["organization"] = reference("Organization", ids.organization(organization_id))
             if fields & {"specialty", "code"}:
-                row = SimpleNamespace(role=SimpleNamespace(specialty_code=specialty_code))
-                role_specialties = _role_specialty(record, row)
-                if within.specialties is not None and not any(s.code in within.specialties
-                                                              for s in role_specialties):
-                    continue
                 if "specialty" in fields:
                     same["specialty"] = [concept(NUCC_SYSTEM, s.code, s.display) for s in role_specialties]
                 if "code" in fields:

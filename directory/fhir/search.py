@@ -85,10 +85,7 @@ def _candidates(ctx: Context, resource_type: str, criteria: Criteria, fields: se
     if light.supports(resource_type, fields):
         within = light.Within()
         if resource_type == "PractitionerRole":  # what some of the tests require, known beforehand
-            within = light.Within(criteria.near_locations,
-                                  None if criteria.networks is None else frozenset(criteria.networks),
-                                  None if criteria.specialties is None else frozenset(criteria.specialties),
-                                  criteria.accepting)
+            within = _within(criteria)
             tests = [test for test in tests if test not in criteria.within_tests]
         found = light.resources(ctx.session, resource_type, ctx.canon, listings, fields,
                                 networks=not criteria.listings_only, within=within)
@@ -100,6 +97,28 @@ def _candidates(ctx: Context, resource_type: str, criteria: Criteria, fields: se
         for prepare in criteria.prepare:
             prepare(found)
     return found, tests
+
+
+def _within(criteria: Criteria) -> light.Within:
+    """What the criteria require of a PractitionerRole before it is built (see `light.Within`)."""
+    return light.Within(criteria.near_locations,
+                        None if criteria.networks is None else frozenset(criteria.networks),
+                        None if criteria.specialties is None else frozenset(criteria.specialties),
+                        criteria.accepting)
+
+
+def _placed_roles(ctx: Context, criteria: Criteria) -> list | None:
+    """A `location.near` search of PractitionerRoles every test of which the roles built `within`
+    it pass (see `Criteria.within_tests`): (sort key, None) of each match, nearest first, from the
+    roles' rows and their locations' distances, no resource built (a New York search at 1M has
+    ~1,500 matches). None when the search is not such."""
+    miles = criteria.location_miles
+    if (miles is None or criteria.ranking is not None or criteria.prepare
+            or not light.supports("PractitionerRole", criteria.fields)
+            or any(test not in criteria.within_tests for test in criteria.tests)):
+        return None
+    found = light.role_places(ctx.session, ctx.canon, criteria.listings, criteria.fields, _within(criteria))
+    return sorted(((round(miles[loc_id], 9), *key), None) for key, loc_id in found)
 
 
 def matches(ctx: Context, resource_type: str, criteria: Criteria, fields: set[str] | None = None):
@@ -308,7 +327,9 @@ def page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | 
     if criteria.content_alone:
         return _ranked_page(ctx, resource_type, criteria, after, count)
     if criteria.distance is not None or criteria.ranking is not None:
-        found = matches(ctx, resource_type, criteria)
+        found = _placed_roles(ctx, criteria) if resource_type == "PractitionerRole" else None
+        if found is None:
+            found = matches(ctx, resource_type, criteria)
         return len(found), full(ctx, resource_type,
                                 [item for item in found if after is None or item[0] > after][:count + 1])
     if not criteria.tests and criteria.listings is None:

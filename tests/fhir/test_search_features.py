@@ -119,6 +119,44 @@ def test_near_with_filters_finds_the_practitioners_the_json_api_finds(demo):
     assert checked > 20
 
 
+def test_roles_near_answer_alike_whether_built_or_placed(demo, monkeypatch):
+    """A `location.near` role search whose every test its light roles are built `within` answers
+    from the roles' rows and distances alone (search._placed_roles): every page, total and distance
+    equals what building and testing each role gives."""
+    from directory.fhir import search
+
+    lat, lon = _centre(demo)
+    roles = _of(demo.resources, "PractitionerRole")
+    specialty = max({c["code"] for r in roles for s in r.get("specialty", []) for c in s["coding"]},
+                    key=lambda code: sum(code in str(r.get("specialty")) for r in roles))
+    network = max({oracle.values(r, oracle.parameter("PractitionerRole", "network")["expression"])[0]["reference"]
+                   for r in roles if r.get("extension")}, key=lambda ref: sum(ref in str(r) for r in roles))
+    queries = [f"PractitionerRole?location.near={_near(lat, lon, radius)}{filters}&_count=7"
+               for radius in (50, 500)
+               for filters in ("", f"&specialty={specialty}", f"&network={network}", "&new-patient=newpt",
+                               f"&specialty={specialty}&network={network}&new-patient=nopt,newpt",
+                               "&_include=PractitionerRole:location")]
+
+    def walk(query: str) -> list:
+        pages = []
+        while query:
+            bundle = _bundle(demo.client, query)
+            pages.append(bundle)
+            following = [link["url"] for link in bundle["link"] if link["relation"] == "next"]
+            query = following[0].split("/fhir/", 1)[1] if following else None
+        return pages
+
+    answered = []
+    placed_roles = search._placed_roles
+    monkeypatch.setattr(search, "_placed_roles",
+                        lambda ctx, criteria: answered.append(placed_roles(ctx, criteria)) or answered[-1])
+    placed = [walk(query) for query in queries]
+    assert sum(len(pages) for pages in placed) > len(queries)  # several pages
+    assert sum(found is not None for found in answered) == sum(len(pages) for pages in placed)  # all placed
+    monkeypatch.setattr(search, "_placed_roles", lambda ctx, criteria: None)
+    assert [walk(query) for query in queries] == placed
+
+
 def test_content_answers_in_the_searchers_order(demo):
     practitioners = _of(demo.resources, "Practitioner")
     family = practitioners[3]["name"][0]["family"]
