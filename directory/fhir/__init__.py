@@ -8,6 +8,7 @@ from records to resource dictionaries), `read` the lookup of one resource by typ
 Search: `parameters` (what each type answers and where its values are), `values` (how a value
 matches), `universe` (every resource of a type in key order), `criteria` (a query as tests,
 chains and `_has`), `narrowing` (the listings that can match, from the database), `places` (near
-and _content through the Searcher), `counts` (totals without criteria), `include`, `definitions`
-(our SearchParameter resources) and `search` (the Bundle and its paging).
+and _content through the Searcher), `nearby` (`Location?near` alone, by point), `counts` (totals
+without criteria), `include`, `definitions` (our SearchParameter resources) and `search` (the
+Bundle and its paging).
 """
