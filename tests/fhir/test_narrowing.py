@@ -4,10 +4,10 @@ goes through migration 0010's indexes, on SQLite and PostgreSQL, and keeps every
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, text
 
 from directory.db import get_engine
 from directory.fhir.narrowing import narrowing
+from tests.fhir.plans import plans, statements_run
 
 # Each search and the indexes its statements must use (none of them scans the table).
 SEARCHES = [
@@ -25,25 +25,9 @@ def _plans(app, session, resource_type, name, values) -> tuple[tuple, list[str]]
     """The narrowing's answer (candidates, certain) and the plan of each statement it ran (the planner told not to
     scan when it can do otherwise: these tables are tiny)."""
     engine = get_engine(app)
-    statements = []
-
-    def seen(conn, cursor, statement, params, context, many):
-        statements.append((statement, params))
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(engine) as statements:
         found = narrowing(session, resource_type, name, "", values)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-    postgres = engine.dialect.name == "postgresql"
-    plans = []
-    with engine.connect() as conn:
-        if postgres:
-            conn.execute(text("SET enable_seqscan = off"))
-        for statement, params in statements:
-            explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
-            rows = conn.exec_driver_sql(explain + statement, params).all()
-            plans.append(" ".join(str(row[-1] if not postgres else row[0]) for row in rows))
-    return found, plans
+    return found, plans(engine, statements)
 
 
 @pytest.mark.parametrize("backend", ["whoosh", "postgres"])

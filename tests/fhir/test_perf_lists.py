@@ -14,6 +14,7 @@ from directory.db import get_engine
 from directory.fhir.codes import Canonicals
 from directory.fhir.universe import mapped, resources
 from directory.models import MAX_ID
+from tests.fhir.plans import plans, statements_run
 
 BOSTON = "42.3467|-71.0972|20|mi"
 
@@ -164,8 +165,6 @@ def test_location_near_reads_indexes_only(app, client, factory):
     """`Location?near` counts its points through migration 0014's index and finds inactive listings
     through migration 0015's: no statement of the request reads the listing or location table whole
     (SQLite: no SCAN of either; PostgreSQL, told not to scan when it can do otherwise: no Seq Scan)."""
-    from sqlalchemy import event, text
-
     from directory.services.listings import set_active
     from directory.services.unit_of_work import unit_of_work
 
@@ -174,26 +173,11 @@ def test_location_near_reads_indexes_only(app, client, factory):
     with app.app_context(), unit_of_work("test") as uow:
         set_active(uow.session, gone.id, False, "test")
     engine = get_engine(app)
-    statements = []
-
-    def seen(conn, cursor, statement, params, context, many):
-        statements.append((statement, params))
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(engine) as statements:
         body = client.get(f"/fhir/Location?near={BOSTON}&_count=1").get_json()
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert body["total"] == 2
     postgres = engine.dialect.name == "postgresql"
-    plans = []
-    with engine.connect() as conn:
-        if postgres:
-            conn.execute(text("SET enable_seqscan = off"))
-        for statement, params in statements:
-            explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
-            rows = conn.exec_driver_sql(explain + statement, params).all()
-            plans.append(" ".join(str(row[0] if postgres else row[-1]) for row in rows))
-    joined = " | ".join(plans)
+    joined = " | ".join(plans(engine, statements))
     assert "ix_location_point" in joined and "ix_listing_inactive" in joined, joined
     scans = [step for step in joined.split(" | ") if "Seq Scan" in step
              or any(f"SCAN {table}" in step for table in ("listing", "location"))]

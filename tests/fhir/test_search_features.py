@@ -93,13 +93,19 @@ def test_location_near_orders_by_the_nearest_location(demo, resource_type):
     assert distances == sorted(distances)
 
 
-def test_near_with_filters_finds_the_practitioners_the_json_api_finds(demo):
-    lat, lon = _centre(demo)
+def _commonest_specialty_and_network(demo) -> tuple[str, str]:
+    """The specialty code and the network reference (`Organization/net-N`) most roles of the demo hold."""
     roles = _of(demo.resources, "PractitionerRole")
     specialty = max({c["code"] for r in roles for s in r.get("specialty", []) for c in s["coding"]},
                     key=lambda code: sum(code in str(r.get("specialty")) for r in roles))
     network = max({oracle.values(r, oracle.parameter("PractitionerRole", "network")["expression"])[0]["reference"]
                    for r in roles if r.get("extension")}, key=lambda ref: sum(ref in str(r) for r in roles))
+    return specialty, network
+
+
+def test_near_with_filters_finds_the_practitioners_the_json_api_finds(demo):
+    lat, lon = _centre(demo)
+    specialty, network = _commonest_specialty_and_network(demo)
     checked = 0
     for radius in (50, 200, 500):
         for filters, api_filters in (("", ""), (f"&specialty={specialty}", f"&specialty={specialty}"),
@@ -126,11 +132,7 @@ def test_roles_near_answer_alike_whether_built_or_placed(demo, monkeypatch):
     from directory.fhir import search
 
     lat, lon = _centre(demo)
-    roles = _of(demo.resources, "PractitionerRole")
-    specialty = max({c["code"] for r in roles for s in r.get("specialty", []) for c in s["coding"]},
-                    key=lambda code: sum(code in str(r.get("specialty")) for r in roles))
-    network = max({oracle.values(r, oracle.parameter("PractitionerRole", "network")["expression"])[0]["reference"]
-                   for r in roles if r.get("extension")}, key=lambda ref: sum(ref in str(r) for r in roles))
+    specialty, network = _commonest_specialty_and_network(demo)
     queries = [f"PractitionerRole?location.near={_near(lat, lon, radius)}{filters}&_count=7"
                for radius in (50, 500)
                for filters in ("", f"&specialty={specialty}", f"&network={network}", "&new-patient=newpt",
