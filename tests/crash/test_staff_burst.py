@@ -4,6 +4,7 @@ the restarted server's first searches find every listing under its current name 
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -65,7 +66,9 @@ def burst(base: str, number: int, listings: list[tuple[Listing, int]], editor: E
             try:
                 status, page = fetch(opener, f"{base}/staff/listings/{listing.id}/edit",
                                      edit_form(listing, location_id, name, versions[listing.id], token))
-            except OSError:  # the server was killed: this edit may or may not have committed
+            except (OSError, http.client.HTTPException):
+                # The server was killed (before its answer, or mid-way through its body: IncompleteRead):
+                # this edit may or may not have committed.
                 return
             assert status == 200 and "public search shows the change" in page, (status, page[-2000:])
             del editor.in_flight[listing.id]
