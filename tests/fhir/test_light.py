@@ -86,7 +86,8 @@ def test_roles_within_locations_and_networks_are_the_others_under_their_own_keys
         codes = sorted({code for r in every.values() for code in codes_of(r)})
         for within in (light.Within(frozenset(locations[::2]), frozenset(networks[1::2])),
                        light.Within(specialties=frozenset(codes[::2]), accepting=frozenset({True})),
-                       light.Within(frozenset(locations[1::2]), None, frozenset(codes[1::3]), frozenset({False}))):
+                       light.Within(frozenset(locations[1::2]), None, frozenset(codes[1::3]), frozenset({False})),
+                       light.Within(accepting=frozenset({True, False}))):
             kept = dict(light.resources(session, "PractitionerRole", canon, None, fields, within=within))
             expected = {key: r for key, r in every.items()
                         if (within.locations is None or location_of(r) in within.locations)
@@ -94,4 +95,10 @@ def test_roles_within_locations_and_networks_are_the_others_under_their_own_keys
                         and (within.specialties is None or codes_of(r) & within.specialties)
                         and (within.accepting is None or accepting_of(r) in within.accepting)}
             assert expected and kept == expected, within
+            # The same roles placed by one statement (search._placed_roles), building none.
+            placed = light.role_places(session, canon, None, fields, within)
+            assert placed == [(key, location_of(kept[key])) for key in sorted(kept)], within
+            some = {key[1] for key in list(kept)[::3]}
+            assert light.role_places(session, canon, some, fields, within) == [
+                (key, location_of(kept[key])) for key in sorted(kept) if key[1] in some], within
             assert any(key[2] > 0 for key in kept)  # not only each practitioner's first role and network

@@ -148,3 +148,62 @@ def test_a_name_search_counts_and_pages_alike_whether_certain_or_tested(client, 
     found = [e["resource"]["id"] for e in organizations["entry"]]
     assert organizations["total"] == len(found) == 4  # Lovely Care, Love Infusion, the payer and the network
     assert f"org-{love}" in found and f"net-{network.id}" in found
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_roles_near_are_placed_by_one_statement_as_built(client, session, factory, monkeypatch):
+    """A `location.near` role search whose tests the roles' rows answer (search._placed_roles: one
+    statement that numbers each practitioner's roles and networks) gives the same entries, keys
+    and totals as building and testing every role, on either database: roles at several places,
+    with and without their own specialty, accepting or not, practitioners in several networks,
+    in one, in none, one inactive."""
+    from sqlalchemy import select
+
+    from directory.fhir import search
+    from directory.models import Listing, Location
+    from directory.services.roles import add_role
+    from directory.services.unit_of_work import unit_of_work
+
+    networks = [factory.network(name=f"Plan {i}").id for i in range(3)]
+    clinics = [factory.listing(name=f"Clinic {i}", zips=["02115", "02139", "01060"]) for i in range(2)]
+    places = list(session.scalars(select(Location.id).where(Location.listing_id.in_([c.id for c in clinics]))
+                                  .order_by(Location.id)))
+    held = ["207RR0500X", "2084N0400X", "207N00000X"]
+    people = []
+    for i in range(6):
+        person = factory.listing(kind="practitioner", name=f"Ada Lovelace {i}", zip="02116",
+                                 specialties=held[i % 3:] + held[:i % 3], primary_specialty=held[(i + 1) % 3],
+                                 networks=[networks[j] for j in range(3) if (i + j) % 3 or i == 4][:max(0, i - 1)])
+        with factory.app.app_context(), unit_of_work("test", session=session) as work:
+            for n, place in enumerate(places[i % 2::2][:3]):
+                add_role(work.session, practitioner_id=person.id, location_id=place, actor=work.actor,
+                         specialty_code=held[(i + n) % 3] if n % 2 else None, accepting_new_patients=(i + n) % 2 == 0)
+        people.append(person.id)
+    session.get(Listing, people[3]).active = False
+    session.commit()
+    factory.sync()
+    queries = [f"location.near=42.35|-71.08|{radius}|mi{filters}&_count=4"
+               for radius in (10, 100)
+               for filters in ("", "&specialty=2084N0400X", f"&network=Organization/net-{networks[1]}",
+                               "&new-patient=newpt", f"&specialty=207RR0500X,207N00000X&network=net-{networks[0]}"
+                               "&new-patient=nopt", "&new-patient=newpt,nopt")]
+
+    def walk(query: str) -> list:
+        pages = []
+        while query:
+            response = client.get(f"/fhir/PractitionerRole?{query}")
+            assert response.status_code == 200, response.get_json()
+            pages.append(response.get_json())
+            query = next((urlsplit(link["url"]).query for link in pages[-1]["link"] if link["relation"] == "next"),
+                         None)
+        return pages
+
+    answered = []
+    placed_roles = search._placed_roles
+    monkeypatch.setattr(search, "_placed_roles",
+                        lambda ctx, criteria: answered.append(placed_roles(ctx, criteria)) or answered[-1])
+    placed = [walk(query) for query in queries]
+    assert all(found is not None for found in answered) and len(answered) == sum(len(p) for p in placed)
+    assert sum(pages[0]["total"] for pages in placed) > 20
+    monkeypatch.setattr(search, "_placed_roles", lambda ctx, criteria: None)
+    assert [walk(query) for query in queries] == placed
