@@ -17,7 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from sqlalchemy import exists, false, func, null, select
+from sqlalchemy import and_, exists, false, func, null, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from directory import reference as vocabulary
@@ -104,9 +105,9 @@ def role_places(session: Session, canon: Canonicals, listings: set[int] | None, 
                 within: Within) -> list[tuple[Key, int]]:
     """(key, location id) of every PractitionerRole `within` (of `listings`, when given), in key
     order, building none: for a search whose every test `within` guarantees, each is a match.
-    Two statements: the database numbers each practitioner's roles (and then networks) as `_roles`
-    and the full mapping order them, and keeps only the roles within, so a New York search at 1M
-    reads ~1,600 role rows instead of ~15,000 rows of several tables."""
+    One statement: the database numbers each practitioner's roles and networks as `_roles` and
+    the full mapping order them, and keeps only the roles within, so a New York search at 1M
+    reads ~1,600 rows instead of ~15,000 rows of several tables."""
     kind = dialect(session)
     params: dict = {}
 
@@ -127,8 +128,21 @@ def role_places(session: Session, canon: Canonicals, listings: set[int] | None, 
     if listings is not None:
         roles = roles.where(listed(Role.practitioner_id, "wanted", listings))
     r = roles.subquery("r")
-    statement = (select(r.c.lid, r.c.pos, r.c.loc).join(Listing, Listing.id == r.c.lid)
-                 .where(_ACTIVE, Listing.kind == "practitioner").order_by(r.c.lid, r.c.pos))
+    # Each role's copies: one per network the practitioner is in, numbered in network order (a
+    # network's position is how many of the practitioner's networks come before it), or one
+    # without a network for a practitioner in none. Every participation's network exists (a
+    # foreign key), as `_roles` requires of the networks it numbers.
+    copy, before, every = aliased(Participation), aliased(Participation), aliased(Participation)
+    at = (select(func.count()).where(before.listing_id == r.c.lid, before.network_id < copy.network_id)
+          .scalar_subquery())
+    copies = select(func.count()).where(every.listing_id == r.c.lid).scalar_subquery()
+    statement = (select(r.c.lid, r.c.pos, r.c.loc, at, copies).join(Listing, Listing.id == r.c.lid)
+                 .where(_ACTIVE, Listing.kind == "practitioner").order_by(r.c.lid, r.c.pos, copy.network_id))
+    if within.networks is None:
+        statement = statement.outerjoin(copy, copy.listing_id == r.c.lid)
+    else:
+        statement = statement.join(copy, and_(copy.listing_id == r.c.lid,
+                                              listed(copy.network_id, "networks", within.networks)))
     if within.locations is not None:
         statement = statement.where(listed(r.c.loc, "locations", within.locations))
     if within.accepting is not None and within.accepting != {True, False}:
@@ -141,24 +155,8 @@ def role_places(session: Session, canon: Canonicals, listings: set[int] | None, 
             if role_specialty_allowed(code, section)]
         statement = statement.where(r.c.code.in_(allowed), exists().where(ListingSpecialty.listing_id == r.c.lid,
                                                                           ListingSpecialty.code == r.c.code))
-    placed = session.execute(statement, params).all()
-    # Each role's copies: one per network the practitioner is in (numbered in network order), or
-    # one without a network for a practitioner in none; only the networks searched are kept.
-    params = {}
-    copies = (select(Participation.listing_id.label("lid"), Participation.network_id.label("network"),
-                     (func.row_number().over(partition_by=Participation.listing_id,
-                                             order_by=Participation.network_id) - 1).label("at"),
-                     func.count().over(partition_by=Participation.listing_id).label("copies"))
-              .join(Network, Network.id == Participation.network_id)
-              .where(listed(Participation.listing_id, "placed", {lid for lid, _, _ in placed})).subquery("m"))
-    kept = select(copies.c.lid, copies.c.at, copies.c.copies)
-    if within.networks is not None:
-        kept = kept.where(listed(copies.c.network, "networks", within.networks))
-    networks = defaultdict(list)
-    for lid, at, count in session.execute(kept.order_by(copies.c.lid, copies.c.at), params) if placed else ():
-        networks[lid].append((at, count))
-    return [((0, lid, pos * count + at), loc) for lid, pos, loc in placed
-            for at, count in networks.get(lid, [(0, 1)] if within.networks is None else [])]
+    return [((0, lid, pos * max(count, 1) + position), loc)
+            for lid, pos, loc, position, count in session.execute(statement, params)]
 
 
 def _rows(session: Session, statement, column, wanted: list[int] | None):
