@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from directory.fhir import ids
 from directory.fhir.codes import ACCEPTING, NUCC_SYSTEM, Canonicals
 from directory.fhir.errors import SearchError
-from directory.fhir.narrowing import narrowing
+from directory.fhir.narrowing import CERTAIN, certain_selects, narrowing
 from directory.fhir.parameters import PARAMS, Ext, Param
 from directory.fhir.places import Near, content_ranking, content_words, near_listings, parse_near
 from directory.fhir.universe import Key, among, dialect, id_list, listing_key, listings_of
@@ -90,6 +90,11 @@ class Criteria:
     # Test -> the listings whose resource it certainly passes (when active and of the type):
     # a search all of whose tests are here counts those without mapping them (see `search.page`).
     certain: dict[Callable[[Key, dict], bool], set[int]] = field(default_factory=dict)
+    # Plain `name` tests (CERTAIN) whose narrowing waits for the end of `parse`: (test, name, values).
+    lazy_text: list[tuple[Callable[[Key, dict], bool], str, list[str]]] = field(default_factory=list)
+    # When those are a page's only tests: each one's (prefixed, beyond ASCII) statements (see
+    # `narrowing.certain_selects`), which the database counts and pages (`search._text_page`).
+    text_alone: list[tuple] | None = None
 
     def narrow(self, listings: set[int]) -> None:
         self.listings = set(listings) if self.listings is None else self.listings & listings
@@ -121,6 +126,8 @@ def parse(ctx: Context, resource_type: str, pairs: list[tuple[str, str]], page: 
             raise SearchError("not-supported", str(error), name) from None
         if applied:
             criteria.applied.append((name, value))
+    if criteria.lazy_text:
+        _text_narrowing(ctx, resource_type, criteria, page)
     if criteria.rankings:
         criteria.content_alone = (page and resource_type in ONE_PER_LISTING and len(criteria.rankings) == 1
                                   and criteria.tests == [criteria.ranking_test])
@@ -142,6 +149,29 @@ def parse(ctx: Context, resource_type: str, pairs: list[tuple[str, str]], page: 
             if narrowed is not None:
                 criteria.narrow(narrowed)
     return criteria
+
+
+def _narrow(ctx: Context, resource_type: str, base: str, modifier: str, values: list[str], test,
+            criteria: Criteria) -> None:
+    narrowed, certain = narrowing(ctx.session, resource_type, base, modifier, values)
+    if narrowed is not None:
+        criteria.narrow(narrowed)
+    if certain is not None:
+        criteria.certain[test] = certain
+
+
+def _text_narrowing(ctx: Context, resource_type: str, criteria: Criteria, page: bool) -> None:
+    """The plain `name` tests' narrowing: left to the database whole when they are a page's only
+    tests (`text_alone`), else read now (candidates and certain listings, as every narrowing)."""
+    lazy = criteria.lazy_text
+    if (page and resource_type in ONE_PER_LISTING and criteria.tests == [test for test, _, _ in lazy]
+            and criteria.listings is None and criteria.near is None and not criteria.rankings):
+        selects = [certain_selects(ctx.session, resource_type, base, values) for _, base, values in lazy]
+        if all(found is not None for found in selects):
+            criteria.text_alone = selects
+            return
+    for test, base, values in lazy:
+        _narrow(ctx, resource_type, base, "", values, test, criteria)
 
 
 def _element(path: tuple) -> str:
@@ -194,12 +224,10 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
         # also takes a URL's last part, whose other parts the test still checks).
         if base == "specialty" or all(_NETWORK_REF.fullmatch(part) for part in split_escaped(value, ",")):
             criteria.within_tests.add(test)
+    elif not modifier and (resource_type, base) in CERTAIN:
+        criteria.lazy_text.append((test, base, split_escaped(value, ",")))
     else:
-        narrowed, certain = narrowing(ctx.session, resource_type, base, modifier, split_escaped(value, ","))
-        if narrowed is not None:
-            criteria.narrow(narrowed)
-        if certain is not None:
-            criteria.certain[test] = certain
+        _narrow(ctx, resource_type, base, modifier, split_escaped(value, ","), test, criteria)
     if base == "_id":
         criteria.narrow(listings_of(ctx.session, resource_type, split_escaped(value, ",")))
     return True

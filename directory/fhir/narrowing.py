@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import and_, bindparam, func, or_, text
+from sqlalchemy import and_, bindparam, func, or_, text, union_all
 from sqlmodel import Session, select
 
 from directory.fhir import ids
@@ -156,6 +156,18 @@ def _like(session: Session, column, value: str, modifier: str):
 TextNarrowing = tuple[set[int], set[int]] | None
 
 
+def _prefix_selects(session: Session, sources, prefixes: list[str]) -> tuple[list, list]:
+    """(the statements of the rows whose folded text starts with a prefix, through the indexes;
+    those of the rows with any text beyond ASCII, through the partial indexes) over these sources."""
+    prefixed, beyond = [], []
+    for listing_column, columns, condition, beyond_columns in sources:
+        conditions = [] if condition is None else [condition]
+        prefixed += [select(listing_column).where(or_(*(_starts(session, column, prefix) for prefix in prefixes)),
+                                                  *conditions) for column in columns]
+        beyond.append(select(listing_column).where(_beyond_ascii(session, beyond_columns), *conditions))
+    return prefixed, beyond
+
+
 def _text(*sources) -> Callable[[Session, list[str], str], TextNarrowing]:
     """A string parameter over these (listing id column, text columns, condition, the columns of
     the partial index on the rows beyond ASCII) sources: the rows whose folded text starts with a
@@ -168,22 +180,18 @@ def _text(*sources) -> Callable[[Session, list[str], str], TextNarrowing]:
         prefixes = [fold(value) for value in values]
         if not all(prefixes):
             return None  # a value folded to nothing (only combining marks): every text starts so
-        found: set[int] = set()
-        prefixed: set[int] = set()
-        beyond_rows: set[int] = set()
-        for listing_column, columns, condition, beyond in sources:
-            conditions = [] if condition is None else [condition]
-            if modifier == "contains":
+        if modifier == "contains":
+            found: set[int] = set()
+            for listing_column, columns, condition, _ in sources:
                 wanted = or_(*(_like(session, column, value, modifier) for column in columns for value in values))
-                found |= set(session.exec(select(listing_column).where(wanted, *conditions)))
-                continue
-            for column in columns:
-                prefixed |= set(session.exec(select(listing_column).where(
-                    or_(*(_starts(session, column, prefix) for prefix in prefixes)), *conditions)))
-            beyond_rows |= set(session.exec(select(listing_column).where(_beyond_ascii(session, beyond),
-                                                                         *conditions)))
-        found |= prefixed | beyond_rows
-        return found, (set() if modifier == "contains" else prefixed - beyond_rows)
+                found |= set(session.exec(select(listing_column).where(wanted, *([] if condition is None
+                                                                                 else [condition]))))
+            return found, set()
+        prefixed_selects, beyond_selects = _prefix_selects(session, sources, prefixes)
+        prefixed = {lid for statement in prefixed_selects for lid in session.exec(statement)}
+        beyond_rows = {lid for statement in beyond_selects for lid in session.exec(statement)}
+        return prefixed | beyond_rows, prefixed - beyond_rows
+    narrow.sources = sources
     return narrow
 
 
@@ -208,6 +216,19 @@ TEXT_NARROWERS = {
 # name (text, and family without a practitioner row) and the practitioner's last and first names
 # and credentials (family, given, suffix); an Organization's is its listing's name.
 CERTAIN = {("Practitioner", "name"), ("Organization", "name")}
+
+
+def certain_selects(session: Session, resource_type: str, name: str, values: list[str]):
+    """For a plain `name` (CERTAIN) search: (the statement of the listings found by a prefix, as one
+    UNION ALL; the statement of those with text beyond ASCII, which only testing decides), for the
+    database to count and page the certain ones itself (see `search._text_page`). None when a
+    value folds to nothing."""
+    prefixes = [fold(value) for value in values]
+    if not all(prefixes):
+        return None
+    prefixed, beyond = _prefix_selects(session, TEXT_NARROWERS[resource_type, name].sources, prefixes)
+    return union_all(*prefixed), union_all(*beyond)
+
 
 SLACK = timedelta(days=1)  # wider than any zone offset or rounding between the row and its resource
 

@@ -75,3 +75,20 @@ def test_what_the_narrowing_calls_certain(app, session, factory):
     assert narrowing(session, "Practitioner", "name", "contains", ["ove"])[1] is None
     assert narrowing(session, "Practitioner", "family", "", ["love"])[1] is None
     assert narrowing(session, "Location", "address-postalcode", "", ["0211"])[1] is None
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_a_name_search_alone_is_counted_through_the_indexes(app, client, factory):
+    """`Practitioner?name` alone is counted and paged by the database in one statement
+    (search._text_page) that starts from the names' indexes and reads no table whole."""
+    ada = factory.listing(kind="practitioner", name="Ada Lovelace", first_name="Ada", last_name="Lovelace").id
+    factory.listing(kind="practitioner", name="José Lovéz", first_name="José", last_name="Lovéz")
+    engine = get_engine(app)
+    with statements_run(engine) as statements:
+        bundle = client.get("/fhir/Practitioner?name=love").get_json()
+    assert bundle["total"] == 2 and f"prac-{ada}" in {e["resource"]["id"] for e in bundle["entry"]}
+    counted = [i for i, (statement, _) in enumerate(statements) if "count(*) OVER ()" in statement]
+    assert len(counted) == 1, [statement for statement, _ in statements]
+    plan = plans(engine, [statements[counted[0]]])[0]
+    assert {"ix_listing_name_folded", "ix_practitioner_last_name_folded"} <= set(plan.replace("(", " ").split()), plan
+    assert "Seq Scan" not in plan and "SCAN listing" not in plan, plan

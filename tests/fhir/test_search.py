@@ -112,12 +112,19 @@ def test_near_and_content_go_through_either_search_backend(client, factory):
 
 
 @pytest.mark.parametrize("backend", ["whoosh", "postgres"])
-def test_a_name_search_counts_and_pages_alike_whether_certain_or_tested(client, session, factory):
+def test_a_name_search_counts_and_pages_alike_whether_certain_or_tested(client, session, factory, monkeypatch):
     """`Practitioner?name` and `Organization?name` count the listings the database certainly
-    matched (ASCII names found by their prefix) without mapping them (search._certain_page); the
-    others (text beyond ASCII, networks, other kinds, inactive listings) are still tested. Every
-    page of either way, followed by its `next` link, gives the matches once, in id order."""
+    matched (ASCII names found by their prefix) without mapping them: alone, in one statement that
+    counts and pages them (search._text_page); with other tests, from their ids
+    (search._certain_page); the others (text beyond ASCII, networks, other kinds, inactive
+    listings) are still tested. Every page of each way, followed by its `next` link, gives the
+    matches once, in id order, and the same Bundles."""
+    from directory.fhir import criteria, search
     from directory.models import Listing
+
+    paged = []
+    text_page = search._text_page
+    monkeypatch.setattr(search, "_text_page", lambda *args: paged.append(args[1]) or text_page(*args))
 
     ada = factory.listing(kind="practitioner", name="Lovelace Ada", first_name="Ada", last_name="Lovelace").id
     jose = factory.listing(kind="practitioner", name="José Lovéz", first_name="José", last_name="Lovéz").id
@@ -148,6 +155,23 @@ def test_a_name_search_counts_and_pages_alike_whether_certain_or_tested(client, 
     found = [e["resource"]["id"] for e in organizations["entry"]]
     assert organizations["total"] == len(found) == 4  # Lovely Care, Love Infusion, the payer and the network
     assert f"org-{love}" in found and f"net-{network.id}" in found
+    assert set(paged) == {"Practitioner", "Organization"}
+    # The same searches with the names' statements read into ids (search._certain_page) answer alike.
+    queries = ["Practitioner?name=lov&_count=1", "Practitioner?name=LOV,zzz&_count=3", "Practitioner?name=lov&name=lo",
+               "Organization?name=lov&_count=2", "Practitioner?name=zzz"]
+
+    def walk(query: str) -> list:
+        pages = []
+        while query:
+            pages.append(client.get(f"/fhir/{query}").get_json())
+            query = next((link["url"].split("/fhir/", 1)[1] for link in pages[-1]["link"]
+                          if link["relation"] == "next"), None)
+        return pages
+
+    alone = [walk(query) for query in queries]
+    monkeypatch.setattr(criteria, "certain_selects", lambda *args: None)
+    paged.clear()
+    assert [walk(query) for query in queries] == alone and not paged
 
 
 @pytest.mark.parametrize("backend", ["whoosh", "postgres"])
