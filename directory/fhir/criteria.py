@@ -87,9 +87,6 @@ class Criteria:
     within_tests: set[Callable[[Key, dict], bool]] = field(default_factory=set)
     ranking_test: Callable[[Key, dict], bool] | None = None  # _content's test (a ranked listing's)
     listings_only: bool = False  # a test rejects what the networks give (payers, networks, plans)
-    # Test -> the listings whose resource it certainly passes (when active and of the type):
-    # a search all of whose tests are here counts those without mapping them (see `search.page`).
-    certain: dict[Callable[[Key, dict], bool], set[int]] = field(default_factory=dict)
     # Plain `name` tests (CERTAIN) whose narrowing waits for the end of `parse`: (test, name, values).
     lazy_text: list[tuple[Callable[[Key, dict], bool], str, list[str]]] = field(default_factory=list)
     # When those are a page's only tests: each one's (prefixed, beyond ASCII) statements (see
@@ -98,16 +95,6 @@ class Criteria:
 
     def narrow(self, listings: set[int]) -> None:
         self.listings = set(listings) if self.listings is None else self.listings & listings
-
-    def certainly(self) -> set[int] | None:
-        """The candidates every test certainly passes (when active and of the type), or None when
-        some test has no such set."""
-        if self.listings is None or not self.tests or any(test not in self.certain for test in self.tests):
-            return None
-        found = set(self.listings)
-        for test in self.tests:
-            found &= self.certain[test]
-        return found
 
 
 def parse(ctx: Context, resource_type: str, pairs: list[tuple[str, str]], page: bool = False) -> Criteria:
@@ -151,18 +138,16 @@ def parse(ctx: Context, resource_type: str, pairs: list[tuple[str, str]], page: 
     return criteria
 
 
-def _narrow(ctx: Context, resource_type: str, base: str, modifier: str, values: list[str], test,
+def _narrow(ctx: Context, resource_type: str, base: str, modifier: str, values: list[str],
             criteria: Criteria) -> None:
-    narrowed, certain = narrowing(ctx.session, resource_type, base, modifier, values)
+    narrowed, _ = narrowing(ctx.session, resource_type, base, modifier, values)
     if narrowed is not None:
         criteria.narrow(narrowed)
-    if certain is not None:
-        criteria.certain[test] = certain
 
 
 def _text_narrowing(ctx: Context, resource_type: str, criteria: Criteria, page: bool) -> None:
     """The plain `name` tests' narrowing: left to the database whole when they are a page's only
-    tests (`text_alone`), else read now (candidates and certain listings, as every narrowing)."""
+    tests (`text_alone`), else read now (their candidates, as every narrowing)."""
     lazy = criteria.lazy_text
     if (page and resource_type in ONE_PER_LISTING and criteria.tests == [test for test, _, _ in lazy]
             and criteria.listings is None and criteria.near is None and not criteria.rankings):
@@ -170,8 +155,8 @@ def _text_narrowing(ctx: Context, resource_type: str, criteria: Criteria, page: 
         if all(found is not None for found in selects):
             criteria.text_alone = selects
             return
-    for test, base, values in lazy:
-        _narrow(ctx, resource_type, base, "", values, test, criteria)
+    for _, base, values in lazy:
+        _narrow(ctx, resource_type, base, "", values, criteria)
 
 
 def _element(path: tuple) -> str:
@@ -227,7 +212,7 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
     elif not modifier and (resource_type, base) in CERTAIN:
         criteria.lazy_text.append((test, base, split_escaped(value, ",")))
     else:
-        _narrow(ctx, resource_type, base, modifier, split_escaped(value, ","), test, criteria)
+        _narrow(ctx, resource_type, base, modifier, split_escaped(value, ","), criteria)
     if base == "_id":
         criteria.narrow(listings_of(ctx.session, resource_type, split_escaped(value, ",")))
     return True

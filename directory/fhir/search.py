@@ -13,7 +13,6 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
-from functools import cache
 from itertools import islice
 from urllib.parse import urlencode
 
@@ -29,7 +28,7 @@ from directory.fhir.errors import SearchError
 from directory.fhir.include import included, parse_inclusions
 from directory.fhir.nearby import near_page
 from directory.fhir.places import content_page
-from directory.fhir.universe import Key, among, dialect, id_list, listing_key, mapped, resources
+from directory.fhir.universe import Key, listing_key, mapped, resources
 from directory.models import MAX_ID, Listing
 
 __all__ = ["SearchError", "decode_cursor", "encode_cursor", "search"]
@@ -144,13 +143,6 @@ def full(ctx: Context, resource_type: str, found: list) -> list:
     return [(sort_key, by_key[_key(sort_key)]) for sort_key, _ in found if _key(sort_key) in by_key]
 
 
-@cache
-def _alive(dialect_name: str):
-    """Which of these listings are active and of this kind (built once per dialect)."""
-    return select(Listing.id).where(Listing.active.is_(True), Listing.kind == bindparam("kind"),
-                                    among(Listing.id, "listings", dialect_name))
-
-
 def _ranked_page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | None, count: int):
     """`_content` alone on a type with one resource per listing: the Searcher counts the listings
     of its kind it finds (active ones: the index holds no other) and ranks only as far as the
@@ -159,23 +151,6 @@ def _ranked_page(ctx: Context, resource_type: str, criteria: Criteria, after: So
     skip = 0 if after is None else int(after[0]) + 1
     total, lids = content_page(words, ONE_PER_LISTING[resource_type], skip, count + 1)
     return total, full(ctx, resource_type, [((skip + i, 0, lid, 0), None) for i, lid in enumerate(lids)])
-
-
-def _certain_page(ctx: Context, resource_type: str, criteria: Criteria, certain: set[int], after: SortKey | None,
-                  count: int):
-    """Key order, on a type with one resource per listing, where every test certainly passes the
-    listings `certain` (see `Criteria.certainly`): of those, the active ones of the type match and
-    are counted from their ids; only the other candidates are tested; only the page is mapped.
-    A name search at 1M has ~8,700 candidates, nearly all certain."""
-    kind = dialect(ctx.session)
-    alive = ctx.session.execute(_alive(kind), {"kind": ONE_PER_LISTING[resource_type],
-                                                "listings": id_list(kind, sorted(certain))}).scalars()
-    keys = [(0, lid, 0) for lid in alive]
-    candidates, tests = _candidates(ctx, resource_type, criteria, only=criteria.listings - certain)
-    keys += [key for key, resource in candidates if all(test(key, resource) for test in tests)]
-    keys.sort()
-    chosen = [(key, None) for key in keys if after is None or key > after][:count + 1]
-    return len(keys), full(ctx, resource_type, chosen)
 
 
 def _text_page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | None, count: int):
@@ -226,9 +201,6 @@ def page(ctx: Context, resource_type: str, criteria: Criteria, after: SortKey | 
         chosen = [] if count == 0 else list(islice(
             resources(ctx.session, resource_type, ctx.canon, after=after, batch=count + 1), count + 1))
         return counts.total(ctx.session, resource_type), chosen
-    certain = criteria.certainly() if resource_type in ONE_PER_LISTING else None
-    if certain:
-        return _certain_page(ctx, resource_type, criteria, certain, after, count)
     total, chosen = 0, []
     candidates, tests = _candidates(ctx, resource_type, criteria)
     for key, resource in candidates:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from directory.db import get_engine
-from directory.fhir.narrowing import narrowing
+from directory.fhir.narrowing import certain_selects, narrowing
 from tests.fhir.plans import plans, statements_run
 
 # Each search and the indexes its statements must use (none of them scans the table).
@@ -75,6 +75,12 @@ def test_what_the_narrowing_calls_certain(app, session, factory):
     assert narrowing(session, "Practitioner", "name", "contains", ["ove"])[1] is None
     assert narrowing(session, "Practitioner", "family", "", ["love"])[1] is None
     assert narrowing(session, "Location", "address-postalcode", "", ["0211"])[1] is None
+    # The statements the database counts a name search alone with (search._text_page) say the same.
+    for resource_type, values in (("Practitioner", ["love"]), ("Practitioner", ["ada", "LOVI"]),
+                                  ("Organization", ["cafe"])):
+        prefixed, beyond = certain_selects(session, resource_type, "name", values)
+        found = set(session.execute(prefixed).scalars()) - set(session.execute(beyond).scalars())
+        assert found == narrowing(session, resource_type, "name", "", values)[1], (resource_type, values)
 
 
 @pytest.mark.parametrize("backend", ["whoosh", "postgres"])

@@ -113,12 +113,11 @@ def test_near_and_content_go_through_either_search_backend(client, factory):
 
 @pytest.mark.parametrize("backend", ["whoosh", "postgres"])
 def test_a_name_search_counts_and_pages_alike_whether_certain_or_tested(client, session, factory, monkeypatch):
-    """`Practitioner?name` and `Organization?name` count the listings the database certainly
-    matched (ASCII names found by their prefix) without mapping them: alone, in one statement that
-    counts and pages them (search._text_page); with other tests, from their ids
-    (search._certain_page); the others (text beyond ASCII, networks, other kinds, inactive
-    listings) are still tested. Every page of each way, followed by its `next` link, gives the
-    matches once, in id order, and the same Bundles."""
+    """`Practitioner?name` and `Organization?name` alone count the listings the database certainly
+    matched (ASCII names found by their prefix) without mapping them, in one statement that counts
+    and pages them (search._text_page); the others (text beyond ASCII, networks, other kinds,
+    inactive listings) are still tested. Every page, followed by its `next` link, gives the
+    matches once, in id order, and the same Bundles as testing every candidate."""
     from directory.fhir import criteria, search
     from directory.models import Listing
 
@@ -156,7 +155,7 @@ def test_a_name_search_counts_and_pages_alike_whether_certain_or_tested(client, 
     assert organizations["total"] == len(found) == 4  # Lovely Care, Love Infusion, the payer and the network
     assert f"org-{love}" in found and f"net-{network.id}" in found
     assert set(paged) == {"Practitioner", "Organization"}
-    # The same searches with the names' statements read into ids (search._certain_page) answer alike.
+    # The same searches, every candidate tested, answer alike.
     queries = ["Practitioner?name=lov&_count=1", "Practitioner?name=LOV,zzz&_count=3", "Practitioner?name=lov&name=lo",
                "Organization?name=lov&_count=2", "Practitioner?name=zzz"]
 
