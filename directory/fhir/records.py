@@ -105,8 +105,11 @@ def load_listings(session: Session, ids: list[int]) -> list[ListingRecord]:
     if not unique:
         return []
     listings = {row.id: row for row in _rows(session, "listing", "id", unique)}
-    organizations = {row.listing_id: row for row in _rows(session, "organization", "listing_id", unique)}
-    practitioners = {row.listing_id: row for row in _rows(session, "practitioner", "listing_id", unique)}
+    # A kind's own rows are read only for listings of that kind (the mapping reads no other).
+    kinds = {kind: [lid for lid, row in listings.items() if row.kind == kind]
+             for kind in ("organization", "practitioner")}
+    organizations = {row.listing_id: row for row in _rows(session, "organization", "listing_id", kinds["organization"])}
+    practitioners = {row.listing_id: row for row in _rows(session, "practitioner", "listing_id", kinds["practitioner"])}
     specialties = defaultdict(list)
     for lid, code, display, primary, section in session.execute(_specialties_statement(), {"ids": unique}):
         specialties[lid].append(SpecialtyRow(code, display, bool(primary), section))
@@ -115,7 +118,7 @@ def load_listings(session: Session, ids: list[int]) -> list[ListingRecord]:
     for loc in _rows(session, "location", "listing_id", unique, "id"):
         locations[loc.listing_id].append(loc)
         places[loc.id] = loc
-    role_rows = list(_rows(session, "role", "practitioner_id", unique, "id"))
+    role_rows = list(_rows(session, "role", "practitioner_id", kinds["practitioner"], "id"))
     elsewhere = sorted({r.location_id for r in role_rows} - set(places))
     for i in range(0, len(elsewhere), 500):  # roles at organizations' locations
         places.update((loc.id, loc) for loc in _rows(session, "location", "id", elsewhere[i:i + 500]))
