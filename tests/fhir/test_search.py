@@ -179,7 +179,7 @@ def test_roles_near_are_placed_by_one_statement_as_built(client, session, factor
     statement that numbers each practitioner's roles and networks) gives the same entries, keys
     and totals as building and testing every role, on either database: roles at several places,
     with and without their own specialty, accepting or not, practitioners in several networks,
-    in one, in none, one inactive."""
+    in one, in none, one inactive, and roles at an inactive clinic's locations, which no chain reaches."""
     from sqlalchemy import select
 
     from directory.fhir import search
@@ -203,8 +203,11 @@ def test_roles_near_are_placed_by_one_statement_as_built(client, session, factor
                          specialty_code=held[(i + n) % 3] if n % 2 else None, accepting_new_patients=(i + n) % 2 == 0)
         people.append(person.id)
     session.get(Listing, people[3]).active = False
+    session.get(Listing, clinics[1].id).active = False  # its locations are no Locations: no chain reaches them
     session.commit()
     factory.sync()
+    closed = {f"Location/loc-{location}" for location in
+              session.scalars(select(Location.id).where(Location.listing_id == clinics[1].id))}
     queries = [f"location.near=42.35|-71.08|{radius}|mi{filters}&_count=4"
                for radius in (10, 100)
                for filters in ("", "&specialty=2084N0400X", f"&network=Organization/net-{networks[1]}",
@@ -228,5 +231,7 @@ def test_roles_near_are_placed_by_one_statement_as_built(client, session, factor
     placed = [walk(query) for query in queries]
     assert all(found is not None for found in answered) and len(answered) == sum(len(p) for p in placed)
     assert sum(pages[0]["total"] for pages in placed) > 20
+    assert not {ref["reference"] for pages in placed for bundle in pages for e in bundle.get("entry", [])
+                for ref in e["resource"]["location"]} & closed
     monkeypatch.setattr(search, "_placed_roles", lambda ctx, criteria: None)
     assert [walk(query) for query in queries] == placed
