@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from types import SimpleNamespace
 
-from sqlalchemy import and_, exists, false, func, null, select
+from sqlalchemy import and_, bindparam, exists, false, func, null, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -105,18 +106,33 @@ def role_places(session: Session, canon: Canonicals, listings: set[int] | None, 
                 within: Within) -> list[tuple[Key, int]]:
     """(key, location id) of every PractitionerRole `within` (of `listings`, when given), in key
     order, building none: for a search whose every test `within` guarantees, each is a match.
-    One statement: the database numbers each practitioner's roles and networks as `_roles` and
-    the full mapping order them, and keeps only the roles within, so a New York search at 1M
-    reads ~1,600 rows instead of ~15,000 rows of several tables."""
+    One statement (`_placed_statement`): the database numbers each practitioner's roles and
+    networks as `_roles` and the full mapping order them, and keeps only the roles within, so a
+    New York search at 1M reads ~1,600 rows instead of ~15,000 rows of several tables."""
     kind = dialect(session)
     params: dict = {}
+    for name, values in (("wanted", listings), ("networks", within.networks), ("locations", within.locations)):
+        if values is not None:
+            params[name] = id_list(kind, sorted(values))
+    accepting = None if within.accepting is None or within.accepting == {True, False} else tuple(within.accepting)
+    if within.specialties is not None:
+        # Held by the practitioner and allowed for a role (see roles._role_specialty), one of those searched.
+        params["allowed"] = [code for code, section in session.execute(
+            select(Specialty.code, Specialty.section).where(Specialty.code.in_(sorted(within.specialties))))
+            if role_specialty_allowed(code, section)]
+    statement = _placed_statement(kind, listings is not None, within.networks is not None,
+                                  within.locations is not None, accepting, within.specialties is not None)
+    return [((0, lid, pos * max(count, 1) + position), loc)
+            for lid, pos, loc, position, count in session.execute(statement, params)]
 
-    def listed(column, name: str, values) -> object:
-        params[name] = id_list(kind, sorted(values))
-        return among(column, name, kind)
 
+@cache
+def _placed_statement(kind: str, wanted: bool, networks: bool, locations: bool, accepting: tuple[bool, ...] | None,
+                      specialties: bool):
+    """`role_places`' statement for the filters given (built once per shape; the values are bound:
+    `wanted`, `networks`, `locations` id lists, `allowed` specialty codes)."""
     code = Role.specialty_code
-    if within.specialties is not None:  # the role's specialty, else the practitioner's primary one
+    if specialties:  # the role's specialty, else the practitioner's primary one
         code = func.coalesce(Role.specialty_code, select(ListingSpecialty.code)
                              .join(Specialty, Specialty.code == ListingSpecialty.code)
                              .where(ListingSpecialty.listing_id == Role.practitioner_id)
@@ -125,8 +141,8 @@ def role_places(session: Session, canon: Canonicals, listings: set[int] | None, 
                     Role.accepting_new_patients.label("accepting"),
                     (func.row_number().over(partition_by=Role.practitioner_id, order_by=Role.id) - 1).label("pos")))
     # (Every role's location exists, a foreign key: `_roles`' join with Location keeps them all.)
-    if listings is not None:
-        roles = roles.where(listed(Role.practitioner_id, "wanted", listings))
+    if wanted:
+        roles = roles.where(among(Role.practitioner_id, "wanted", kind))
     r = roles.subquery("r")
     # Each role's copies: one per network the practitioner is in, numbered in network order (a
     # network's position is how many of the practitioner's networks come before it), or one
@@ -138,25 +154,20 @@ def role_places(session: Session, canon: Canonicals, listings: set[int] | None, 
     copies = select(func.count()).where(every.listing_id == r.c.lid).scalar_subquery()
     statement = (select(r.c.lid, r.c.pos, r.c.loc, at, copies).join(Listing, Listing.id == r.c.lid)
                  .where(_ACTIVE, Listing.kind == "practitioner").order_by(r.c.lid, r.c.pos, copy.network_id))
-    if within.networks is None:
-        statement = statement.outerjoin(copy, copy.listing_id == r.c.lid)
+    if networks:
+        statement = statement.join(copy, and_(copy.listing_id == r.c.lid, among(copy.network_id, "networks", kind)))
     else:
-        statement = statement.join(copy, and_(copy.listing_id == r.c.lid,
-                                              listed(copy.network_id, "networks", within.networks)))
-    if within.locations is not None:
-        statement = statement.where(listed(r.c.loc, "locations", within.locations))
-    if within.accepting is not None and within.accepting != {True, False}:
-        statement = statement.where(r.c.accepting.is_(True) if within.accepting == {True} else
-                                    r.c.accepting.is_(False) if within.accepting == {False} else false())
-    if within.specialties is not None:
-        # Held by the practitioner and allowed for a role (see roles._role_specialty), one of those searched.
-        allowed = [code for code, section in session.execute(
-            select(Specialty.code, Specialty.section).where(Specialty.code.in_(sorted(within.specialties))))
-            if role_specialty_allowed(code, section)]
-        statement = statement.where(r.c.code.in_(allowed), exists().where(ListingSpecialty.listing_id == r.c.lid,
-                                                                          ListingSpecialty.code == r.c.code))
-    return [((0, lid, pos * max(count, 1) + position), loc)
-            for lid, pos, loc, position, count in session.execute(statement, params)]
+        statement = statement.outerjoin(copy, copy.listing_id == r.c.lid)
+    if locations:
+        statement = statement.where(among(r.c.loc, "locations", kind))
+    if accepting is not None:
+        statement = statement.where(r.c.accepting.is_(True) if accepting == (True,) else
+                                    r.c.accepting.is_(False) if accepting == (False,) else false())
+    if specialties:
+        statement = statement.where(r.c.code.in_(bindparam("allowed", expanding=True)),
+                                    exists().where(ListingSpecialty.listing_id == r.c.lid,
+                                                   ListingSpecialty.code == r.c.code))
+    return statement
 
 
 def _rows(session: Session, statement, column, wanted: list[int] | None):
