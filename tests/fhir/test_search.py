@@ -8,6 +8,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from directory.fhir.search import encode_cursor
+from tests.fhir.walking import answers_of, every_page
 
 
 @pytest.fixture
@@ -121,9 +122,7 @@ def test_a_name_search_counts_and_pages_alike_whether_certain_or_tested(client, 
     from directory.fhir import criteria, search
     from directory.models import Listing
 
-    paged = []
-    text_page = search._text_page
-    monkeypatch.setattr(search, "_text_page", lambda *args: paged.append(args[1]) or text_page(*args))
+    paged = answers_of(monkeypatch, search, "_text_page")
 
     ada = factory.listing(kind="practitioner", name="Lovelace Ada", first_name="Ada", last_name="Lovelace").id
     jose = factory.listing(kind="practitioner", name="José Lovéz", first_name="José", last_name="Lovéz").id
@@ -154,23 +153,15 @@ def test_a_name_search_counts_and_pages_alike_whether_certain_or_tested(client, 
     found = [e["resource"]["id"] for e in organizations["entry"]]
     assert organizations["total"] == len(found) == 4  # Lovely Care, Love Infusion, the payer and the network
     assert f"org-{love}" in found and f"net-{network.id}" in found
-    assert set(paged) == {"Practitioner", "Organization"}
+    assert len(paged) > 10  # every search above but the one with _id
     # The same searches, every candidate tested, answer alike.
     queries = ["Practitioner?name=lov&_count=1", "Practitioner?name=LOV,zzz&_count=3", "Practitioner?name=lov&name=lo",
                "Organization?name=lov&_count=2", "Practitioner?name=zzz"]
 
-    def walk(query: str) -> list:
-        pages = []
-        while query:
-            pages.append(client.get(f"/fhir/{query}").get_json())
-            query = next((link["url"].split("/fhir/", 1)[1] for link in pages[-1]["link"]
-                          if link["relation"] == "next"), None)
-        return pages
-
-    alone = [walk(query) for query in queries]
+    alone = [every_page(client, query) for query in queries]
     monkeypatch.setattr(criteria, "certain_selects", lambda *args: None)
     paged.clear()
-    assert [walk(query) for query in queries] == alone and not paged
+    assert [every_page(client, query) for query in queries] == alone and not paged
 
 
 @pytest.mark.parametrize("backend", ["whoosh", "postgres"])
@@ -208,30 +199,17 @@ def test_roles_near_are_placed_by_one_statement_as_built(client, session, factor
     factory.sync()
     closed = {f"Location/loc-{location}" for location in
               session.scalars(select(Location.id).where(Location.listing_id == clinics[1].id))}
-    queries = [f"location.near=42.35|-71.08|{radius}|mi{filters}&_count=4"
+    queries = [f"PractitionerRole?location.near=42.35|-71.08|{radius}|mi{filters}&_count=4"
                for radius in (10, 100)
                for filters in ("", "&specialty=2084N0400X", f"&network=Organization/net-{networks[1]}",
                                "&new-patient=newpt", f"&specialty=207RR0500X,207N00000X&network=net-{networks[0]}"
                                "&new-patient=nopt", "&new-patient=newpt,nopt")]
 
-    def walk(query: str) -> list:
-        pages = []
-        while query:
-            response = client.get(f"/fhir/PractitionerRole?{query}")
-            assert response.status_code == 200, response.get_json()
-            pages.append(response.get_json())
-            query = next((urlsplit(link["url"]).query for link in pages[-1]["link"] if link["relation"] == "next"),
-                         None)
-        return pages
-
-    answered = []
-    placed_roles = search._placed_roles
-    monkeypatch.setattr(search, "_placed_roles",
-                        lambda ctx, criteria: answered.append(placed_roles(ctx, criteria)) or answered[-1])
-    placed = [walk(query) for query in queries]
+    answered = answers_of(monkeypatch, search, "_placed_roles")
+    placed = [every_page(client, query) for query in queries]
     assert all(found is not None for found in answered) and len(answered) == sum(len(p) for p in placed)
     assert sum(pages[0]["total"] for pages in placed) > 20
     assert not {ref["reference"] for pages in placed for bundle in pages for e in bundle.get("entry", [])
                 for ref in e["resource"]["location"]} & closed
     monkeypatch.setattr(search, "_placed_roles", lambda ctx, criteria: None)
-    assert [walk(query) for query in queries] == placed
+    assert [every_page(client, query) for query in queries] == placed

@@ -14,6 +14,7 @@ from directory.fhir import include
 from directory.geo import geopy_miles
 from tests.fhir import oracle
 from tests.fhir.test_search_oracle import _of, fetch_all
+from tests.fhir.walking import answers_of, every_page
 from tests.loopback import serving
 
 DISTANCE = "http://hl7.org/fhir/StructureDefinition/location-distance"
@@ -139,24 +140,12 @@ def test_roles_near_answer_alike_whether_built_or_placed(demo, monkeypatch):
                                f"&specialty={specialty}&network={network}&new-patient=nopt,newpt",
                                "&_include=PractitionerRole:location")]
 
-    def walk(query: str) -> list:
-        pages = []
-        while query:
-            bundle = _bundle(demo.client, query)
-            pages.append(bundle)
-            following = [link["url"] for link in bundle["link"] if link["relation"] == "next"]
-            query = following[0].split("/fhir/", 1)[1] if following else None
-        return pages
-
-    answered = []
-    placed_roles = search._placed_roles
-    monkeypatch.setattr(search, "_placed_roles",
-                        lambda ctx, criteria: answered.append(placed_roles(ctx, criteria)) or answered[-1])
-    placed = [walk(query) for query in queries]
+    answered = answers_of(monkeypatch, search, "_placed_roles")
+    placed = [every_page(demo.client, query) for query in queries]
     assert sum(len(pages) for pages in placed) > len(queries)  # several pages
     assert sum(found is not None for found in answered) == sum(len(pages) for pages in placed)  # all placed
     monkeypatch.setattr(search, "_placed_roles", lambda ctx, criteria: None)
-    assert [walk(query) for query in queries] == placed
+    assert [every_page(demo.client, query) for query in queries] == placed
 
 
 def test_content_answers_in_the_searchers_order(demo):
