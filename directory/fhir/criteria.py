@@ -11,90 +11,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cache
 
 import numpy as np
-from sqlalchemy import or_, text
-from sqlmodel import Session, select
 
 from directory.fhir import ids
-from directory.fhir.codes import ACCEPTING, NUCC_SYSTEM, Canonicals
+from directory.fhir.codes import ACCEPTING, NUCC_SYSTEM
+from directory.fhir.context import ONE_PER_LISTING, PUSHED, Context, Criteria, Found
 from directory.fhir.errors import SearchError
 from directory.fhir.narrowing import CERTAIN, certain_selects, narrowing
+from directory.fhir.near_chain import near_chain
 from directory.fhir.parameters import PARAMS, Ext, Param
-from directory.fhir.places import Near, content_ranking, content_words, near_listings, parse_near
-from directory.fhir.universe import Key, among, dialect, id_list, listing_key, listings_of
+from directory.fhir.places import content_ranking, content_words, near_listings, parse_near
+from directory.fhir.universe import Key, listing_key, listings_of
 from directory.fhir.values import matcher, references_in, split_escaped, walk
 from directory.geo import great_circle_mi
-from directory.models import INACTIVE, MAX_ID, Listing, Location, Network, Role
+from directory.models import MAX_ID
 
 # Parameters about the answer, not the match (_format is the content negotiation's).
 RESULT_PARAMS = {"_count", "_cursor", "_format", "_include", "_revinclude", "_include:iterate",
                  "_revinclude:iterate"}
-
-
-@dataclass(frozen=True)
-class Found:
-    """A sub-search's matches: "Type/id" -> (resource, miles from the place searched, or None)."""
-
-    matches: dict[str, tuple[dict, float | None]]
-    listings: set[int] | None = None
-
-
-@dataclass
-class Context:
-    session: Session
-    canon: Canonicals
-    root: str  # this server's FHIR base URL
-    now: datetime
-    lenient: bool
-    find: Callable[..., Found]  # (ctx, type, pairs, whole=False)
-    records: dict = field(default_factory=dict)  # listing id -> ListingRecord read in this request
-
-
-@dataclass
-class Criteria:
-    tests: list[Callable[[Key, dict], bool]] = field(default_factory=list)
-    listings: set[int] | None = None
-    near: Near | None = None
-    distance: Callable[[dict], float | None] | None = None
-    ranking: dict[int, int] | None = None
-    applied: list[tuple[str, str]] = field(default_factory=list)
-    # The top-level elements the tests read (what a light resource must hold, see `light`).
-    fields: set[str] = field(default_factory=lambda: {"id"})
-    # Filters the Searcher may apply with `near` (each keeps a superset of the matches):
-    # the listings' specialties (any of), networks (any of), kind.
-    specialties: tuple[str, ...] | None = None
-    networks: tuple[int, ...] | None = None
-    kind: str | None = None
-    near_chain: tuple | None = None  # (the reference parameter, its name) of a `location.near` chain
-    # Run over every candidate (key, resource) before the tests (e.g. distances computed at once).
-    prepare: list[Callable[[list[tuple[Key, dict]]], None]] = field(default_factory=list)
-    deferred: list[tuple[str, str, str]] = field(default_factory=list)  # narrowings left to the Searcher
-    near_test: Callable[[Key, dict], bool] | None = None  # Location?near's test (the radius)
-    near_alone: bool = False  # Location?near is the page's only test: the Searcher was not asked
-    # Each _content's words and ranking (listing -> rank), ranked once parsed unless `content_alone`:
-    # the only test of a page of a type with one resource per listing, which the Searcher pages.
-    rankings: list[tuple[str, dict[int, int]]] = field(default_factory=list)
-    content_alone: bool = False
-    near_locations: frozenset[int] | None = None  # a `location.near` chain's locations within the radius
-    location_miles: dict[int, float] | None = None  # and their distances
-    accepting: frozenset[bool] | None = None  # a plain new-patient's values (newpt: True, nopt: False)
-    # The tests every light PractitionerRole built `within` these criteria passes (see `light.Within`:
-    # the chain's locations, the plain specialty, network and new-patient): not run on those.
-    within_tests: set[Callable[[Key, dict], bool]] = field(default_factory=set)
-    ranking_test: Callable[[Key, dict], bool] | None = None  # _content's test (a ranked listing's)
-    listings_only: bool = False  # a test rejects what the networks give (payers, networks, plans)
-    # Plain `name` tests (CERTAIN) whose narrowing waits for the end of `parse`: (test, name, values).
-    lazy_text: list[tuple[Callable[[Key, dict], bool], str, list[str]]] = field(default_factory=list)
-    # When those are a page's only tests: each one's (prefixed, beyond ASCII) statements (see
-    # `narrowing.certain_selects`), which the database counts and pages (`search._text_page`).
-    text_alone: list[tuple] | None = None
-
-    def narrow(self, listings: set[int]) -> None:
-        self.listings = set(listings) if self.listings is None else self.listings & listings
 
 
 def parse(ctx: Context, resource_type: str, pairs: list[tuple[str, str]], page: bool = False) -> Criteria:
@@ -129,7 +64,7 @@ def parse(ctx: Context, resource_type: str, pairs: list[tuple[str, str]], page: 
         if not criteria.near_alone:
             criteria.narrow(near_listings(criteria.near))
     if criteria.near_chain is not None:
-        _near_chain(ctx, resource_type, criteria)
+        near_chain(ctx, resource_type, criteria)
     else:
         for base, modifier, value in criteria.deferred:
             narrowed, _ = narrowing(ctx.session, resource_type, base, modifier, split_escaped(value, ","))
@@ -220,12 +155,6 @@ def _one(ctx: Context, resource_type: str, name: str, value: str, criteria: Crit
 
 _NETWORK_REF = re.compile(r"(?:Organization/)?net-[0-9]+")
 ACCEPTING_CODES = {code: accepting for accepting, (code, _) in ACCEPTING.items()}  # newpt -> True
-# Types giving exactly one resource per active listing of a kind (key (0, listing, 0)).
-ONE_PER_LISTING = {"Practitioner": "practitioner", "Organization": "organization"}
-# Types whose listings the Searcher may narrow by specialty and network (a role's or an
-# affiliation's specialty is one of its listing's, its network one its listing is in), and kind.
-PUSHED = {"PractitionerRole": "practitioner", "OrganizationAffiliation": "organization"}
-
 
 def _searcher_filter(resource_type: str, base: str, modifier: str, value: str, criteria: Criteria) -> bool:
     """Keep a plain `specialty` or `network` value (its first occurrence) for the Searcher;
@@ -252,78 +181,6 @@ def _searcher_filter(resource_type: str, base: str, modifier: str, value: str, c
         criteria.networks = tuple(numbers)
         return True
     return False
-
-
-@cache
-def _places(dialect_name: str, own: bool):
-    """The points of the locations these listings' resources can refer to, and their listings,
-    built once: their roles' and, when `own`, their own (a PractitionerRole refers only to its
-    role's location)."""
-    roles = Location.id.in_(select(Role.location_id).where(among(Role.practitioner_id, "chunk", dialect_name)))
-    return (select(Location.id, Location.lat, Location.lon, Location.listing_id)
-            .where(or_(among(Location.listing_id, "chunk", dialect_name), roles) if own else roles))
-
-
-# The inactive listings (few: the partial index of migration 0015). A location of one is no
-# Location, so no chain reaches it; left out in Python rather than by looking up each location's
-# listing (2,465 locations near New York for a role search at 1M).
-_INACTIVE = select(Listing.id).where(text(INACTIVE))
-
-
-def _near_chain(ctx: Context, resource_type: str, criteria: Criteria) -> None:
-    """`location.near`: the listings the Searcher finds near the place (with the specialty and
-    network filters it can apply), then the distance of each location those listings' resources
-    can refer to (their roles' and their own), from the database: no Location is mapped. The
-    references' `Type/id` keys are made only when a resource is tested (a search answered from
-    the roles' rows, `search._placed_roles`, tests none: ~2,200 locations near New York)."""
-    param, name = criteria.near_chain
-    near = criteria.near
-    networks = criteria.networks
-    if networks:
-        known = set(ctx.session.exec(select(Network.id).where(Network.id.in_(networks))))
-        networks = tuple(n for n in networks if n in known)
-        if not networks:  # no such network: nothing refers to it
-            criteria.narrow(set())
-    found = near_listings(near, specialties=criteria.specialties or (), networks=networks or (),
-                          kind=PUSHED.get(resource_type))
-    criteria.narrow(found)
-    kind = dialect(ctx.session)
-    rows = ctx.session.execute(_places(kind, resource_type != "PractitionerRole"),
-                               {"chunk": id_list(kind, sorted(criteria.listings))}).all()
-    if rows:
-        inactive = set(ctx.session.execute(_INACTIVE).scalars())
-        rows = [row for row in rows if row[3] not in inactive] if inactive else rows
-    miles_of: dict[int, float] = {}
-    if rows:
-        points = np.array([(lat, lon) for _, lat, lon, _ in rows], dtype=float)
-        miles = great_circle_mi(near.lat, near.lon, points[:, 0], points[:, 1])
-        inside = miles <= near.radius_mi
-        miles_of = dict(zip(np.array([r[0] for r in rows])[inside].tolist(), miles[inside].tolist(), strict=True))
-    if param.name == "location":
-        criteria.near_locations = frozenset(miles_of)
-        criteria.location_miles = miles_of
-    keyed: dict[str, float] = {}
-
-    def distances() -> dict[str, float]:
-        if len(keyed) < len(miles_of):
-            keyed.update((f"Location/{ids.location(loc_id)}", distance) for loc_id, distance in miles_of.items())
-        return keyed
-
-    path = param.path
-
-    def chain_test(key, resource) -> bool:
-        within = distances()
-        return any(isinstance(ref, dict) and ref.get("reference") in within for ref in walk(resource, path))
-
-    criteria.tests.append(chain_test)
-    if param.name == "location":
-        criteria.within_tests.add(chain_test)
-
-    def miles_to(resource: dict) -> float | None:
-        within = distances()
-        return min((within[ref["reference"]] for ref in walk(resource, path)
-                    if isinstance(ref, dict) and ref.get("reference") in within), default=None)
-    criteria.distance = miles_to
 
 
 def _test(ctx: Context, param: Param, modifier: str, value: str) -> Callable[[Key, dict], bool]:

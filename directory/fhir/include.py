@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from directory.fhir import universe
-from directory.fhir.criteria import Context
+from directory.fhir.context import Context
 from directory.fhir.errors import SearchError
 from directory.fhir.parameters import PARAMS, Param
 from directory.fhir.universe import listings_of

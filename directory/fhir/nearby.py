@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import and_, bindparam, func, text
 from sqlmodel import select
 
-from directory.fhir.criteria import Context, Criteria
+from directory.fhir.context import Context, Criteria
 from directory.fhir.places import near_listings
 from directory.fhir.universe import among, dialect, id_list
 from directory.geo import bounding_box, great_circle_mi

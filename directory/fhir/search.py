@@ -22,7 +22,8 @@ from werkzeug.datastructures import MultiDict
 
 from directory.fhir import counts, light
 from directory.fhir.codes import Canonicals
-from directory.fhir.criteria import ONE_PER_LISTING, Context, Criteria, Found, parse
+from directory.fhir.context import ONE_PER_LISTING, Context, Criteria, Found
+from directory.fhir.criteria import parse
 from directory.fhir.dispatch import ResourceEntry
 from directory.fhir.errors import SearchError
 from directory.fhir.include import included, parse_inclusions
