@@ -21,7 +21,7 @@ from typing import Literal, Protocol
 
 import zipcodes
 
-from directory.geo import STATE_NAMES, ZIP_PATTERN, ZipError, lookup_zip
+from directory.geo import STATE_NAMES, ZIP_PATTERN, ZipError, computed_apart, lookup_zip
 
 MAX_PLACE = 200  # characters, after control characters are dropped (as the `q` text)
 MAX_MATCHES = 60  # cities offered for an ambiguous name (Washington is in 30-odd states)
@@ -123,6 +123,12 @@ class _City:
 
 @lru_cache(maxsize=1)
 def _city_index() -> dict[str, dict[str, _City]]:
+    """The city index, read once per process, apart (see `geo.computed_apart`: the gazetteer's
+    rows would stay in this process's memory, ~100 MB)."""
+    return computed_apart(read_city_index)
+
+
+def read_city_index() -> dict[str, dict[str, _City]]:
     """city key -> state -> city, from every active ZIP with coordinates (military ZIPs left out).
     A name known only as another city's "acceptable" name is indexed when no city has it as its own."""
     keys: dict[str, str] = {}  # about 19,000 distinct names for 42,000 ZIPs: each normalised once

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from directory.geo import (
     EARTH_RADIUS_MI,
     MAX_RADIUS_MI,
     ZipError,
+    ZipPlace,
     bounding_box,
     geopy_miles,
     great_circle_mi,
@@ -132,6 +135,48 @@ def test_zip_without_coordinates_raises():
     assert rows[0]["active"]  # an active ZIP, refused only because it has no coordinates
     with pytest.raises(ZipError):
         lookup_zip(zip5)
+
+
+def test_every_zip_of_the_gazetteer_is_found_as_the_gazetteer_says():
+    """The ZIP table read apart (geo.zip_table, found by binary search) answers every ZIP of the
+    gazetteer as its own rows do: the active ones with coordinates placed, the others refused."""
+    rows = zipcodes.list_all()
+    placed = 0
+    for row in rows:
+        lat, lon = float(row["lat"]), float(row["long"])
+        if row["active"] and not (lat == 0.0 and lon == 0.0):
+            expected = ZipPlace(row["zip_code"], row["city"].title(), row["state"], lat, lon)
+            assert lookup_zip(row["zip_code"]) == expected
+            placed += 1
+        else:
+            with pytest.raises(ZipError):
+                lookup_zip(row["zip_code"])
+    assert placed > 40_000
+    for missing in ("00000", "00499", "99999"):
+        if not zipcodes.matching(missing):
+            with pytest.raises(ZipError):
+                lookup_zip(missing)
+
+
+def test_a_process_reading_the_gazetteer_keeps_only_its_tables():
+    """The gazetteer's rows are read in a child process: a process that has placed ZIPs and cities
+    keeps ~40 MB for them, not the ~175 MB the zipcodes package holds once it has listed its rows
+    (its database, then every row as a dict, for the life of the process)."""
+    script = """
+def anon():
+    for line in open("/proc/self/status"):
+        if line.startswith("RssAnon"):
+            return int(line.split()[1]) // 1024
+from directory.geo import lookup_zip
+from directory.places import resolve_place
+before = anon()
+lookup_zip("02115"); lookup_zip("99501")
+resolve_place("Boston, MA"); resolve_place("Saint Louis MO")
+print(anon() - before)
+"""
+    grown = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                               timeout=120).stdout.split()[-1])
+    assert grown < 60, f"{grown} MB kept for the gazetteer"
 
 
 # -- great_circle_mi -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from flask import Flask, current_app
 
+from directory.geo import zip_table
 from directory.search.contract import Hit, IndexUnusable, Searcher, SearchResult, SnapshotFormatError
 from directory.search.heal import open_searcher, rebuild_index
 from directory.search.query import QueryError, SearchQuery
@@ -71,6 +72,9 @@ def get_searcher(app: Flask | None = None) -> Searcher:
                 apply_pending(app.extensions["directory.engine"], searcher)
                 app.extensions["directory.searcher"] = searcher
                 if app.config.get("ENV") == "production":
+                    # The ZIP table is read now (about 1-2 s, apart: `geo.computed_apart`), not by a
+                    # patient's first search in this process.
+                    zip_table()
                     # A serving process keeps its app and index for life: keep them out of the cyclic
                     # collector's full passes, which otherwise walk them all every few thousand
                     # allocations (100-140 ms pauses; a FHIR request's p99 112 -> 36-39 ms at 100k).
