@@ -6,10 +6,12 @@ candidate set is measured in one call instead of one geopy object per listing.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import re
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
@@ -37,6 +39,7 @@ STATE_NAMES = {
 }
 MAX_RADIUS_MI = 500.0
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,17 @@ def computed_apart(function: Callable[[], T]) -> T:
     The `zipcodes` gazetteer keeps in memory what it has read: its whole database (~36 MB) on the
     first lookup, and every row as a Python dict (~100 MB more) once listed, for the life of the
     process. Serving processes read it this way, once, and keep only the compact tables they
-    make of it. `function` is a module-level function (the child imports its module)."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(function).result()
+    make of it. `function` is a module-level function (the child imports its module). Where no
+    child can be started (a daemonic process may not have one; a system refusing to fork), it is
+    computed here, at that memory's cost."""
+    if multiprocessing.current_process().daemon:
+        return function()
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(function).result()
+    except (OSError, BrokenProcessPool) as error:
+        logger.warning("could not read the gazetteer in a child process (%s): reading it here", error)
+        return function()
 
 
 def read_zip_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...], tuple[str, ...]]:

@@ -305,3 +305,20 @@ def test_bounding_box_crosses_the_antimeridian_near_adak():
     point = great_circle(miles=250).destination((adak.lat, adak.lon), 270)
     assert point.longitude > 0
     assert _lon_inside(point.longitude, min_lon, max_lon, 0)
+
+
+def test_the_gazetteer_is_read_here_when_no_child_process_can_start(monkeypatch, caplog):
+    """Where a child process cannot be started, the table is read in this process, and said so."""
+    from directory import geo
+
+    class Refusing:
+        def __init__(self, *args, **kwargs):
+            raise OSError("no more processes")
+
+    monkeypatch.setattr(geo, "ProcessPoolExecutor", Refusing)
+    assert geo.computed_apart(_first_active_zip) == _first_active_zip()
+    assert "reading it here" in caplog.text
+
+
+def _first_active_zip() -> str:
+    return min(row["zip_code"] for row in zipcodes.similar_to("005") if row["active"])
