@@ -98,15 +98,16 @@ def read_zip_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...
 
 @lru_cache(maxsize=1)
 def zip_table():
-    """The ZIP table, read once per process (about 0.5 s; ~4 MB kept). A ZIP is then found by
-    binary search: `zipcodes.matching` scans all 42,000 rows, 2.3 ms a ZIP."""
+    """The ZIP table, read once per process (1-2 s, most of it starting the child; ~4 MB kept). A
+    ZIP is then found by binary search (~12 us): `zipcodes.matching` scans all 42,000 rows, 1-2 ms."""
     return computed_apart(read_zip_table)
 
 
 def _lookup(zip5: str) -> ZipPlace | None:
     zips, lats, lons, cities, states = zip_table()
-    at = int(np.searchsorted(zips, int(zip5)))
-    if at == len(zips) or zips[at] != int(zip5):
+    number = int(zip5)
+    at = int(np.searchsorted(zips, number))
+    if at == len(zips) or zips[at] != number:
         return None
     return ZipPlace(zip5, cities[at], states[at], float(lats[at]), float(lons[at]))
 

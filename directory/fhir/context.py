@@ -21,7 +21,6 @@ ONE_PER_LISTING = {"Practitioner": "practitioner", "Organization": "organization
 PUSHED = {"PractitionerRole": "practitioner", "OrganizationAffiliation": "organization"}
 
 
-
 @dataclass(frozen=True)
 class Found:
     """A sub-search's matches: "Type/id" -> (resource, miles from the place searched, or None)."""
@@ -82,5 +81,3 @@ class Criteria:
 
     def narrow(self, listings: set[int]) -> None:
         self.listings = set(listings) if self.listings is None else self.listings & listings
-
-

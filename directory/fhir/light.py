@@ -102,8 +102,7 @@ def resources(session: Session, resource_type: str, canon: Canonicals, listings:
     return found
 
 
-def role_places(session: Session, canon: Canonicals, listings: set[int] | None, fields: frozenset[str] | set[str],
-                within: Within) -> list[tuple[Key, int]]:
+def role_places(session: Session, listings: set[int] | None, within: Within) -> list[tuple[Key, int]]:
     """(key, location id) of every PractitionerRole `within` (of `listings`, when given), in key
     order, building none: for a search whose every test `within` guarantees, each is a match.
     One statement (`_placed_statement`): the database numbers each practitioner's roles and

@@ -191,7 +191,6 @@ def _text(*sources) -> Callable[[Session, list[str], str], TextNarrowing]:
         prefixed = {lid for statement in prefixed_selects for lid in session.exec(statement)}
         beyond_rows = {lid for statement in beyond_selects for lid in session.exec(statement)}
         return prefixed | beyond_rows, prefixed - beyond_rows
-    narrow.sources = sources
     return narrow
 
 
@@ -199,16 +198,17 @@ def _text(*sources) -> Callable[[Session, list[str], str], TextNarrowing]:
 _LISTING_NAME = (Listing.name,)
 _PRACTITIONER_NAMES = (Practitioner.last_name, Practitioner.first_name, Practitioner.credentials)
 _PRACTITIONER_LISTING = (Listing.id, _LISTING_NAME, Listing.kind == "practitioner", _LISTING_NAME)
-# String parameters -> the columns their text comes from.
-TEXT_NARROWERS = {
-    ("Practitioner", "name"): _text(_PRACTITIONER_LISTING, (Practitioner.listing_id, _PRACTITIONER_NAMES, None,
-                                                            _PRACTITIONER_NAMES)),
-    ("Practitioner", "family"): _text(_PRACTITIONER_LISTING, (Practitioner.listing_id, (Practitioner.last_name,),
-                                                              None, _PRACTITIONER_NAMES)),
-    ("Practitioner", "given"): _text((Practitioner.listing_id, (Practitioner.first_name,), None, _PRACTITIONER_NAMES)),
-    ("Organization", "name"): _text((Listing.id, _LISTING_NAME, Listing.kind == "organization", _LISTING_NAME)),
-    ("Location", "address-city"): _text((Location.listing_id, (Location.city,), None, (Location.city,))),
+# String parameters -> the sources of their text (see `_text`).
+TEXT_SOURCES = {
+    ("Practitioner", "name"): (_PRACTITIONER_LISTING, (Practitioner.listing_id, _PRACTITIONER_NAMES, None,
+                                                       _PRACTITIONER_NAMES)),
+    ("Practitioner", "family"): (_PRACTITIONER_LISTING, (Practitioner.listing_id, (Practitioner.last_name,), None,
+                                                         _PRACTITIONER_NAMES)),
+    ("Practitioner", "given"): ((Practitioner.listing_id, (Practitioner.first_name,), None, _PRACTITIONER_NAMES),),
+    ("Organization", "name"): ((Listing.id, _LISTING_NAME, Listing.kind == "organization", _LISTING_NAME),),
+    ("Location", "address-city"): ((Location.listing_id, (Location.city,), None, (Location.city,)),),
 }
+TEXT_NARROWERS = {key: _text(*sources) for key, sources in TEXT_SOURCES.items()}
 
 # String parameters whose narrower reads every string part the parameter tests, in every row its
 # resource's element is made from: a listing it finds by a plain prefix (no modifier) and whose
@@ -226,7 +226,7 @@ def certain_selects(session: Session, resource_type: str, name: str, values: lis
     prefixes = [fold(value) for value in values]
     if not all(prefixes):
         return None
-    prefixed, beyond = _prefix_selects(session, TEXT_NARROWERS[resource_type, name].sources, prefixes)
+    prefixed, beyond = _prefix_selects(session, TEXT_SOURCES[resource_type, name], prefixes)
     return union_all(*prefixed), union_all(*beyond)
 
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from sqlalchemy import or_, text
+from sqlalchemy import or_
 from sqlmodel import select
 
 from directory.fhir import ids
 from directory.fhir.context import PUSHED, Context, Criteria
 from directory.fhir.places import near_listings
-from directory.fhir.universe import among, dialect, id_list
+from directory.fhir.universe import INACTIVE_LISTINGS, among, dialect, id_list
 from directory.fhir.values import walk
 from directory.geo import great_circle_mi
-from directory.models import INACTIVE, Listing, Location, Network, Role
+from directory.models import Location, Network, Role
 
 
 @cache
@@ -26,12 +26,6 @@ def _places(dialect_name: str, own: bool):
     roles = Location.id.in_(select(Role.location_id).where(among(Role.practitioner_id, "chunk", dialect_name)))
     return (select(Location.id, Location.lat, Location.lon, Location.listing_id)
             .where(or_(among(Location.listing_id, "chunk", dialect_name), roles) if own else roles))
-
-
-# The inactive listings (few: the partial index of migration 0015). A location of one is no
-# Location, so no chain reaches it; left out in Python rather than by looking up each location's
-# listing (2,465 locations near New York for a role search at 1M).
-_INACTIVE = select(Listing.id).where(text(INACTIVE))
 
 
 def near_chain(ctx: Context, resource_type: str, criteria: Criteria) -> None:
@@ -54,10 +48,12 @@ def near_chain(ctx: Context, resource_type: str, criteria: Criteria) -> None:
     kind = dialect(ctx.session)
     rows = ctx.session.execute(_places(kind, resource_type != "PractitionerRole"),
                                {"chunk": id_list(kind, sorted(criteria.listings))}).all()
-    if rows:
-        inactive = set(ctx.session.execute(_INACTIVE).scalars())
-        rows = [row for row in rows if row[3] not in inactive] if inactive else rows
     miles_of: dict[int, float] = {}
+    if rows:
+        # A location of an inactive listing is no Location: no chain reaches it (left out by the
+        # inactive listings' ids, not by looking up 2,465 listings near New York at 1M).
+        inactive = set(ctx.session.execute(INACTIVE_LISTINGS).scalars())
+        rows = [row for row in rows if row[3] not in inactive] if inactive else rows
     if rows:
         points = np.array([(lat, lon) for _, lat, lon, _ in rows], dtype=float)
         miles = great_circle_mi(near.lat, near.lon, points[:, 0], points[:, 1])
@@ -88,5 +84,3 @@ def near_chain(ctx: Context, resource_type: str, criteria: Criteria) -> None:
         return min((within[ref["reference"]] for ref in walk(resource, path)
                     if isinstance(ref, dict) and ref.get("reference") in within), default=None)
     criteria.distance = miles_to
-
-

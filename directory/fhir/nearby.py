@@ -6,14 +6,14 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from sqlalchemy import and_, bindparam, func, text
+from sqlalchemy import and_, bindparam, func
 from sqlmodel import select
 
 from directory.fhir.context import Context, Criteria
 from directory.fhir.places import near_listings
-from directory.fhir.universe import among, dialect, id_list
+from directory.fhir.universe import INACTIVE_LISTINGS, among, dialect, id_list
 from directory.geo import bounding_box, great_circle_mi
-from directory.models import INACTIVE, Listing, Location
+from directory.models import Listing, Location
 
 __all__ = ["near_page"]
 
@@ -33,9 +33,8 @@ _BOX = and_(Location.lat.between(bindparam("south"), bindparam("north")),
 # 25-mile box in New York at 1M holds 53,000 locations at 614 points (38 ms to read the rows and
 # ~25 ms to make arrays of them; 9 ms to count them by point).
 _POINTS_IN_BOX = select(Location.lat, Location.lon, func.count()).where(_BOX).group_by(Location.lat, Location.lon)
-# The inactive listings (few: the partial index of migration 0015), then their locations in the box
-# (two statements: joined, the planner reads every location in the box and looks its listing up).
-_INACTIVE = select(Listing.id).where(text(INACTIVE))
+# The inactive listings (`INACTIVE_LISTINGS`), then their locations in the box (two statements:
+# joined, the planner reads every location in the box and looks its listing up).
 
 
 @cache
@@ -84,7 +83,7 @@ class _Points:
         self.counts = [n for _, _, n in grouped]
         inactive: dict[tuple[float, float], int] = {}
         self.inactive = set()
-        gone = self.conn.execute(_INACTIVE).scalars().all()
+        gone = self.conn.execute(INACTIVE_LISTINGS).scalars().all()
         kind = dialect(ctx.session)
         for loc_id, _, lat, lon in self.conn.execute(_inactive_in_box(kind), {
                 **self.box, "listings": id_list(kind, gone)}) if gone else ():

@@ -116,7 +116,7 @@ def _placed_roles(ctx: Context, criteria: Criteria) -> list | None:
             or not light.supports("PractitionerRole", criteria.fields)
             or any(test not in criteria.within_tests for test in criteria.tests)):
         return None
-    found = light.role_places(ctx.session, ctx.canon, criteria.listings, criteria.fields, _within(criteria))
+    found = light.role_places(ctx.session, criteria.listings, _within(criteria))
     return sorted(((round(miles[loc_id], 9), *key), None) for key, loc_id in found)
 
 

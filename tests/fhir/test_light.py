@@ -96,9 +96,9 @@ def test_roles_within_locations_and_networks_are_the_others_under_their_own_keys
                         and (within.accepting is None or accepting_of(r) in within.accepting)}
             assert expected and kept == expected, within
             # The same roles placed by one statement (search._placed_roles), building none.
-            placed = light.role_places(session, canon, None, fields, within)
+            placed = light.role_places(session, None, within)
             assert placed == [(key, location_of(kept[key])) for key in sorted(kept)], within
             some = {key[1] for key in list(kept)[::3]}
-            assert light.role_places(session, canon, some, fields, within) == [
+            assert light.role_places(session, some, within) == [
                 (key, location_of(kept[key])) for key in sorted(kept) if key[1] in some], within
             assert any(key[2] > 0 for key in kept)  # not only each practitioner's first role and network
