@@ -10,10 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from whoosh.analysis import StemmingAnalyzer
-from whoosh.codec.base import Automata
 
 from directory.search.topics import TopicIndex, TopicMatch
 
@@ -47,12 +45,6 @@ def query_words(text: str) -> list[str]:
     return list(seen)[:MAX_WORDS]
 
 
-@lru_cache(maxsize=4096)
-def levenshtein_dfa(word: str, maxdist: int):
-    """The automaton of every word within `maxdist` edits of `word` sharing its first letter."""
-    return Automata.levenshtein_dfa(word, maxdist, prefix=1)
-
-
 def fuzzy_distance(word: str) -> int:
     """Edits allowed for a word: none under 5 letters, 1 up to 7, 2 from 8 (typo tolerance)."""
     if len(word) < 5:
@@ -73,12 +65,12 @@ def plan_words(
     letters that are not topic words also match index terms within a few edits sharing the first
     letter (`near(field, word, maxdist)`), at a lower weight, first MAX_FUZZY_TERMS of them in
     code point order per field; topic words are left alone because the vocabulary already lists
-    the spellings that matter, and building the edit automaton is the expensive part of a query.
+    the spellings that matter, and the fuzzy terms are the expensive part of a query.
     """
     result = []
     for word in query_words(text):
         terms = [(field, word, weight) for field, weight in FIELD_WEIGHTS.items() if exact(field, word)]
-        matched = topics.match(word) if topics else []
+        matched = topics.match(word) if topics else ()
         maxdist = fuzzy_distance(word)
         if not matched and maxdist:
             for field, weight in FIELD_WEIGHTS.items():
@@ -87,7 +79,7 @@ def plan_words(
                 for term in sorted(found)[:MAX_FUZZY_TERMS]:
                     terms.append((field, term, weight * FUZZY_WEIGHT))
             if topics:
-                matched = topics.match(word, levenshtein_dfa(word, maxdist))
+                matched = topics.match(word, maxdist)
         result.append(WordGroup(word, tuple(terms), tuple(matched)))
     return result
 

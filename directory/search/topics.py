@@ -12,10 +12,13 @@ import uuid
 from dataclasses import dataclass
 
 from whoosh import fields
-from whoosh.codec.base import Automata
 from whoosh.filedb.filestore import RamStorage
 
 from directory import reference
+from directory.search.edits import within_edits
+
+# Matches remembered per (word, edits): the topic index never changes in a process.
+MATCHES_KEPT = 20_000
 
 
 @dataclass(frozen=True)
@@ -49,18 +52,27 @@ class TopicIndex:
         writer.commit()
         self.searcher = self.ix.searcher()
         self._stored = [self.searcher.stored_fields(n) for n in range(self.searcher.doc_count_all())]
-
-    def match(self, word: str, dfa=None) -> list[TopicMatch]:
-        """Topics containing `word` (an analyzed term); with a Levenshtein automaton, the topics
-        containing a term it accepts instead (fuzzy)."""
         reader = self.searcher.reader()
-        if dfa is None:
-            terms = [word] if ("body", word) in reader else []
-        else:
-            terms = sorted(set(Automata.find_matches(dfa, reader.cursor("body"))))
-        codes: dict[str, set[int]] = {}
-        for term in terms:
-            for docnum in reader.postings("body", term).all_ids():
-                stored = self._stored[docnum]
-                codes.setdefault(stored["facet"], set()).add(stored["code"])
-        return [TopicMatch(facet, tuple(sorted(found)), dfa is not None) for facet, found in codes.items()]
+        self._terms = [term.decode("utf-8") for term in reader.lexicon("body")]
+        self._codes = {term: self._codes_of(reader, term) for term in self._terms}
+        self._matches: dict[tuple[str, int], tuple[TopicMatch, ...]] = {}
+
+    def _codes_of(self, reader, term: str) -> list[tuple[str, int]]:
+        return [(self._stored[n]["facet"], self._stored[n]["code"]) for n in reader.postings("body", term).all_ids()]
+
+    def match(self, word: str, maxdist: int = 0) -> tuple[TopicMatch, ...]:
+        """Topics containing `word` (an analyzed term); with `maxdist` edits, the topics containing
+        a term within that many edits of it instead (fuzzy, see `edits.within_edits`)."""
+        key = (word, maxdist)
+        found = self._matches.get(key)
+        if found is None:
+            terms = within_edits(word, maxdist, self._terms) if maxdist else [word] if word in self._codes else []
+            codes: dict[str, set[int]] = {}
+            for term in terms:
+                for facet, code in self._codes[term]:
+                    codes.setdefault(facet, set()).add(code)
+            found = tuple(TopicMatch(facet, tuple(sorted(held)), maxdist > 0) for facet, held in codes.items())
+            if len(self._matches) >= MATCHES_KEPT:
+                del self._matches[next(iter(self._matches))]  # the oldest
+            self._matches[key] = found
+        return found

@@ -4,29 +4,11 @@ term lexicons held in memory, and a cache of posting lists."""
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left
 from collections import OrderedDict
 
 import numpy as np
 
 CACHE_ENTRIES = 8_000_000  # doc numbers held by the posting cache, about 32 MB
-
-
-class LexiconCursor:
-    """The cursor interface Whoosh's automaton walk needs (text, find), over a sorted list.
-
-    UTF-8 byte order, Whoosh's term order, is code point order, which is Python's str order.
-    """
-
-    def __init__(self, terms: list[str]):
-        self.terms = terms
-        self.at = 0
-
-    def text(self) -> str | None:
-        return self.terms[self.at] if self.at < len(self.terms) else None
-
-    def find(self, term: str) -> None:
-        self.at = bisect_left(self.terms, term)
 
 
 def leaves(reader) -> list:

@@ -15,18 +15,12 @@ from pathlib import Path
 
 import numpy as np
 from whoosh import columns, fields, index
-from whoosh.codec.base import Automata
 
 from directory.search.documents import ListingDoc
-from directory.search.text import WordGroup, analyzer, levenshtein_dfa, plan_words, term_weight, topic_weight
+from directory.search.edits import within_edits
+from directory.search.text import WordGroup, analyzer, plan_words, term_weight, topic_weight
 from directory.search.topics import TopicIndex, TopicMatch
-from directory.search.whoosh.segments import (
-    LexiconCursor,
-    PostingCache,
-    docnums_of,
-    leaves,
-    read_lid_column,
-)
+from directory.search.whoosh.segments import PostingCache, docnums_of, leaves, read_lid_column
 
 
 def schema() -> fields.Schema:
@@ -160,7 +154,6 @@ class TextMatcher:
             return any(word in self._lexicon(seg, field)[1] for seg, _ in self._leaves())
 
         def near(field: str, word: str, maxdist: int) -> set[str]:
-            dfa = None
             found: set[str] = set()
             for segreader, _offset in self._leaves():
                 if not segreader.doc_count_all():
@@ -168,8 +161,7 @@ class TextMatcher:
                 key = (segreader.segment().segment_id(), field, word, maxdist)
                 terms = self._near_terms.get(key)
                 if terms is None:
-                    dfa = dfa or levenshtein_dfa(word, maxdist)
-                    terms = frozenset(Automata.find_matches(dfa, LexiconCursor(self._lexicon(segreader, field)[0])))
+                    terms = frozenset(within_edits(word, maxdist, self._lexicon(segreader, field)[0]))
                     if len(self._near_terms) >= NEAR_TERMS_KEPT:
                         del self._near_terms[next(iter(self._near_terms))]  # the oldest
                     self._near_terms[key] = terms
