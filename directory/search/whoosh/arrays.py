@@ -40,6 +40,29 @@ def expand(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(starts - before, lengths) + np.arange(total)
 
 
+def unique(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values, as `np.unique(values)`; by sorting, which numpy 2's hash-based
+    `np.unique` is 10-35x slower than for the integer arrays of a search (measured with 2,000 to
+    100,000 positions: 251 us against 23 us, 25 ms against 0.7 ms)."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def unique_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values sorted, index of each one's first occurrence), as
+    `np.unique(values, return_index=True)`, by a stable sort (see `unique`)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    keep = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep], order[keep]
+
+
 def rows_by_code(codes: Ragged, row_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(indptr, rows): for each code, the sorted rows whose listing holds it."""
     values, row = codes.gather(row_pos)

@@ -31,6 +31,7 @@ from directory.search.documents import ListingDoc, load_docs
 from directory.search.query import SearchQuery
 from directory.search.text import analyzer
 from directory.search.topics import TopicIndex, TopicMatch
+from directory.search.whoosh.arrays import unique
 from directory.search.whoosh.engine import Matches, combine, evaluate
 from directory.search.whoosh.segments import PostingCache, read_lid_column, stored_digests
 from directory.search.whoosh.table import ListingTable
@@ -123,7 +124,7 @@ class WhooshSearcher(Searcher):
             deleted = segreader.segment().deleted_docs() if segreader.segment() else None
             if deleted:
                 lids = np.delete(lids, np.fromiter(deleted, dtype=np.int64))
-            if len(lids) and (lids.min() < 1 or lids.max() > 2**31 - 1 or len(np.unique(lids)) != len(lids)):
+            if len(lids) and (lids.min() < 1 or lids.max() > 2**31 - 1 or len(unique(lids)) != len(lids)):
                 raise ValueError(f"segment {segreader.segment().segment_id()}: listing ids out of range or repeated")
             for docnum in {0, count - 1}:
                 if not isinstance(segreader.stored_fields(docnum).get("digest"), str):

@@ -10,7 +10,7 @@ from directory.geo import great_circle_mi
 from directory.search.codebook import Codebook
 from directory.search.contract import Hit, SearchResult
 from directory.search.query import SearchQuery, by_place_alone
-from directory.search.whoosh.arrays import expand
+from directory.search.whoosh.arrays import expand, unique
 from directory.search.whoosh.table import KIND_CODES, ListingTable, facet_vector
 from directory.search.whoosh.text import TextHits
 
@@ -116,7 +116,7 @@ def _by_place_alone(table: ListingTable, query: SearchQuery, codebook: Codebook,
     starts, ends = table.place_start[places], table.place_start[places + 1]
     lo, hi = np.searchsorted(table.away_rows, starts), np.searchsorted(table.away_rows, ends)
     away = table.row_pos[table.away_rows[expand(lo, hi - lo)]]
-    away = np.unique(away[~inside[table.home_place[away]]])
+    away = unique(away[~inside[table.home_place[away]]])
     vector = _home_vector(table, places)
     if alive is not None:
         away = away[alive[away]]
@@ -177,8 +177,8 @@ def _home_vector(table: ListingTable, places: np.ndarray) -> np.ndarray:
         starts = table.place_start[rest]
         lengths = table.place_start[rest + 1] - starts
         pos = table.row_pos[expand(starts, lengths)]
-        # np.unique: a listing with two locations at its home point has two rows there.
-        vector += _vector(table, np.unique(pos[table.home_place[pos] == np.repeat(rest, lengths)]))
+        # unique: a listing with two locations at its home point has two rows there.
+        vector += _vector(table, unique(pos[table.home_place[pos] == np.repeat(rest, lengths)]))
     return vector
 
 
@@ -250,12 +250,20 @@ def _facets(table: ListingTable, codebook: Codebook, vector: np.ndarray) -> dict
 
 
 def _leaders(part: Matches, sort: str, wanted: int) -> np.ndarray:
-    """Indices into `part` of the only entries that can reach the first `wanted` places."""
+    """Indices into `part` of the only entries that can reach the first `wanted` places: those
+    before the cut-off value, and of its ties (many listings share a place or a score) the first
+    by name, as the table's name rank orders them (the (name, id) order `combine` sorts by)."""
     primary = part.primary(sort)
     if wanted >= len(primary):
         return np.arange(len(primary))
     cutoff = np.partition(primary, wanted - 1)[wanted - 1]
-    return np.flatnonzero(primary <= cutoff)  # every tie of the cut-off value stays
+    before = np.flatnonzero(primary < cutoff)
+    ties = np.flatnonzero(primary == cutoff)
+    room = wanted - len(before)
+    if len(ties) > room:
+        ranks = part.table.name_rank[part.pos[ties]]
+        ties = ties[np.argpartition(ranks, room - 1)[:room]]
+    return np.concatenate([before, ties])
 
 
 def combine(parts: list[Matches], query: SearchQuery) -> SearchResult:

@@ -16,7 +16,7 @@ from directory.search.codebook import Codebook
 from directory.search.contract import SnapshotFormatError
 from directory.search.documents import ListingDoc
 from directory.search.ordering import NAME_KEY_BYTES, name_key, unit_vectors
-from directory.search.whoosh.arrays import Bits, Ragged, expand, rows_by_code
+from directory.search.whoosh.arrays import Bits, Ragged, expand, rows_by_code, unique, unique_first
 
 FORMAT = 8  # bump when the arrays or the text index change shape: old snapshots need a reindex
 KIND_CODES = {"organization": 0, "practitioner": 1}
@@ -196,7 +196,7 @@ class ListingTable:
         arrays["home_place"] = row_place[first_row[listing_order]] if n else np.empty(0, dtype=np.int32)
         arrays["away_rows"] = np.flatnonzero(first_row[pos] != np.arange(len(pos))).astype(np.int32)
 
-        codes = np.unique(arrays["networks_values"]).astype(np.int64)
+        codes = unique(arrays["networks_values"]).astype(np.int64)
         indptr = arrays["networks_indptr"]
         dense = np.searchsorted(codes, arrays["networks_values"])
         owners = np.repeat(np.arange(n), np.diff(indptr))
@@ -344,5 +344,5 @@ class ListingTable:
             return np.empty(0, dtype=np.int64), np.empty(0)
         if len(rows) == 1:
             return rows[0].astype(np.int64), chords[0]
-        rows, first = np.unique(np.concatenate(rows), return_index=True)  # a row holding two codes
+        rows, first = unique_first(np.concatenate(rows))  # a row holding two codes
         return rows.astype(np.int64), np.concatenate(chords)[first]

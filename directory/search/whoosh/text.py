@@ -20,6 +20,7 @@ from directory.search.documents import ListingDoc
 from directory.search.edits import within_edits
 from directory.search.text import WordGroup, analyzer, plan_words, term_weight, topic_weight
 from directory.search.topics import TopicIndex, TopicMatch
+from directory.search.whoosh.arrays import unique
 from directory.search.whoosh.segments import PostingCache, docnums_of, leaves, read_lid_column
 
 
@@ -192,8 +193,8 @@ class TextMatcher:
             return np.empty(0, dtype=np.int64)
         if len(parts) == 1:
             lids = parts[0]
-            return lids if np.all(lids[1:] > lids[:-1]) else np.unique(lids)
-        return np.unique(np.concatenate(parts))
+            return lids if np.all(lids[1:] > lids[:-1]) else unique(lids)
+        return unique(np.concatenate(parts))
 
     def match(self, text: str, topic_df: Callable[[TopicMatch], int]) -> TextHits | None:
         """The listings and topics that can match each word of `text`; None when it has no words.
@@ -247,8 +248,8 @@ class TextHits:
             return np.empty(0, dtype=np.int32)
         word = best[1]
         parts = []
-        if word.terms:
-            pos = table.positions_of(np.unique(np.concatenate([lids for lids, _ in word.terms])))
+        if word.terms:  # (a listing holding two of the terms is made unique below)
+            pos = table.positions_of(np.concatenate([lids for lids, _ in word.terms]))
             parts.append(pos[pos >= 0])
         if word.topics:
             everyone = np.arange(table.size, dtype=np.int32)
@@ -256,7 +257,7 @@ class TextHits:
             for topic in word.topics:
                 held |= table.topic_sets[topic.facet].any_of(everyone, list(topic.codes))
             parts.append(np.flatnonzero(held).astype(np.int32))
-        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int32)
+        return unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int32)
 
     def score(self, table, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(matches, scores): a mask over these positions of `table`, and the score of each match

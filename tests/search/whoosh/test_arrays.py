@@ -1,0 +1,35 @@
+"""The array helpers of the Whoosh backend's tables agree with numpy's definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from directory.search.whoosh.arrays import expand, unique, unique_first
+
+integers = st.lists(st.integers(-5, 40), max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=integers, dtype=st.sampled_from([np.int32, np.int64]))
+def test_unique_is_numpys_unique(values, dtype):
+    array = np.array(values, dtype=dtype)
+    got = unique(array)
+    assert got.dtype == array.dtype
+    assert got.tolist() == np.unique(array).tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=integers)
+def test_unique_first_is_numpys_unique_with_the_first_index(values):
+    array = np.array(values, dtype=np.int64)
+    distinct, first = unique_first(array)
+    expected, expected_first = np.unique(array, return_index=True)
+    assert distinct.tolist() == expected.tolist()
+    assert first.tolist() == expected_first.tolist()
+
+
+def test_expand_concatenates_ranges():
+    assert expand(np.array([3, 10, 0]), np.array([2, 0, 3])).tolist() == [3, 4, 0, 1, 2]
+    assert expand(np.array([], dtype=np.int64), np.array([], dtype=np.int64)).tolist() == []
