@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 
 from flask import Flask, current_app, g
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 # SQLite reads the database through a memory map of up to this many megabytes (PRAGMA mmap_size;
@@ -75,3 +75,16 @@ def init_app(app: Flask) -> None:
     app.extensions["directory.engine"] = make_engine(app.config["DATABASE_URL"],
                                                      app.config.get("SQLITE_MMAP_MB", DEFAULT_SQLITE_MMAP_MB))
     app.teardown_appcontext(_close_request_session)
+
+
+def driver_rows(conn: Connection, sql: str, params: Sequence) -> list[tuple]:
+    """The rows of one read statement run on the driver's own cursor of `conn`: `sql` uses `?` for
+    its parameters (rewritten to `%s` for drivers of the format style, e.g. psycopg; it must hold
+    no other `?` or `%`). For the statements of every search request, where SQLAlchemy's execution
+    and result rows cost several times what the database takes to answer (a page of cards at 1M:
+    600 against 118 us). Values come back as the driver gives them (SQLite: dates as text)."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    with closing(conn.connection.dbapi_connection.cursor()) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()

@@ -15,9 +15,10 @@ from contextlib import AbstractContextManager
 from datetime import date
 from functools import cache
 
-from sqlalchemy import Connection, Date, delete, insert, select, text
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.engine import Engine
 
+from directory.db import driver_rows
 from directory.models import GEO_SOURCES, Listing, PublicCard, PublicPlace
 from directory.read import hydrate
 from directory.read.shapes import ListingCard, LocationPublic, construct, distance_basis
@@ -107,38 +108,44 @@ def rebuild_cards(engine: Engine, writing: Callable[[], AbstractContextManager],
 
 
 @cache
-def _page_statement(size: int):
+def _page_statement(size: int) -> str:
     """The cards of `size` (listing id, location id) pairs, each at that location or, when it is
-    null, at the card's own first place: one statement, built once per size. A listing deleted
-    since its card was written is left out (the outbox removes its card next)."""
-    pairs = ", ".join(f"(CAST(:l{i} AS BIGINT), CAST(:p{i} AS BIGINT))" for i in range(size))
-    return text(f"""
+    null, at the card's own first place: one statement (driver placeholders), built once per size.
+    A listing deleted since its card was written is left out (the outbox removes its card next)."""
+    pairs = ", ".join(["(CAST(? AS BIGINT), CAST(? AS BIGINT))"] * size)
+    return f"""
         WITH page(lid, loc) AS (VALUES {pairs})
         SELECT c.listing_id, c.head, c.tail, c.last_verified, c.demo, p.body,
                coalesce(page.loc, c.location_id)
         FROM page JOIN {PublicCard.__tablename__} c ON c.listing_id = page.lid
         JOIN {Listing.__tablename__} l ON l.id = c.listing_id
         LEFT JOIN {PublicPlace.__tablename__} p ON p.location_id = coalesce(page.loc, c.location_id)
-    """).columns(last_verified=Date)
+    """
 
 
 def page_rows(conn: Connection, ids: list[int], location_ids: dict[int, int]) -> dict[int, tuple]:
     """Listing id -> (head, tail, last_verified, demo, place JSON or None), for the listings of a
     page whose card and place are stored; `location_ids` names the place to show where search
-    knows it. Listings left out (deleted, or not stored yet) are for `hydrate.cards`."""
+    knows it. Listings left out (deleted, or not stored yet) are for `hydrate.cards`.
+
+    Run on the driver's cursor (`db.driver_rows`): this is most of a search request's database
+    time. Spare pairs (a few statement sizes) hold nulls, which join nothing."""
     unique = list(dict.fromkeys(ids))
     if not unique:
         return {}
-    size = 1 << (len(unique) - 1).bit_length()  # few statement sizes; spare places repeat the last
-    padded = unique + [unique[-1]] * (size - len(unique))
-    params = {}
-    for i, lid in enumerate(padded):
-        params[f"l{i}"], params[f"p{i}"] = lid, location_ids.get(lid)
+    size = 1 << (len(unique) - 1).bit_length()
+    params: list[int | None] = []
+    for lid in unique:
+        params += (lid, location_ids.get(lid))
+    params += [None] * (2 * (size - len(unique)))
+    found = {}
     # A place named but not stored (written after its owner's card), or stored in an older layout,
     # is read from the rows.
-    return {row[0]: row[1:6] for row in conn.execute(_page_statement(size), params)
-            if (row[5] is not None and place_basis(row[5]) is not None) or row[6] is None}
-
+    for lid, head, tail, verified, demo, place, shown in driver_rows(conn, _page_statement(size), params):
+        if (place is not None and place_basis(place) is not None) or shown is None:
+            found[lid] = (head, tail, verified if verified is None or isinstance(verified, date)
+                          else date.fromisoformat(verified), bool(demo), place)
+    return found
 
 def _page(conn: Connection, ids: list[int], distances: dict[int, float | None] | None,
           near: tuple[float, float] | None, location_ids: dict[int, int],

@@ -3,20 +3,22 @@ network ids exist (the check the search parser is given)."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from directory import reference
-from directory.db import get_engine
+from directory.db import driver_rows, get_engine
 from directory.models import Network, Specialty
 from directory.read.shapes import NetworkPublic, SpecialtyPublic, construct
 
-KNOWN_NETWORKS = select(Network.id).where(Network.id.in_(bindparam("ids", expanding=True)))
-
 
 def known_networks(ids: list[int]) -> set[int]:
-    """Which of these network ids exist (a plain connection: this runs on most searches)."""
+    """Which of these network ids exist (on the driver's cursor: this runs on most searches)."""
+    if not ids:
+        return set()
+    marks = ", ".join(["?"] * len(ids))
     with get_engine().connect() as conn:
-        return set(conn.execute(KNOWN_NETWORKS, {"ids": ids}).scalars())
+        rows = driver_rows(conn, f"SELECT id FROM {Network.__tablename__} WHERE id IN ({marks})", list(ids))
+    return {nid for (nid,) in rows}
 
 
 def networks() -> list[NetworkPublic]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pytest
 from sqlalchemy import delete, select, update
 
 from directory import demo
@@ -122,3 +123,24 @@ def test_distance_basis_from_stored_cards_equals_rows_and_old_places_are_read_fr
                              .values(body=json.dumps(old, separators=(",", ":"))))
         assert find_json(query).decode() == stored
         assert find(query).model_dump_json() == stored
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_stored_rows_of_a_page_come_back_typed_once_each_whatever_the_padding(app, factory, session):
+    """The page's statement runs on the driver's cursor, padded to a power of two with null pairs:
+    each listing comes back once, its verification day a date and its demo flag a bool, on both
+    databases (SQLite gives dates as text)."""
+    from directory.read.cards import page_rows
+    from directory.services.verification import verify_listing
+
+    listings = [factory.listing(name=f"Clinic {i}") for i in range(3)]  # 3 of a statement for 4
+    with app.app_context(), unit_of_work("test", session=session) as work:
+        verify_listing(work.session, listings[0].id, by="test", method="phone", changed=False)
+    ids = [listing.id for listing in listings] + [listings[0].id]  # a repeated id counts once
+    with app.app_context(), get_engine().connect() as conn:
+        rows = page_rows(conn, ids, {})
+    assert sorted(rows) == sorted(listing.id for listing in listings)
+    verified = rows[listings[0].id][2]
+    assert isinstance(verified, date) and verified == date.today()
+    assert all(rows[listing.id][3] is False for listing in listings)
+    assert all(rows[listing.id][4].startswith("{") for listing in listings)  # the listing's own place

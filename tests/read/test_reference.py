@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
+
 from directory import reference as seed
 from directory.read import reference
 
 
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
 def test_known_networks_names_only_the_ids_that_exist(app, factory):
     network = factory.network()
+    other = factory.network(name="Other PPO")
     with app.app_context():
-        assert reference.known_networks([network.id, network.id + 1]) == {network.id}
+        assert reference.known_networks([network.id, network.id + 1000]) == {network.id}
+        assert reference.known_networks([other.id, network.id]) == {network.id, other.id}
+        assert reference.known_networks([]) == set()
 
 
 def test_networks_are_listed_by_payer_then_name(app, factory):

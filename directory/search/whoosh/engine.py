@@ -54,7 +54,7 @@ def evaluate(
         if alive is not None and dead is None:
             dead = np.flatnonzero(~alive)
         return _by_place_alone(table, query, codebook, alive, dead)
-    rows = chord2 = None
+    rows = chord2 = only = None
     if query.place is not None:
         place = query.place
         only = _selective_filter(table, query, codebook)
@@ -65,10 +65,11 @@ def evaluate(
     else:
         pos = np.arange(table.size, dtype=np.int32)
 
-    keep = _filter(table, query, codebook, pos, alive)
-    pos = pos[keep]
-    if rows is not None:
-        rows, chord2 = rows[keep], chord2[keep]
+    keep = _filter(table, query, codebook, pos, alive, only[0] if only else None)
+    if keep is not None:
+        pos = pos[keep]
+        if rows is not None:
+            rows, chord2 = rows[keep], chord2[keep]
 
     # The text before the nearest place of each listing: a listing's words do not depend on the
     # place, and fewer rows are left to order.
@@ -205,26 +206,36 @@ def _selective_filter(table: ListingTable, query: SearchQuery, codebook: Codeboo
     return best[1]
 
 
-def _filter(table: ListingTable, query: SearchQuery, codebook: Codebook, pos, alive) -> np.ndarray:
-    keep = np.ones(len(pos), dtype=bool) if alive is None else alive[pos]
+def _filter(table: ListingTable, query: SearchQuery, codebook: Codebook, pos, alive,
+            read: str | None = None) -> np.ndarray | None:
+    """Which of these positions pass the query's filters (None: every one). `read`: the facet
+    whose per-code rows `pos` came from (`_selective_filter`), so already passed."""
+    keep = None if alive is None else alive[pos]
+
+    def narrow(held: np.ndarray) -> np.ndarray:
+        return held if keep is None else keep & held
+
     if query.kind is not None:
-        keep &= table.kinds[pos] == KIND_CODES[query.kind]
+        keep = narrow(table.kinds[pos] == KIND_CODES[query.kind])
     if query.accepting:
-        keep &= table.accepting[pos]
+        keep = narrow(table.accepting[pos])
     if query.telehealth:
-        keep &= table.telehealth[pos]
+        keep = narrow(table.telehealth[pos])
     tag_filters = (
-        (table.specialty_set, codebook.encode("specialties", list(query.specialties)), query.specialties),
-        (table.network_set, table.network_index(list(query.networks)), query.networks),
-        (table.language_set, codebook.encode("languages", list(query.languages)), query.languages),
-        (table.service_set, codebook.encode("services", list(query.services)), query.services),
+        ("specialties", table.specialty_set, lambda: codebook.encode("specialties", list(query.specialties)),
+         query.specialties),
+        ("networks", table.network_set, lambda: table.network_index(list(query.networks)), query.networks),
+        ("languages", table.language_set, lambda: codebook.encode("languages", list(query.languages)),
+         query.languages),
+        ("services", table.service_set, lambda: codebook.encode("services", list(query.services)), query.services),
     )
-    for bits, wanted, asked in tag_filters:
-        if asked:
-            idx = np.flatnonzero(keep)
-            sub = np.zeros(len(keep), dtype=bool)
-            if wanted and len(idx):
-                sub[idx] = bits.any_of(pos[idx], wanted)
+    for facet, bits, wanted, asked in tag_filters:
+        if asked and facet != read:
+            codes = wanted()
+            idx = np.arange(len(pos)) if keep is None else np.flatnonzero(keep)
+            sub = np.zeros(len(pos), dtype=bool)
+            if codes and len(idx):
+                sub[idx] = bits.any_of(pos[idx], codes)
             keep = sub
     return keep
 

@@ -27,6 +27,7 @@ BANDS = 180 * BANDS_PER_DEGREE + 1  # band 0 starts at -90; the last holds latit
 # listings at home; a place holding as many alone is a block of its own. A search by place alone
 # adds up the rollup of the blocks wholly in its radius and counts the others' listings one by one.
 BLOCK_LISTINGS = 32
+BAND_KEY_SPAN = 512.0  # more than the 360 degrees of longitude a band's keys take (see place_key)
 
 
 def facet_vector(kinds: np.ndarray, accepting: np.ndarray, specialty: Bits, network: Bits,
@@ -117,6 +118,12 @@ class ListingTable:
             "specialties": Ragged(self.specialty_rows_indptr, self.specialty_rows),
             "networks": Ragged(self.network_rows_indptr, self.network_rows),
         }
+        # Each place's band and longitude as one ascending number (band x BAND_KEY_SPAN + longitude
+        # + 180), so that a box's slices of every band are found by two vectorized binary searches.
+        # Rounding is monotonic: no place inside a box falls outside its bounds (one just outside
+        # may come in; the radius test decides).
+        self.place_key = np.repeat(np.arange(BANDS) * BAND_KEY_SPAN, np.diff(self.place_band_start)) + (
+            self.place_lon + 180.0)
         self._pos_of_lid: np.ndarray | None = None
 
     @property
@@ -280,25 +287,21 @@ class ListingTable:
                 if i < len(self.network_codes) and self.network_codes[i] == nid]
 
     def _box_places(self, min_lat, max_lat, min_lon, max_lon) -> np.ndarray:
-        """Place indices inside a lat/lon box, from the latitude bands it covers (ascending)."""
-        ranges = []
+        """Place indices inside a lat/lon box, from the latitude bands it covers (ascending): two
+        binary searches over `place_key` find every band's slice at once."""
         lon_ranges = [(min_lon, max_lon)]
         if min_lon < -180:
             lon_ranges = [(min_lon + 360, 180.0), (-180.0, max_lon)]
         elif max_lon > 180:
             lon_ranges = [(min_lon, 180.0), (-180.0, max_lon - 360)]
         first, last = (int(b) for b in band_of(np.array([min_lat, max_lat])))
-        for cell in range(first, last + 1):
-            start, end = self.place_band_start[cell], self.place_band_start[cell + 1]
-            if start == end:
-                continue
-            lons = self.place_lon[start:end]
-            for lo_lon, hi_lon in sorted(lon_ranges):
-                lo = np.searchsorted(lons, lo_lon, side="left")
-                hi = np.searchsorted(lons, hi_lon, side="right")
-                if hi > lo:
-                    ranges.append(np.arange(start + lo, start + hi))
-        return np.concatenate(ranges) if ranges else np.empty(0, dtype=np.int64)
+        base = np.arange(first, last + 1) * BAND_KEY_SPAN + 180.0
+        ranges = sorted(lon_ranges)
+        # Per band, then per longitude range: the slices in ascending order.
+        lo = np.column_stack([np.searchsorted(self.place_key, base + lo_lon, side="left") for lo_lon, _ in ranges])
+        hi = np.column_stack([np.searchsorted(self.place_key, base + hi_lon, side="right") for _, hi_lon in ranges])
+        lo, lengths = lo.ravel(), np.maximum(hi.ravel() - lo.ravel(), 0)
+        return expand(lo, lengths)
 
     def places_within(self, lat: float, lon: float, radius_mi: float) -> tuple[np.ndarray, np.ndarray]:
         """(place indices, squared chord lengths to the centre) of the places within `radius_mi`.

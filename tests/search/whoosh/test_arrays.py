@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from directory.search.whoosh.arrays import expand, unique, unique_first
+from directory.search.whoosh.arrays import Bits, expand, unique, unique_first
 
 integers = st.lists(st.integers(-5, 40), max_size=60)
 
@@ -33,3 +33,17 @@ def test_unique_first_is_numpys_unique_with_the_first_index(values):
 def test_expand_concatenates_ranges():
     assert expand(np.array([3, 10, 0]), np.array([2, 0, 3])).tolist() == [3, 4, 0, 1, 2]
     assert expand(np.array([], dtype=np.int64), np.array([], dtype=np.int64)).tolist() == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), width=st.integers(1, 3), listings=st.integers(1, 1200))
+def test_bit_counts_equal_counting_each_code(data, width, listings):
+    """Both ways of counting (unpacked bits for a few listings, byte histograms for more)."""
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    words = rng.integers(0, 2**63, (listings, width), dtype=np.int64).astype(np.uint64)
+    words[rng.random(listings) < 0.3] = 0
+    positions = rng.choice(listings, data.draw(st.integers(0, listings)), replace=False)
+    expected = [sum(int(words[p, code >> 6] >> np.uint64(code & 63)) & 1 for p in positions)
+                for code in range(64 * width)]
+    assert Bits(words).counts(positions).tolist() == expected
