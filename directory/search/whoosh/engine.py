@@ -59,6 +59,9 @@ def evaluate(
         place = query.place
         only = _selective_filter(table, query, codebook)
         rows, chord2 = table.rows_within(place.lat, place.lon, place.radius_mi, only)
+        held = None if text is None else text.rows_holding(table, rows)
+        if held is not None:  # topic words tested on the rows, before their listings are read
+            rows, chord2 = rows[held], chord2[held]
         pos = table.row_pos[rows]
     elif text is not None:
         pos = text.candidates(table)

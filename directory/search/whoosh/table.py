@@ -125,6 +125,7 @@ class ListingTable:
         self.place_key = np.repeat(np.arange(BANDS) * BAND_KEY_SPAN, np.diff(self.place_band_start)) + (
             self.place_lon + 180.0)
         self._pos_of_lid: np.ndarray | None = None
+        self._row_topic_sets: dict[str, Bits] = {}
 
     @property
     def size(self) -> int:
@@ -280,6 +281,15 @@ class ListingTable:
         inside = (lids >= 0) & (lids < len(self._pos_of_lid))
         out[inside] = self._pos_of_lid[lids[inside]]
         return out
+
+    def row_topic_set(self, facet: str) -> Bits:
+        """A topic facet's bit sets per row (each row holds its listing's): a text search near a
+        place tests the rows around in their order, without a gather through their listings.
+        Made at first use (1M listings: 1.19M rows, ~10 MB per facet)."""
+        found = self._row_topic_sets.get(facet)
+        if found is None:
+            found = self._row_topic_sets[facet] = Bits(self.topic_sets[facet].words[self.row_pos])
+        return found
 
     def network_index(self, network_ids: list[int]) -> list[int]:
         found = np.searchsorted(self.network_codes, network_ids)

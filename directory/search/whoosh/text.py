@@ -259,6 +259,21 @@ class TextHits:
             parts.append(np.flatnonzero(held).astype(np.int32))
         return unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int32)
 
+    def rows_holding(self, table, rows: np.ndarray) -> np.ndarray | None:
+        """A mask over these rows of `table`: False where the row's listing cannot match because a
+        word that no index term matches (a topic word) has none of its topics there; None when
+        every word has index terms (only `score` can tell). What it drops `score` would drop."""
+        keep = None
+        for word in self.words:
+            if word.terms:
+                continue
+            held = np.zeros(len(rows), dtype=bool)
+            for topic, weight in zip(word.topics, word.topic_weights, strict=True):
+                if weight > 0:  # as in `score`
+                    held |= table.row_topic_set(topic.facet).any_of(rows, list(topic.codes))
+            keep = held if keep is None else keep & held
+        return keep
+
     def score(self, table, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(matches, scores): a mask over these positions of `table`, and the score of each match
         in order. Which listings match is decided first, on booleans; scores are summed only for
