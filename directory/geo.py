@@ -106,7 +106,7 @@ def zip_table():
 def _lookup(zip5: str) -> ZipPlace | None:
     zips, lats, lons, cities, states = zip_table()
     number = int(zip5)
-    at = int(np.searchsorted(zips, number))
+    at = int(np.searchsorted(zips, zips.dtype.type(number)))  # a Python int would copy `zips` to int64
     if at == len(zips) or zips[at] != number:
         return None
     return ZipPlace(zip5, cities[at], states[at], float(lats[at]), float(lons[at]))

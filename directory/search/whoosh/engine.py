@@ -118,7 +118,10 @@ def _by_place_alone(table: ListingTable, query: SearchQuery, codebook: Codebook,
     inside = np.zeros(len(table.place_lat), dtype=bool)
     inside[places] = True
     starts, ends = table.place_start[places], table.place_start[places + 1]
-    lo, hi = np.searchsorted(table.away_rows, starts), np.searchsorted(table.away_rows, ends)
+    # (Needles of the array's own type: numpy would otherwise copy the whole array to theirs.)
+    away_rows = table.away_rows
+    lo = np.searchsorted(away_rows, starts.astype(away_rows.dtype))
+    hi = np.searchsorted(away_rows, ends.astype(away_rows.dtype))
     away = table.row_pos[table.away_rows[expand(lo, hi - lo)]]
     away = unique(away[~inside[table.home_place[away]]])
     vector = _home_vector(table, places)

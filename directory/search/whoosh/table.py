@@ -350,7 +350,8 @@ class ListingTable:
             if code + 1 >= len(postings.indptr):
                 continue
             held = postings.values[postings.indptr[code] : postings.indptr[code + 1]]
-            lo, hi = np.searchsorted(held, starts), np.searchsorted(held, ends)
+            # (Needles of the rows' own type: numpy would otherwise copy all of them to theirs.)
+            lo, hi = np.searchsorted(held, starts.astype(held.dtype)), np.searchsorted(held, ends.astype(held.dtype))
             rows.append(held[expand(lo, hi - lo)])
             chords.append(np.repeat(chord2, hi - lo))
         if not rows:
