@@ -158,6 +158,9 @@ def test_same_answers_by_place_in_name_order_through_the_name_index(pair):
 def test_same_answers_after_edits(pair):
     whoosh, pg = pair
     engine = get_engine(pg)
+    for app in pair:  # open both searchers now: a searcher's first opening applies what is pending
+        with app.app_context():
+            get_searcher(app)
     rng = random.Random(5)
     with Session(engine, expire_on_commit=False) as session:
         ids = list(session.execute(select(Listing.id).order_by(Listing.id)).scalars())
