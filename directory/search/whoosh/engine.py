@@ -248,19 +248,13 @@ def _filter(table: ListingTable, query: SearchQuery, codebook: Codebook, pos, al
 
 def _facets(table: ListingTable, codebook: Codebook, vector: np.ndarray) -> dict[str, dict]:
     """Facet counts from a facet vector (see table.facet_vector)."""
-    listings, organizations, practitioners, accepting = (int(v) for v in vector[:4])
-    specialty = vector[4 : 4 + table.specialty_bits.shape[1] * 64]
-    network = vector[4 + len(specialty) :]
+    listings, organizations, practitioners, accepting, *codes = vector.tolist()
+    width = table.specialty_bits.shape[1] * 64
+    specialty, network = codes[: len(codebook.specialties)], codes[width : width + len(table.network_codes)]
     kinds = (organizations, practitioners)
     return {
-        "specialty": {
-            codebook.specialties[i]: int(specialty[i])
-            for i in np.flatnonzero(specialty[: len(codebook.specialties)])
-        },
-        "network": {
-            str(table.network_codes[i]): int(network[i])
-            for i in np.flatnonzero(network[: len(table.network_codes)])
-        },
+        "specialty": {code: n for code, n in zip(codebook.specialties, specialty, strict=True) if n},
+        "network": {key: n for key, n in zip(table.network_keys, network, strict=True) if n},
         "kind": {KIND_NAMES[i]: kinds[i] for i in range(2) if kinds[i]},
         "accepting": {"true": accepting, "false": listings - accepting},
     }
@@ -318,6 +312,10 @@ def combine(parts: list[Matches], query: SearchQuery) -> SearchResult:
 
 
 def _merge_facets(many: list[dict[str, dict]]) -> dict[str, dict[str, int]]:
+    """The counts of several tables added up, each facet's most frequent first (then by key)."""
+    if len(many) == 1:
+        return {name: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+                for name, counts in many[0].items()}
     merged: dict[str, dict[str, int]] = {}
     for facets in many:
         for name, counts in facets.items():

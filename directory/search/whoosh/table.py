@@ -126,6 +126,7 @@ class ListingTable:
             self.place_lon + 180.0)
         self._pos_of_lid: np.ndarray | None = None
         self._row_topic_sets: dict[str, Bits] = {}
+        self.network_keys = [str(code) for code in self.network_codes.tolist()]  # as facets name them
 
     @property
     def size(self) -> int:
