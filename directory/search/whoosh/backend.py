@@ -142,8 +142,10 @@ class WhooshSearcher(Searcher):
         stat = path.stat()
         return (stat.st_ino, stat.st_mtime_ns, stat.st_size) != self._snapshot_key
 
-    def refresh(self) -> None:
-        """Catch up with the database's change log and with other processes' index commits."""
+    def refresh(self, text: bool = True) -> None:
+        """Catch up with the database's change log and with other processes' index commits;
+        `text=False` leaves the text index to the next search that reads it (a search without
+        words reads only the tables: it saves listing the index folder)."""
         with self._lock:
             if self._snapshot_changed():
                 self._open()
@@ -157,7 +159,8 @@ class WhooshSearcher(Searcher):
                     ).scalars()
                     self._apply_overlay(load_docs(session, list(changed)))
                     self.watermark = latest
-            self.matcher.refresh()
+            if text:
+                self.matcher.refresh()
 
     def _latest_change(self) -> int:
         """The change log's last sequence number (0 when empty)."""
@@ -225,7 +228,7 @@ class WhooshSearcher(Searcher):
 
     def _matches(self, query: SearchQuery) -> list[Matches]:
         """The matches of the snapshot's table and of the overlay of listings changed since."""
-        self.refresh()
+        self.refresh(text=bool(query.q))
         with self._lock:
             base, alive, dead, overlay = self.base, self.base_alive, self.base_dead, self.overlay
             text = self.matcher.match(query.q, self._topic_df) if query.q else None
