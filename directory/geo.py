@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import re
+import tempfile
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -38,6 +42,7 @@ STATE_NAMES = {
     "VI": "Virgin Islands", "AS": "American Samoa", "MP": "Northern Mariana Islands",
 }
 MAX_RADIUS_MI = 500.0
+ZIP_TABLE_FORMAT = 1  # of the file the ZIP table is kept in between processes (zip_table_file)
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
@@ -96,11 +101,54 @@ def read_zip_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...
             np.array([r[2] for r in rows]), tuple(r[3] for r in rows), tuple(r[4] for r in rows))
 
 
+def zip_table_file() -> Path:
+    """Where the ZIP table is kept between processes: `DIRECTORY_CACHE_DIR`, else the user's cache
+    folder; named by the gazetteer's version, so a new `zipcodes` release makes a new table."""
+    folder = os.environ.get("DIRECTORY_CACHE_DIR")
+    if not folder:
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ivig-directory"
+    version = re.sub(r"[^0-9A-Za-z.]", "_", str(getattr(zipcodes, "__version__", "unknown")))
+    return Path(folder) / f"zip-table-{version}-{ZIP_TABLE_FORMAT}.npz"
+
+
+def _load_zip_table(path: Path):
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            zips, lats, lons = data["zips"], data["lats"], data["lons"]
+            cities, states = tuple(data["cities"].tolist()), tuple(data["states"].tolist())
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        if path.exists():
+            logger.warning("ignoring the ZIP table in %s (%s): reading the gazetteer again", path, error)
+        return None
+    if not (len(zips) == len(lats) == len(lons) == len(cities) == len(states)) or not len(zips):
+        logger.warning("ignoring the ZIP table in %s (its columns differ): reading the gazetteer again", path)
+        return None
+    return zips, lats, lons, cities, states
+
+
+def _save_zip_table(path: Path, table) -> None:
+    zips, lats, lons, cities, states = table
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as handle:
+            np.savez(handle, zips=zips, lats=lats, lons=lons, cities=np.array(cities), states=np.array(states))
+        os.replace(handle.name, path)  # atomic: a process reading it sees the old file or this one
+    except OSError as error:
+        logger.info("could not keep the ZIP table in %s (%s)", path, error)
+
+
 @lru_cache(maxsize=1)
 def zip_table():
-    """The ZIP table, read once per process (1-2 s, most of it starting the child; ~4 MB kept). A
-    ZIP is then found by binary search (~12 us): `zipcodes.matching` scans all 42,000 rows, 1-2 ms."""
-    return computed_apart(read_zip_table)
+    """The ZIP table, read once per process. From the file another process kept (`zip_table_file`,
+    a few ms), else from the gazetteer (1-2 s, most of it starting the child that reads it; then
+    kept in that file); ~4 MB in memory. A ZIP is then found by binary search (~12 us):
+    `zipcodes.matching` scans all 42,000 rows, 1-2 ms."""
+    path = zip_table_file()
+    table = _load_zip_table(path)
+    if table is None:
+        table = computed_apart(read_zip_table)
+        _save_zip_table(path, table)
+    return table
 
 
 def _lookup(zip5: str) -> ZipPlace | None:

@@ -322,3 +322,39 @@ def test_the_gazetteer_is_read_here_when_no_child_process_can_start(monkeypatch,
 
 def _first_active_zip() -> str:
     return min(row["zip_code"] for row in zipcodes.similar_to("005") if row["active"])
+
+
+def test_the_zip_table_is_kept_in_a_file_that_the_next_process_reads(tmp_path, monkeypatch, caplog):
+    """The first process reads the gazetteer (apart) and keeps the table in DIRECTORY_CACHE_DIR;
+    the next reads that file instead (no child process); a damaged file is read past and replaced."""
+    from directory import geo
+
+    monkeypatch.setenv("DIRECTORY_CACHE_DIR", str(tmp_path))
+    original = geo.zip_table()  # this process's table (from wherever it came)
+    geo.zip_table.cache_clear()
+    try:
+        path = geo.zip_table_file()
+        assert path.parent == tmp_path and not path.exists()
+        first = geo.zip_table()
+        assert path.exists()
+        geo.zip_table.cache_clear()
+
+        def no_child(function):
+            raise AssertionError("the gazetteer was read again")
+
+        monkeypatch.setattr(geo, "computed_apart", no_child)
+        second = geo.zip_table()
+        for a, b, c in zip(original, first, second, strict=True):
+            assert list(a) == list(b) == list(c)
+        assert second[0].dtype == original[0].dtype and isinstance(second[3], tuple)
+
+        geo.zip_table.cache_clear()
+        path.write_bytes(b"not a table")
+        monkeypatch.undo()
+        monkeypatch.setenv("DIRECTORY_CACHE_DIR", str(tmp_path))
+        assert list(geo.zip_table()[0]) == list(original[0])
+        assert "ignoring the ZIP table" in caplog.text
+        geo.zip_table.cache_clear()
+        assert geo._load_zip_table(path) is not None  # replaced by a good one
+    finally:
+        geo.zip_table.cache_clear()
