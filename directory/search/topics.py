@@ -8,6 +8,7 @@ small in-memory Whoosh index of the topic texts (same analyzer: stems, synonyms,
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -56,6 +57,7 @@ class TopicIndex:
         self._terms = [term.decode("utf-8") for term in reader.lexicon("body")]
         self._codes = {term: self._codes_of(reader, term) for term in self._terms}
         self._matches: dict[tuple[str, int], tuple[TopicMatch, ...]] = {}
+        self._lock = threading.Lock()
 
     def _codes_of(self, reader, term: str) -> list[tuple[str, int]]:
         return [(self._stored[n]["facet"], self._stored[n]["code"]) for n in reader.postings("body", term).all_ids()]
@@ -72,7 +74,8 @@ class TopicIndex:
                 for facet, code in self._codes[term]:
                     codes.setdefault(facet, set()).add(code)
             found = tuple(TopicMatch(facet, tuple(sorted(held)), maxdist > 0) for facet, held in codes.items())
-            if len(self._matches) >= MATCHES_KEPT:
-                del self._matches[next(iter(self._matches))]  # the oldest
-            self._matches[key] = found
+            with self._lock:  # (searches of several threads share this index)
+                if len(self._matches) >= MATCHES_KEPT:
+                    del self._matches[next(iter(self._matches))]  # the oldest
+                self._matches[key] = found
         return found
