@@ -18,6 +18,7 @@ from directory.geo import lookup_zip
 from directory.models import IndexChange, Listing, Location, Network, Practitioner
 from directory.search import get_searcher, rebuild_index
 from directory.search.documents import load_docs
+from directory.search.postgres.cells import home_cells
 from directory.search.postgres.rows import rollup_tags
 from directory.search.postgres.tables import ROLLUP, TABLE
 from directory.search.query import Place, SearchQuery
@@ -191,17 +192,18 @@ def test_same_answers_after_edits(pair):
 
 
 def assert_rollup_matches_rows(pg) -> None:
-    """After edits, the per-place rollup the PostgreSQL backend keeps up by deltas equals a count
-    made afresh from its rows, and every row names its listing's home place."""
+    """After edits, the per-cell rollup the PostgreSQL backend keeps up by deltas equals a count
+    made afresh from its rows (in Python), and every row names its listing's home place."""
     with get_engine(pg).connect() as conn:
-        held = {(pid, tag): n for pid, tag, n in conn.execute(text(f"SELECT pid, tag, n FROM {ROLLUP}"))}
+        held = {(cell, tag): n for cell, tag, n in conn.execute(text(f"SELECT cell, tag, n FROM {ROLLUP}"))}
         expected: Counter = Counter()
-        for pid, kind, accepting, specialties, networks in conn.execute(text(
-                f"SELECT pid, kind, accepting, specialties, networks FROM {TABLE} WHERE n = 0")):
-            expected.update((pid, tag) for tag in rollup_tags(kind, accepting, specialties, networks))
+        for lat, lon, kind, accepting, specialties, networks in conn.execute(text(
+                f"SELECT lat, lon, kind, accepting, specialties, networks FROM {TABLE} WHERE n = 0")):
+            expected.update((cell, tag) for cell in home_cells(lat, lon)
+                            for tag in rollup_tags(kind, accepting, specialties, networks))
         wrong_home = conn.execute(text(f"""
             SELECT count(*) FROM {TABLE} a JOIN {TABLE} h ON h.lid = a.lid AND h.n = 0
-            WHERE a.hpid <> h.pid""")).scalar_one()
+            WHERE a.hlat <> h.lat OR a.hlon <> h.lon OR a.hpt <> h.pt""")).scalar_one()
     assert len(held) > 100
     assert held == dict(expected)
     assert wrong_home == 0

@@ -30,7 +30,8 @@ from sqlalchemy.engine import Connection, Engine
 from directory.search.codebook import Codebook
 from directory.search.contract import IndexUnusable, Searcher, SearchResult
 from directory.search.documents import ListingDoc
-from directory.search.postgres.query import Near, build_search, places_near, result
+from directory.search.postgres.cells import CELL_SQL, cover, home_cells
+from directory.search.postgres.query import build_search, edge_counts_statement, nearest_points, result, within
 from directory.search.postgres.rows import TEXT_FIELDS, TOPIC_FACETS, rollup_tags, rows_and_counts
 from directory.search.postgres.tables import (
     COLUMNS,
@@ -157,68 +158,67 @@ class PostgresSearcher(Searcher):
     def search(self, query: SearchQuery) -> SearchResult:
         with self.engine.begin() as conn:
             if query.place is not None and by_place_alone(query):
-                return self._by_place(conn, query, places_near(conn, query.place))
+                return self._by_place(conn, query)
             words = self._words(conn, query.q) if query.q else None
             sql, params = build_search(query, words, query.place)
             row = conn.execute(text(sql), params).one()
         total, page, specialty, network, counts = row
-        organizations, accepting = counts or (0, 0)
+        _listings, organizations, accepting = counts or (0, 0, 0)
         return result(query, int(total), page or [], specialty or {}, network or {}, organizations, accepting)
 
-    def _by_place(self, conn: Connection, query: SearchQuery, near: Near) -> SearchResult:
-        """A search by place alone: totals and facets add up `search_rollup` over the places in
-        the radius (the listings whose home place is there), plus the few listings whose home
-        place is outside but another place inside; the page walks the nearest places in order."""
-        pids = {"pids": near.pids}
+    def _by_place(self, conn: Connection, query: SearchQuery) -> SearchResult:
+        """A search by place alone: totals and facets add up `search_rollup` over the cells wholly
+        inside the circle, plus the listings at home in the cells its edge cuts (within the
+        radius) and the few listings at home outside with another place inside; the page reads
+        the nearest places' listings."""
+        place = query.place
+        cells = cover(place.lat, place.lon, place.radius_mi)
         tags: Counter = Counter(dict(conn.execute(text(f"""
-            SELECT tag, sum(n) FROM {ROLLUP} WHERE pid = ANY(CAST(:pids AS int[])) GROUP BY tag"""),
-            pids).all()))
-        away = conn.execute(text(f"""
-            SELECT h.kind, h.accepting, h.specialties, h.networks FROM {TABLE} h
-            WHERE h.n = 0 AND h.lid IN (
-                SELECT a.lid FROM {TABLE} a
-                WHERE a.n > 0 AND a.pid = ANY(CAST(:pids AS int[]))
-                  AND NOT EXISTS (SELECT 1 FROM unnest(CAST(:pids AS int[])) AS p(pid) WHERE p.pid = a.hpid))"""),
-            pids).all()
-        for kind, accepting, specialties, networks in away:
-            tags.update(rollup_tags(kind, accepting, specialties, networks))
-        specialty = {tag[2:]: n for tag, n in tags.items() if tag.startswith("s:")}
-        network = {tag[2:]: n for tag, n in tags.items() if tag.startswith("n:")}
+            SELECT tag, sum(n) FROM {ROLLUP} WHERE cell = ANY(CAST(:cells AS int[])) GROUP BY tag"""),
+            {"cells": cells.inside}).all()))
+        sql, params = edge_counts_statement(place, cells)
+        edge_specialty, edge_network, (listings, organizations, accepting) = conn.execute(text(sql), params).one()
+        tags.update({"*": listings, "o": organizations, "a": accepting})
+        tags.update({f"s:{code}": n for code, n in (edge_specialty or {}).items()})
+        tags.update({f"n:{code}": n for code, n in (edge_network or {}).items()})
+        specialty = {tag[2:]: n for tag, n in tags.items() if tag.startswith("s:") and n}
+        network = {tag[2:]: n for tag, n in tags.items() if tag.startswith("n:") and n}
         page = None
         if query.sort == "distance":
-            page = self._page_by_distance(conn, query, near)
+            page = self._page_by_distance(conn, query)
         elif tags["*"] >= self.name_walk_from:
-            page = self._page_by_name(conn, query, near)  # relevance without words: by name too
+            page = self._page_by_name(conn, query)  # relevance without words: by name too
         if page is None:  # few listings around: reading them all is quick
-            sql, params = build_search(replace(query, facets=False), None, near)
+            sql, params = build_search(replace(query, facets=False), None, place)
             page = conn.execute(text(sql), params).one()[1] or []
         return result(query, int(tags["*"]), page, specialty, network, int(tags["o"]), int(tags["a"]))
 
-    def _page_by_name(self, conn: Connection, query: SearchQuery, near: Near) -> list:
+    def _page_by_name(self, conn: Connection, query: SearchQuery) -> list:
         """One page of the listings around in name order: walks every listing in name order (the
         name index) and keeps those with a place in the radius, each at its nearest such place.
         Used when many listings are around, so that a page needs a short walk."""
         wanted = query.offset + query.per_page
-        dist = dict(zip(near.pids, near.dists, strict=True))
+        dist, inside, params = within(query.place, "s")
         page: list[tuple] = []
         after: tuple[bytes, int] | None = None
         batch = max(256, 4 * wanted)
         while len(page) < wanted:
             rows = conn.execute(text(f"""
-                SELECT lid, name_key, pid, multi, lat, lon, loc FROM {TABLE}
+                SELECT lid, name_key, multi, lat, lon, loc, {dist}, {inside} FROM {TABLE} s
                 WHERE n = 0 {"AND (name_key, lid) > (CAST(:key AS bytea), :lid)" if after else ""}
                 ORDER BY name_key, lid LIMIT :batch"""),
-                {"key": after[0] if after else None, "lid": after[1] if after else None, "batch": batch}).all()
-            multi = [row[0] for row in rows if row[3]]
+                {**params, "key": after[0] if after else None, "lid": after[1] if after else None,
+                 "batch": batch}).all()
+            multi = [row[0] for row in rows if row[2]]
             others: dict[int, list[tuple]] = {}
             if multi:
-                for lid, pid, lat, lon, loc in conn.execute(text(f"""
-                        SELECT lid, pid, lat, lon, loc FROM {TABLE}
-                        WHERE lid = ANY(CAST(:lids AS bigint[])) AND n > 0"""), {"lids": multi}):
-                    others.setdefault(lid, []).append((pid, lat, lon, loc))
-            for lid, _key, pid, _multi, lat, lon, loc in rows:
-                places = [(dist[p], lc, la, lo)
-                          for p, la, lo, lc in [(pid, lat, lon, loc), *others.get(lid, ())] if p in dist]
+                for lid, lat, lon, loc, d, ok in conn.execute(text(f"""
+                        SELECT lid, lat, lon, loc, {dist}, {inside} FROM {TABLE} s
+                        WHERE lid = ANY(CAST(:lids AS bigint[])) AND n > 0"""), {**params, "lids": multi}):
+                    others.setdefault(lid, []).append((lat, lon, loc, d, ok))
+            for lid, _key, _multi, lat, lon, loc, d, ok in rows:
+                places = [(dd, lc, la, lo) for la, lo, lc, dd, okk in [(lat, lon, loc, d, ok), *others.get(lid, ())]
+                          if okk]
                 if places:
                     _d, lc, la, lo = min(places)  # nearest, then the lowest location id
                     page.append((lid, la, lo, 0.0, lc))
@@ -227,32 +227,38 @@ class PostgresSearcher(Searcher):
             after = (bytes(rows[-1][1]), rows[-1][0])
         return page[query.offset : wanted]
 
-    def _page_by_distance(self, conn: Connection, query: SearchQuery, near: Near) -> list:
-        """One page of the listings around, nearest first: the listings of the nearest places, a
-        few places at first and four times as many each round, until they hold a page. Each
-        listing counts at its nearest place (a listing at two places as near: the lowest location
-        id); places at the same distance as the last one read are read with it, so ties are
-        ordered as the row search orders them. The database keeps each listing once and sorts, so
-        only the page comes back."""
+    def _page_by_distance(self, conn: Connection, query: SearchQuery) -> list:
+        """One page of the listings around, nearest first: the listings of the nearest places
+        (the GiST index's nearest-neighbour order), a few places at first and four times as many
+        each round, until they hold a page. Each listing counts at its nearest place (a listing at
+        two places as near: the lowest location id); the places at the farthest distance read are
+        left for the next round unless they are all the places around, so ties are ordered as the
+        row search orders them. The database keeps each listing once and sorts, so only the page
+        comes back."""
         wanted = query.offset + query.per_page
-        end, step = 0, 4
+        k = 4 * wanted
         while True:
-            end = min(end + step, len(near.pids))
-            while end < len(near.pids) and near.dists[end] == near.dists[end - 1]:
-                end += 1
-            found, page = conn.execute(text(f"""
-                WITH near AS (SELECT * FROM unnest(CAST(:pids AS int[]), CAST(:dists AS float8[])) AS near(pid, dist)),
-                once AS (SELECT DISTINCT ON (s.lid) s.lid, near.dist, s.name_key, s.lat, s.lon, s.loc
-                         FROM near JOIN {TABLE} s ON s.pid = near.pid
-                         WHERE s.pid = ANY(CAST(:pids AS int[]))
-                         ORDER BY s.lid, near.dist, s.loc)
-                SELECT (SELECT count(*) FROM once),
-                       (SELECT json_agg(json_build_array(lid, lat, lon, 0.0, loc) ORDER BY dist, name_key, lid)
-                        FROM (SELECT * FROM once ORDER BY dist, name_key, lid LIMIT :wanted) page)"""),
-                {"pids": near.pids[:end], "dists": near.dists[:end], "wanted": wanted}).one()
-            if found >= wanted or end == len(near.pids):
-                return (page or [])[query.offset : wanted]
-            step *= 4
+            points, complete = nearest_points(conn, query.place, k)
+            if not complete:
+                last = points[-1][1] if points else None
+                points = [(pid, d) for pid, d in points if d != last]
+            if points:
+                found, page = conn.execute(text(f"""
+                    WITH near AS (SELECT * FROM unnest(CAST(:pids AS int[]), CAST(:dists AS float8[]))
+                                  AS near(pid, dist)),
+                    once AS (SELECT DISTINCT ON (s.lid) s.lid, near.dist, s.name_key, s.lat, s.lon, s.loc
+                             FROM near JOIN {TABLE} s ON s.pid = near.pid
+                             WHERE s.pid = ANY(CAST(:pids AS int[]))
+                             ORDER BY s.lid, near.dist, s.loc)
+                    SELECT (SELECT count(*) FROM once),
+                           (SELECT json_agg(json_build_array(lid, lat, lon, 0.0, loc) ORDER BY dist, name_key, lid)
+                            FROM (SELECT * FROM once ORDER BY dist, name_key, lid LIMIT :wanted) page)"""),
+                    {"pids": [p for p, _ in points], "dists": [d for _, d in points], "wanted": wanted}).one()
+                if found >= wanted or complete:
+                    return (page or [])[query.offset : wanted]
+            elif complete:
+                return []
+            k *= 4
 
     def update(self, docs: dict[int, ListingDoc | None]) -> None:
         if not docs:
@@ -263,11 +269,13 @@ class PostgresSearcher(Searcher):
             rollup: Counter = Counter()
             old = conn.execute(text(f"""
                 SELECT tsvector_to_array(name_tsv), tsvector_to_array(products_tsv),
-                       tsvector_to_array(place_tsv), concepts, specialties, pid, kind, accepting, networks
+                       tsvector_to_array(place_tsv), concepts, specialties, lat, lon, kind, accepting, networks
                 FROM {TABLE} WHERE n = 0 AND lid = ANY(CAST(:ids AS bigint[])) FOR UPDATE"""),
                 {"ids": ids}).all()
-            for name_terms, product_terms, place_terms, concepts, specialties, home, kind, accepting, networks in old:
-                rollup.subtract((home, tag) for tag in rollup_tags(kind, accepting, specialties, networks))
+            for (name_terms, product_terms, place_terms, concepts, specialties, lat, lon,
+                 kind, accepting, networks) in old:
+                rollup.subtract((cell, tag) for cell in home_cells(lat, lon)
+                                for tag in rollup_tags(kind, accepting, specialties, networks))
                 delta[("docs", "")] -= 1
                 for field, terms in zip(TEXT_FIELDS, (name_terms, product_terms, place_terms), strict=True):
                     delta.subtract((field, t) for t in terms)
@@ -308,10 +316,10 @@ class PostgresSearcher(Searcher):
         with self.engine.connect() as conn:
             return [f"{what}: {n} {unit} differ from a fresh count" for what, unit, n in (
                 (COUNTS, "terms or codes", conn.execute(text(FRESH_COUNTS)).scalar_one()),
-                (ROLLUP, "place tags", conn.execute(text(FRESH_ROLLUP)).scalar_one()),
-                (f"{TABLE}.hpid", "rows", conn.execute(text(f"""
+                (ROLLUP, "cell tags", conn.execute(text(FRESH_ROLLUP)).scalar_one()),
+                (f"{TABLE}.hpt", "rows", conn.execute(text(f"""
                     SELECT count(*) FROM {TABLE} a JOIN {TABLE} h ON h.lid = a.lid AND h.n = 0
-                    WHERE a.hpid <> h.pid""")).scalar_one()),
+                    WHERE a.hlat <> h.lat OR a.hlon <> h.lon OR a.hpt <> h.pt""")).scalar_one()),
             ) if n]
 
     def is_empty(self) -> bool:
@@ -338,16 +346,17 @@ FRESH_COUNTS = f"""
         ON kept.facet = fresh.facet AND kept.code = fresh.code COLLATE "C"
     WHERE fresh.n IS DISTINCT FROM kept.n"""
 
-# The tags of `rows.rollup_tags`, in SQL.
+# The tags of `rows.rollup_tags`, in SQL, counted in both cells of each listing's home place.
 FRESH_ROLLUP = f"""
     WITH fresh AS (
-        SELECT pid, tag, count(*) AS n FROM {TABLE},
+        SELECT cell, tag, count(*) AS n FROM {TABLE} a,
+            unnest(ARRAY[{CELL_SQL["fine"].format(a="a")}, {CELL_SQL["coarse"].format(a="a")}]) AS cell,
             unnest(ARRAY['*']
                    || CASE WHEN kind = 'organization' THEN ARRAY['o'] ELSE ARRAY[]::text[] END
                    || CASE WHEN accepting THEN ARRAY['a'] ELSE ARRAY[]::text[] END
                    || ARRAY(SELECT 's:' || c FROM unnest(specialties) c)
                    || ARRAY(SELECT 'n:' || c FROM unnest(networks) c)) AS tag
-        WHERE n = 0 GROUP BY pid, tag)
+        WHERE n = 0 GROUP BY cell, tag)
     SELECT count(*) FROM fresh FULL JOIN {ROLLUP} kept
-        ON kept.pid = fresh.pid AND kept.tag = fresh.tag COLLATE "C"
+        ON kept.cell = fresh.cell AND kept.tag = fresh.tag COLLATE "C"
     WHERE fresh.n IS DISTINCT FROM kept.n"""

@@ -4,59 +4,94 @@ answers a search row by row (with its topic conditions as bits around a place), 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from directory.geo import EARTH_RADIUS_MI, great_circle_mi
+from directory.geo import EARTH_RADIUS_MI, bounding_box, great_circle_mi
 from directory.search.contract import Hit, SearchResult
-from directory.search.ordering import unit_vectors
+from directory.search.ordering import area_ranges, unit_vectors
+from directory.search.postgres.cells import FINE_COL_SQL, FINE_ROW_SQL, Cover
 from directory.search.postgres.rows import MASK_BITS, codebook, cube_literal, topic_mask, tsvector_literal
 from directory.search.postgres.tables import POINTS, TABLE
 from directory.search.query import Place, SearchQuery
 
 
-class Near(NamedTuple):
-    """The places within a search's radius: search_point ids and chord lengths, nearest first."""
-
-    pids: list[int]
-    dists: list[float]
-
-
-def near_statement(place: Place) -> tuple[str, dict]:
-    """The statement of the places within `place`'s radius, as (pid, dist) rows nearest first.
+def within(place: Place, alias: str, home: bool = False) -> tuple[str, str, dict]:
+    """(chord expression, condition, parameters): `alias`'s point (columns pt, lat, lon; with
+    `home`, its listing's home place: hpt, hlat, hlon) is within `place`'s radius.
 
     As the Whoosh backend: the chord between unit vectors orders places as the great-circle
-    distance does; places within rounding of the edge are decided by geopy's formula itself. The
-    radius is tested once per distinct place (search_point), not once per listing."""
+    distance does; points within rounding of the edge are decided by geopy's formula itself."""
     centre = cube_literal(unit_vectors(np.array([place.lat]), np.array([place.lon]))[0])
     limit = (2 * math.sin(place.radius_mi / EARTH_RADIUS_MI / 2)) ** 2
     lat1, lng1 = math.radians(place.lat), math.radians(place.lon)
-    sql = f"""
-        SELECT pid, dist FROM (
-            SELECT p.pid, p.lat, p.lon, cube_distance(p.pt, CAST(:g_centre AS cube)) AS dist FROM {POINTS} p
-            WHERE p.pt <@ cube_enlarge(CAST(:g_centre AS cube), :g_box, 3)) p
-        WHERE dist <= :g_in
-           OR (dist <= :g_out
+    h = "h" if home else ""
+    lat, lon = f"{alias}.{h}lat", f"{alias}.{h}lon"
+    dist = f"cube_distance({alias}.{h}pt, CAST(:g_centre AS cube))"
+    condition = f"""({dist} <= :g_in
+           OR ({dist} <= :g_out
                AND :g_r * atan2(
-                   sqrt(power(cos(radians(lat)) * sin(radians(lon) - :g_l1), 2)
-                        + power(:g_c1 * sin(radians(lat)) - :g_s1 * cos(radians(lat)) * cos(radians(lon) - :g_l1), 2)),
-                   :g_s1 * sin(radians(lat)) + :g_c1 * cos(radians(lat)) * cos(radians(lon) - :g_l1))
-               <= :g_radius)"""
+                   sqrt(power(cos(radians({lat})) * sin(radians({lon}) - :g_l1), 2)
+                        + power(:g_c1 * sin(radians({lat}))
+                                - :g_s1 * cos(radians({lat})) * cos(radians({lon}) - :g_l1), 2)),
+                   :g_s1 * sin(radians({lat})) + :g_c1 * cos(radians({lat})) * cos(radians({lon}) - :g_l1))
+               <= :g_radius))"""
     params = {"g_centre": centre, "g_box": math.sqrt(limit) * (1 + 1e-6),
               "g_in": math.sqrt(limit * (1 - 1e-9)), "g_out": math.sqrt(limit * (1 + 1e-9)),
               "g_r": EARTH_RADIUS_MI, "g_l1": lng1, "g_s1": math.sin(lat1), "g_c1": math.cos(lat1),
               "g_radius": place.radius_mi}
+    return dist, condition, params
+
+
+def nearest_points(conn: Connection, place: Place, k: int) -> tuple[list[tuple[int, float]], bool]:
+    """The `k` places (search_point) nearest the centre that are within the radius, as (pid,
+    chord) nearest first, found by the GiST index's nearest-neighbour order; and whether they are
+    all the places within the radius."""
+    dist, inside, params = within(place, "p")
+    rows = conn.execute(text(f"""
+        SELECT p.pid, {dist} AS dist, {inside} FROM {POINTS} p
+        ORDER BY p.pt <-> CAST(:g_centre AS cube) LIMIT :k"""), {**params, "k": k}).all()
+    complete = len(rows) < k or rows[-1][1] > params["g_out"]
+    return [(pid, d) for pid, d, ok in rows if ok], complete
+
+
+AREA_COUNTS = """
+    (SELECT json_object_agg(code, n) FROM (SELECT unnest(specialties) AS code, count(*) AS n
+                                           FROM {rows} GROUP BY 1) f),
+    (SELECT json_object_agg(code, n) FROM (SELECT unnest(networks) AS code, count(*) AS n
+                                           FROM {rows} GROUP BY 1) f),
+    (SELECT ARRAY[count(*), count(*) FILTER (WHERE kind = 'organization'), count(*) FILTER (WHERE accepting)]
+     FROM {rows})"""
+
+
+def edge_counts_statement(place: Place, cover: Cover) -> tuple[str, dict]:
+    """What the cells wholly inside the circle leave out (see `cells`): the listings at home in the
+    fine cells its edge cuts, within the radius, and the listings at home outside it with another
+    place inside. Gives their specialty and network counts and [listings, organizations, accepting]."""
+    dist, inside, params = within(place, "s")
+    _d, away_inside, _p = within(place, "a")
+    _d, home_inside, _p = within(place, "a", home=True)
+    low, high = area_ranges(*bounding_box(place.lat, place.lon, place.radius_mi))
+    params.update({"c_rows": cover.cut_rows, "c_cols": cover.cut_cols, "c_lo": cover.cut_low,
+                   "c_hi": cover.cut_high, "a_lo": low.tolist(), "a_hi": high.tolist()})
+    sql = f"""
+        WITH cut AS (SELECT * FROM unnest(CAST(:c_rows AS int[]), CAST(:c_cols AS int[]), CAST(:c_lo AS float8[]),
+                                          CAST(:c_hi AS float8[])) AS cut(r, c, lo, hi)),
+        area AS (SELECT * FROM unnest(CAST(:a_lo AS float8[]), CAST(:a_hi AS float8[])) AS area(lo, hi)),
+        edge AS (
+            SELECT s.kind, s.accepting, s.specialties, s.networks
+            FROM cut JOIN {TABLE} s ON s.key BETWEEN cut.lo AND cut.hi
+            WHERE s.n = 0 AND {FINE_ROW_SQL.format(a="s")} = cut.r AND {FINE_COL_SQL.format(a="s")} = cut.c
+              AND {inside}
+            UNION ALL
+            SELECT h.kind, h.accepting, h.specialties, h.networks FROM {TABLE} h
+            WHERE h.n = 0 AND h.lid IN (
+                SELECT a.lid FROM area JOIN {TABLE} a ON a.key BETWEEN area.lo AND area.hi
+                WHERE a.n > 0 AND {away_inside} AND NOT {home_inside}))
+        SELECT {AREA_COUNTS.format(rows="edge")}"""
     return sql, params
-
-
-def places_near(conn: Connection, place: Place) -> Near:
-    """The places within the radius, read into Python (a search by place alone walks them)."""
-    sql, params = near_statement(place)
-    rows = conn.execute(text(sql + " ORDER BY dist, pid"), params).all()
-    return Near([r[0] for r in rows], [r[1] for r in rows])
 
 
 def result(query: SearchQuery, total: int, page: list, specialty: dict, network: dict,
@@ -96,11 +131,11 @@ def topic_condition(facet: str, codes: list[str], by_place: bool, param) -> str:
     return f"s.{facet} && CAST({param(codes)} AS text[])"
 
 
-def build_search(query: SearchQuery, words, near: Near | Place | None) -> tuple[str, dict]:
+def build_search(query: SearchQuery, words, near: Place | None) -> tuple[str, dict]:
     """One statement: the matching rows once per listing (at its nearest place), their total, one
-    page in order, and the facet counts. `near`: the places around as read before (`Near`), or the
-    search's place, whose places around the statement finds itself (they never leave the server:
-    with street points a metro holds tens of thousands)."""
+    page in order, and the facet counts. `near`: the search's place, whose listings around the
+    statement finds itself (they never leave the server: with street points a metro holds tens of
+    thousands)."""
     params: dict = {}
     where: list[str] = []
     later: list[str] = []  # array overlaps, tested only on the listings the other conditions keep
@@ -111,24 +146,16 @@ def build_search(query: SearchQuery, words, near: Near | Place | None) -> tuple[
         return f":{name}"
 
     near_cte = ""
-    if isinstance(near, Place):
-        statement, near_params = near_statement(near)
+    if near is not None:
+        dist, inside, near_params = within(near, "s")
         params.update(near_params)
-        near_cte = f"near AS MATERIALIZED ({statement}), "
-        distance = "near.dist"
-        source = f"near JOIN {TABLE} s ON s.pid = near.pid"
-        # The join alone: each place found probes the place index once (an array condition
-        # beside it would be tested in full at every probe).
-        place = "true"
-    elif near is not None:
-        pids, dists = param(near.pids), param(near.dists)
-        near_cte = (f"near AS (SELECT * FROM unnest(CAST({pids} AS int[]), CAST({dists} AS float8[])) "
-                    f"AS near(pid, dist)), ")
-        distance = "near.dist"
-        source = f"near JOIN {TABLE} s ON s.pid = near.pid"
-        # Spelled out so that the planner reads the listings of these places through the place
-        # index (an index-only scan when the columns read are in it), not only through the join.
-        place = f"s.pid = ANY(CAST({pids} AS int[]))"
+        low, high = area_ranges(*bounding_box(near.lat, near.lon, near.radius_mi))
+        near_cte = (f"area AS (SELECT * FROM unnest(CAST({param(low.tolist())} AS float8[]), "
+                    f"CAST({param(high.tolist())} AS float8[])) AS area(lo, hi)), ")
+        distance = dist
+        # One run of the area index per latitude band, each listing tested by its own point.
+        source = f"area JOIN {TABLE} s ON s.key BETWEEN area.lo AND area.hi"
+        place = inside
     else:
         distance = "NULL::float8"
         source = f"{TABLE} s"
@@ -175,13 +202,7 @@ def build_search(query: SearchQuery, words, near: Near | Place | None) -> tuple[
         condition = f"{place} AND CASE WHEN {' AND '.join(where)} THEN {' AND '.join(later)} ELSE false END"
     order = {"distance": "dist, name_key, lid", "relevance": "score DESC, name_key, lid",
              "name": "name_key, lid"}[query.sort]
-    facet_sql = ("""
-        (SELECT json_object_agg(code, n) FROM (SELECT unnest(specialties) AS code, count(*) AS n
-                                               FROM best GROUP BY 1) f),
-        (SELECT json_object_agg(code, n) FROM (SELECT unnest(networks) AS code, count(*) AS n
-                                               FROM best GROUP BY 1) f),
-        (SELECT ARRAY[count(*) FILTER (WHERE kind = 'organization'), count(*) FILTER (WHERE accepting)]
-         FROM best)""" if query.facets else "NULL, NULL, NULL")
+    facet_sql = AREA_COUNTS.format(rows="best") if query.facets else "NULL, NULL, NULL"
     sql = f"""
         WITH {near_cte}hit AS (
             SELECT s.lid, s.multi, s.name_key, s.kind, s.accepting, s.specialties, s.networks,

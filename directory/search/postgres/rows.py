@@ -11,7 +11,8 @@ import numpy as np
 
 from directory.search.codebook import Codebook
 from directory.search.documents import ListingDoc
-from directory.search.ordering import name_key, unit_vectors
+from directory.search.ordering import area_key, name_key, unit_vectors
+from directory.search.postgres.cells import home_cells
 from directory.search.text import FIELD_WEIGHTS, analyzer
 
 TEXT_FIELDS = tuple(FIELD_WEIGHTS)  # name, products, place
@@ -63,8 +64,13 @@ def doc_rows(doc: ListingDoc, terms: dict[str, list[str]], point_id: PointId) ->
     masks = (topic_mask("concepts", doc.concepts), topic_mask("specialties", doc.specialties))
     pids = [point_id(lat, lon) for lat, lon in doc.places]
     locations = doc.place_ids or [0] * len(doc.places)
-    return [(doc.lid, n, *common, lat, lon, loc, pid, pids[0], *masks, *tags, *tsv)
-            for n, ((lat, lon), loc, pid) in enumerate(zip(doc.places, locations, pids, strict=True))]
+    lats, lons = np.array([p[0] for p in doc.places]), np.array([p[1] for p in doc.places])
+    keys = area_key(lats, lons).tolist()
+    points = [cube_literal(xyz) for xyz in unit_vectors(lats, lons)]
+    home = (lats[0], lons[0], points[0]) if points else None
+    return [(doc.lid, n, *common, lat, lon, loc, pid, *home, key, pt, *masks, *tags, *tsv)
+            for n, ((lat, lon), loc, pid, key, pt) in enumerate(zip(doc.places, locations, pids, keys, points,
+                                                                    strict=True))]
 
 
 def rollup_tags(kind: str, accepting: bool, specialties: Iterable[str], networks: Iterable[int]) -> list[str]:
@@ -80,12 +86,13 @@ def rollup_tags(kind: str, accepting: bool, specialties: Iterable[str], networks
     return tags
 
 
-def add_doc_rollup(rollup: Counter, doc: ListingDoc, point_id: PointId) -> None:
-    """Add what one live listing contributes to `search_rollup` (at its first place)."""
+def add_doc_rollup(rollup: Counter, doc: ListingDoc) -> None:
+    """Add what one live listing contributes to `search_rollup`: to the fine and the coarse cell
+    of its first place (see `cells`)."""
     if doc.places:
-        home = point_id(*doc.places[0])
-        for tag in rollup_tags(doc.kind, doc.accepting, doc.specialties, doc.networks):
-            rollup[(home, tag)] += 1
+        for cell in home_cells(*doc.places[0]):
+            for tag in rollup_tags(doc.kind, doc.accepting, doc.specialties, doc.networks):
+                rollup[(cell, tag)] += 1
 
 
 def point_row(pid: int, lat: float, lon: float) -> tuple:
@@ -114,5 +121,5 @@ def rows_and_counts(docs: Iterable[ListingDoc], counts: Counter, rollup: Counter
         terms = doc_terms(doc)
         rows.extend(doc_rows(doc, terms, point_id))
         add_doc_counts(counts, doc, terms)
-        add_doc_rollup(rollup, doc, point_id)
+        add_doc_rollup(rollup, doc)
     return rows

@@ -3,11 +3,14 @@
 
 - `search_listing`: one row per (listing, place) with everything search filters, counts and
   orders by. Text fields are `tsvector`s of the terms our own analyzer makes (the same stems and
-  stop words as the Whoosh backend); `pid` names the row's place.
-- `search_point`: each distinct place once, as a point on the unit sphere (a `cube`, GiST index).
-- `search_rollup`: per place, how many listings have it as their first ("home") place, in all and
-  per facet value (kind, accepting, specialty, network). A search by place alone adds these up
-  instead of visiting every listing around (see `backend`).
+  stop words as the Whoosh backend); `pid` names the row's place, `key` its area (rows are kept
+  and indexed in area order: the listings around a point are a few runs of the area index).
+- `search_point`: each distinct place once, as a point on the unit sphere (a `cube`, GiST index):
+  a search by place alone finds the nearest places for its page by the index's nearest-neighbour
+  order.
+- `search_rollup`: per cell of a grid (`cells`), how many listings have their first ("home")
+  place there, in all and per facet value (kind, accepting, specialty, network). A search by place
+  alone adds up the cells wholly inside its circle instead of visiting every listing around.
 - `search_count`: live-listing counts per term and per topic code (inverse document frequency,
   the term lexicon that typo tolerance walks with pg_trgm and fuzzystrmatch) and the number of
   live listings.
@@ -27,15 +30,15 @@ from directory.search.contract import SnapshotFormatError
 from directory.search.documents import ListingDoc
 from directory.search.postgres.rows import codebook, point_row, rows_and_counts
 
-LAYOUT = 7  # bump when the tables change shape: old ones need a reindex
+LAYOUT = 8  # bump when the tables change shape: old ones need a reindex
 TABLE, POINTS, COUNTS, META = "search_listing", "search_point", "search_count", "search_meta"
 ROLLUP = "search_rollup"
 EXTENSIONS = ("cube", "pg_trgm", "fuzzystrmatch")
 LOCK_KEY = 0x1F16_5EA2  # pg_advisory_lock key: one index writer at a time, across every node
 
 COLUMNS = ("lid", "n", "digest", "kind", "name_key", "accepting", "telehealth", "multi", "lat", "lon",
-           "loc", "pid", "hpid", "cmask", "smask", "specialties", "networks", "languages", "services", "concepts",
-           "name_tsv", "products_tsv", "place_tsv")
+           "loc", "pid", "hlat", "hlon", "hpt", "key", "pt", "cmask", "smask", "specialties", "networks",
+           "languages", "services", "concepts", "name_tsv", "products_tsv", "place_tsv")
 
 
 def _listing_ddl(table: str, unlogged: bool = False, key: bool = True) -> str:
@@ -54,7 +57,11 @@ def _listing_ddl(table: str, unlogged: bool = False, key: bool = True) -> str:
             lon float8 NOT NULL,
             loc bigint NOT NULL,            -- the location shown at this place (0: not known)
             pid integer NOT NULL,           -- the search_point at (lat, lon)
-            hpid integer NOT NULL,          -- the listing's home place: the pid of its row 0
+            hlat float8 NOT NULL,           -- the listing's home place: the place of its row 0
+            hlon float8 NOT NULL,
+            hpt cube NOT NULL,
+            key float8 NOT NULL,            -- latitude band and longitude (ordering.area_key)
+            pt cube NOT NULL,               -- the place on the unit sphere (x, y, z)
             cmask bigint NOT NULL,          -- concepts as bits (Codebook order; see topic_mask)
             smask bigint NOT NULL,          -- specialties as bits
             specialties text[] NOT NULL,
@@ -76,18 +83,22 @@ VACUUM_OFTEN = " WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_
 
 def _listing_indexes(table: str, suffix: str = "") -> list[str]:
     return [
-        # The listings of a place with what a search by place and topics reads, so that it is an
-        # index-only scan: topics as bits (cmask, smask) are cheap to test on every listing around,
-        # where common topics' GIN posting lists are long (400,000 listings at 1M). The bits come
-        # first and fixed-width columns before the variable ones, so that the test reads a listing
-        # without stepping over its name and arrays (a text search near New York at 1M tests
-        # 190,000 listings: 36.7 -> 34.6 ms). An index of the older column order answers the same,
-        # so this needs no new layout number.
-        f"CREATE INDEX {TABLE}_place{suffix} ON {table} (pid) INCLUDE "
-        f"(cmask, smask, lid, loc, lat, lon, multi, accepting, telehealth, kind, name_key, specialties, networks)",
-        # The other places of listings with several: a search by place alone looks here for the
-        # listings around whose home place is farther (an index-only scan).
-        f"CREATE INDEX {TABLE}_away{suffix} ON {table} (pid) INCLUDE (hpid, lid) WHERE n > 0",
+        # The listings of an area with what a search by place reads, so that it is an index-only
+        # scan: the listings around a point are one run of this index per latitude band the circle
+        # crosses (ordering.area_ranges), each tested against the radius by its own point. Probing
+        # the listings of each place around instead cost one index descent per place: with every
+        # listing at its own street point, 20,000-190,000 descents a search at 1M listings. Topics
+        # as bits (cmask, smask) are cheap to test on every listing around, where common topics'
+        # GIN posting lists are long (400,000 listings at 1M); fixed-width columns come before the
+        # variable ones, so that a test reads a listing without stepping over its name and arrays.
+        f"CREATE INDEX {TABLE}_area{suffix} ON {table} (key) INCLUDE "
+        f"(pt, cmask, smask, lid, n, loc, lat, lon, multi, accepting, telehealth, kind, name_key, "
+        f"specialties, networks)",
+        # The listings at one place: a search by place alone reads the nearest places' listings.
+        f"CREATE INDEX {TABLE}_place{suffix} ON {table} (pid) INCLUDE (lid, loc, lat, lon, name_key)",
+        # The other places of listings with several, with their home place: a search by place
+        # alone looks here for the listings around whose home place is outside the circle.
+        f"CREATE INDEX {TABLE}_away{suffix} ON {table} (key) INCLUDE (pt, lat, lon, hpt, hlat, hlon, lid) WHERE n > 0",
         f"CREATE INDEX {TABLE}_name{suffix} ON {table} (name_key, lid) WHERE n = 0",
         f"CREATE INDEX {TABLE}_text{suffix} ON {table} USING gin (name_tsv, products_tsv, place_tsv) WHERE n = 0",
         # Not partial: with a place, a selective filter (a network, a specialty, a condition) and the
@@ -117,10 +128,10 @@ def _points_indexes(table: str, suffix: str = "") -> list[str]:
 def _rollup_ddl(table: str) -> str:
     return f"""
         CREATE TABLE {table} (
-            pid integer NOT NULL,           -- a search_point: the home place of the listings counted
+            cell integer NOT NULL,          -- a cell (cells.py) holding the home place of the listings counted
             tag text COLLATE "C" NOT NULL,  -- see rollup_tags
             n bigint NOT NULL,
-            PRIMARY KEY (pid, tag)
+            PRIMARY KEY (cell, tag)
         )"""
 
 
@@ -178,8 +189,8 @@ def add_counts(conn: Connection, delta: Counter) -> None:
 
 
 def add_rollup(conn: Connection, delta: Counter) -> None:
-    """Add (place id, tag) deltas to `search_rollup`."""
-    add_deltas(conn, ROLLUP, (("pid", "int"), ("tag", "text")), delta)
+    """Add (cell, tag) deltas to `search_rollup`."""
+    add_deltas(conn, ROLLUP, (("cell", "int"), ("tag", "text")), delta)
 
 
 def point_ids(conn: Connection, places: set[tuple[float, float]]) -> dict[tuple[float, float], int]:
@@ -264,10 +275,9 @@ def rebuild_tables(engine: Engine, batches: Iterable[list[ListingDoc]]) -> None:
         with engine.begin() as conn:
             copy_rows(conn, loading, COLUMNS, rows)
     with engine.begin() as conn:
-        # Rows of one area next to each other on disk (half-degree latitude bands, by longitude):
-        # a radius search then reads a few runs of pages instead of a page per listing.
-        conn.execute(text(f"INSERT INTO {built[TABLE]} SELECT * FROM {loading} "
-                          f"ORDER BY floor(lat * 2), lon, lid, n"))
+        # Rows of one area next to each other on disk (in area key order, as the area index): a
+        # radius search then reads a few runs of pages instead of a page per listing.
+        conn.execute(text(f"INSERT INTO {built[TABLE]} SELECT * FROM {loading} ORDER BY key, lid, n"))
         conn.execute(text(f"DROP TABLE {loading}"))
         copy_rows(conn, built[POINTS], ("pid", "lat", "lon", "pt"),
                    (point_row(pid, lat, lon) for (lat, lon), pid in points.items()))
@@ -275,8 +285,8 @@ def rebuild_tables(engine: Engine, batches: Iterable[list[ListingDoc]]) -> None:
                           f"(SELECT coalesce(max(pid), 0) + 1 FROM {built[POINTS]}), false)"))
         copy_rows(conn, built[COUNTS], ("facet", "code", "n"),
                    ((facet, code, n) for (facet, code), n in sorted(counts.items())))
-        copy_rows(conn, built[ROLLUP], ("pid", "tag", "n"),
-                   ((pid, tag, n) for (pid, tag), n in sorted(rollup.items()) if n))
+        copy_rows(conn, built[ROLLUP], ("cell", "tag", "n"),
+                   ((cell, tag, n) for (cell, tag), n in sorted(rollup.items()) if n))
         for statement in (*_listing_indexes(built[TABLE], "_build"), *_points_indexes(built[POINTS], "_build"),
                           *_counts_indexes(built[COUNTS], "_build")):
             conn.execute(text(statement))

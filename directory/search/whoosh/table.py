@@ -15,19 +15,17 @@ from directory.geo import EARTH_RADIUS_MI, bounding_box, great_circle_mi
 from directory.search.codebook import Codebook
 from directory.search.contract import SnapshotFormatError
 from directory.search.documents import ListingDoc
-from directory.search.ordering import NAME_KEY_BYTES, name_key, unit_vectors
+from directory.search.ordering import BANDS, NAME_KEY_BYTES, area_key, area_ranges, band_of, name_key, unit_vectors
 from directory.search.whoosh.arrays import Bits, Ragged, expand, rows_by_code, unique, unique_first
 
 FORMAT = 8  # bump when the arrays or the text index change shape: old snapshots need a reindex
 KIND_CODES = {"organization": 0, "practitioner": 1}
-# Rows are sorted by latitude band (a tenth of a degree, about 7 miles), then longitude.
-BANDS_PER_DEGREE = 10
-BANDS = 180 * BANDS_PER_DEGREE + 1  # band 0 starts at -90; the last holds latitude 90 itself
+# Rows are sorted by latitude band (a tenth of a degree, about 7 miles), then longitude
+# (`ordering.area_key`).
 # Places are grouped in blocks of neighbours in row order (within one band) holding about this many
 # listings at home; a place holding as many alone is a block of its own. A search by place alone
 # adds up the rollup of the blocks wholly in its radius and counts the others' listings one by one.
 BLOCK_LISTINGS = 32
-BAND_KEY_SPAN = 512.0  # more than the 360 degrees of longitude a band's keys take (see place_key)
 
 
 def facet_vector(kinds: np.ndarray, accepting: np.ndarray, specialty: Bits, network: Bits,
@@ -54,11 +52,6 @@ def rollup(arrays: dict[str, np.ndarray], home: np.ndarray, places: int) -> np.n
         flat = np.bincount(home[owners] * size + codes, minlength=places * size)
         columns.extend(flat.reshape(places, size).T)
     return np.column_stack(columns).astype(np.int32) if places else np.zeros((0, len(columns)), np.int32)
-
-
-def band_of(lat: np.ndarray) -> np.ndarray:
-    """The latitude band of each latitude (0 .. BANDS - 1)."""
-    return np.clip(np.floor(lat * BANDS_PER_DEGREE).astype(np.int64) + 90 * BANDS_PER_DEGREE, 0, BANDS - 1)
 
 
 def blocks(home_count: np.ndarray, band: np.ndarray) -> np.ndarray:
@@ -122,8 +115,7 @@ class ListingTable:
         # + 180), so that a box's slices of every band are found by two vectorized binary searches.
         # Rounding is monotonic: no place inside a box falls outside its bounds (one just outside
         # may come in; the radius test decides).
-        self.place_key = np.repeat(np.arange(BANDS) * BAND_KEY_SPAN, np.diff(self.place_band_start)) + (
-            self.place_lon + 180.0)
+        self.place_key = area_key(self.place_lat, self.place_lon)
         self._pos_of_lid: np.ndarray | None = None
         self._row_topic_sets: dict[str, Bits] = {}
         self.network_keys = [str(code) for code in self.network_codes.tolist()]  # as facets name them
@@ -300,19 +292,10 @@ class ListingTable:
     def _box_places(self, min_lat, max_lat, min_lon, max_lon) -> np.ndarray:
         """Place indices inside a lat/lon box, from the latitude bands it covers (ascending): two
         binary searches over `place_key` find every band's slice at once."""
-        lon_ranges = [(min_lon, max_lon)]
-        if min_lon < -180:
-            lon_ranges = [(min_lon + 360, 180.0), (-180.0, max_lon)]
-        elif max_lon > 180:
-            lon_ranges = [(min_lon, 180.0), (-180.0, max_lon - 360)]
-        first, last = (int(b) for b in band_of(np.array([min_lat, max_lat])))
-        base = np.arange(first, last + 1) * BAND_KEY_SPAN + 180.0
-        ranges = sorted(lon_ranges)
-        # Per band, then per longitude range: the slices in ascending order.
-        lo = np.column_stack([np.searchsorted(self.place_key, base + lo_lon, side="left") for lo_lon, _ in ranges])
-        hi = np.column_stack([np.searchsorted(self.place_key, base + hi_lon, side="right") for _, hi_lon in ranges])
-        lo, lengths = lo.ravel(), np.maximum(hi.ravel() - lo.ravel(), 0)
-        return expand(lo, lengths)
+        low, high = area_ranges(min_lat, max_lat, min_lon, max_lon)
+        lo = np.searchsorted(self.place_key, low, side="left")
+        hi = np.searchsorted(self.place_key, high, side="right")
+        return expand(lo, np.maximum(hi - lo, 0))
 
     def places_within(self, lat: float, lon: float, radius_mi: float) -> tuple[np.ndarray, np.ndarray]:
         """(place indices, squared chord lengths to the centre) of the places within `radius_mi`.

@@ -12,6 +12,7 @@ from directory import create_app
 from directory.db import get_engine
 from directory.search import get_searcher
 from directory.search.postgres.backend import trigram_threshold
+from directory.search.postgres.cells import CELL_SQL
 from directory.search.postgres.tables import COUNTS, META, ROLLUP, TABLE
 from directory.search.text import fuzzy_distance
 from tests.search.helpers import cli, search
@@ -92,16 +93,17 @@ def test_check_index_recounts_what_writes_keep_up_by_deltas(app, client, runner,
     with app.app_context():
         assert get_searcher(app).derived_drift() == []  # the writes above kept everything in step
     with get_engine(app).begin() as conn:
-        conn.execute(text(f"UPDATE {ROLLUP} SET n = n + 1 WHERE tag = '*' AND pid = "
-                          f"(SELECT pid FROM {TABLE} WHERE lid = :lid AND n = 0)"), {"lid": first.id})
+        conn.execute(text(f"UPDATE {ROLLUP} SET n = n + 1 WHERE tag = '*' AND cell = "
+                          f"(SELECT {CELL_SQL['fine'].format(a='s')} FROM {TABLE} s WHERE lid = :lid AND n = 0)"),
+                     {"lid": first.id})
         conn.execute(text(f"DELETE FROM {COUNTS} WHERE facet = 'name' AND code = "
                           f"(SELECT min(code) FROM {COUNTS} WHERE facet = 'name')"))
-        conn.execute(text(f"UPDATE {TABLE} SET hpid = hpid + 1000 WHERE lid = :lid AND n = 1"), {"lid": second.id})
+        conn.execute(text(f"UPDATE {TABLE} SET hlat = hlat + 1 WHERE lid = :lid AND n = 1"), {"lid": second.id})
     result = cli(app, runner, "check-index")
     assert result.exit_code == 1
-    assert f"{ROLLUP}: 1 place tags differ from a fresh count" in result.output
+    assert f"{ROLLUP}: 1 cell tags differ from a fresh count" in result.output
     assert f"{COUNTS}: 1 terms or codes differ from a fresh count" in result.output
-    assert f"{TABLE}.hpid: 1 rows differ from a fresh count" in result.output
+    assert f"{TABLE}.hpt: 1 rows differ from a fresh count" in result.output
     assert cli(app, runner, "reindex").exit_code == 0
     result = cli(app, runner, "check-index")
     assert result.exit_code == 0, result.output
