@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from directory.geo import EARTH_RADIUS_MI
+
 NAME_KEY_BYTES = 48
 
 
@@ -40,16 +42,67 @@ def area_key(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return band_of(lat) * BAND_KEY_SPAN + (np.asarray(lon, dtype=np.float64) + 180.0)
 
 
-def area_ranges(min_lat: float, max_lat: float, min_lon: float, max_lon: float) -> tuple[np.ndarray, np.ndarray]:
-    """The (low, high) area keys, ascending and inclusive, of a lat/lon box (longitudes may run
-    past ±180 as `geo.bounding_box` gives them): one range per band and longitude range."""
-    lon_ranges = [(min_lon, max_lon)]
-    if min_lon < -180:
-        lon_ranges = [(-180.0, max_lon), (min_lon + 360, 180.0)]
-    elif max_lon > 180:
-        lon_ranges = [(-180.0, max_lon - 360), (min_lon, 180.0)]
-    first, last = (int(b) for b in band_of(np.array([min_lat, max_lat])))
-    base = np.arange(first, last + 1) * BAND_KEY_SPAN + 180.0
-    low = np.column_stack([base + lo for lo, _ in lon_ranges]).ravel()
-    high = np.column_stack([base + hi for _, hi in lon_ranges]).ravel()
-    return low, high
+INNER_MARGIN_DEG = 1e-6  # the part of a band taken as wholly inside stops this far short of the edge
+
+
+def _half_width(phi: np.ndarray, phi0: float, angle: float) -> np.ndarray:
+    """Half the longitude span (radians) of a circle of `angle` radians around latitude `phi0` at
+    latitudes `phi` (a point at that latitude is inside iff its longitude is within it)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = (np.cos(angle) - np.sin(phi) * np.sin(phi0)) / (np.cos(phi) * np.cos(phi0))
+    return np.arccos(np.clip(np.nan_to_num(c, nan=1.0), -1.0, 1.0))
+
+
+def area_ranges(lat: float, lon: float, radius_mi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The listings' area keys (`area_key`) around a circle: (low, high, edge) arrays of half-open
+    ranges [low, high), ascending and disjoint, one to three per latitude band it crosses (split
+    at ±180). Per band, the longitudes the circle reaches anywhere in the band; where `edge` is
+    false, the middle part every latitude of the band has wholly inside the circle (its points
+    need no radius test, only their distance)."""
+    angle = radius_mi / EARTH_RADIUS_MI
+    phi0 = np.radians(lat)
+    dlat = np.degrees(angle)
+    first, last = (int(b) for b in band_of(np.array([lat - dlat, lat + dlat])))
+    bands = np.arange(first, last + 1)
+    south = np.maximum((bands - 90 * BANDS_PER_DEGREE) / BANDS_PER_DEGREE, max(lat - dlat, -90.0))
+    north = np.minimum((bands + 1 - 90 * BANDS_PER_DEGREE) / BANDS_PER_DEGREE, min(lat + dlat, 90.0))
+    if lat + dlat >= 90 or lat - dlat <= -90:  # the circle holds a pole: every longitude
+        outer = np.full(len(bands), 180.0)
+        inner = np.zeros(len(bands))
+    else:
+        # The half-width grows toward the latitude where the circle is widest, then shrinks: its
+        # largest value in a band is there or at the band's edge nearest it, its least at an edge.
+        widest = np.degrees(np.arcsin(np.clip(np.sin(phi0) / np.cos(angle), -1.0, 1.0)))
+        ends = np.radians(np.stack([south, north]))
+        at_ends = _half_width(ends, phi0, angle)
+        at_widest = _half_width(np.radians(np.clip(widest, south, north)), phi0, angle)
+        outer = np.degrees(np.maximum(at_widest, at_ends.max(axis=0))) * (1 + 1e-9) + 1e-9
+        # (Zero in a band the circle's top or bottom runs through.)
+        inner = np.degrees(at_ends.min(axis=0)) - INNER_MARGIN_DEG
+    lows, highs, edges = [], [], []
+    for band, out, inn in zip(bands.tolist(), outer.tolist(), inner.tolist(), strict=True):
+        base = band * BAND_KEY_SPAN + 180.0
+        out = min(out, 180.0)
+        if inn > 0:
+            parts = [(lon - out, lon - inn, True), (lon - inn, lon + inn, False), (lon + inn, lon + out, True)]
+        else:
+            parts = [(lon - out, lon + out, True)]
+        for west, east, edge in parts:
+            # Longitudes past ±180 come round from the other side.
+            for lo, hi in ((west, east),) if -180 <= west and east <= 180 else _wrapped(west, east):
+                lows.append(base + lo)
+                # A range to 180 takes 180 itself (the outer ends have a margin beyond the circle).
+                highs.append(np.nextafter(base + 180.0, np.inf) if hi >= 180 else base + hi)
+                edges.append(edge)
+    low, high, edge = np.array(lows), np.array(highs), np.array(edges, dtype=bool)
+    order = np.argsort(low, kind="stable")
+    return low[order], high[order], edge[order]
+
+
+def _wrapped(west: float, east: float) -> list[tuple[float, float]]:
+    """[west, east) as longitudes within ±180: one or two pieces."""
+    if east - west >= 360:
+        return [(-180.0, 180.0)]
+    if west < -180:
+        return [(-180.0, east), (west + 360, 180.0)] if east > -180 else [(west + 360, east + 360)]
+    return [(west, 180.0), (-180.0, east - 360)] if west < 180 else [(west - 360, east - 360)]

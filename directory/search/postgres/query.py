@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from directory.geo import EARTH_RADIUS_MI, bounding_box, great_circle_mi
+from directory.geo import EARTH_RADIUS_MI, great_circle_mi
 from directory.search.contract import Hit, SearchResult
 from directory.search.ordering import area_ranges, unit_vectors
 from directory.search.postgres.cells import FINE_COL_SQL, FINE_ROW_SQL, Cover
@@ -45,6 +45,13 @@ def within(place: Place, alias: str, home: bool = False) -> tuple[str, str, dict
     return dist, condition, params
 
 
+def area_statement(place: Place, param) -> str:
+    """The runs of the area index around `place` as rows (lo, hi, edge): see `ordering.area_ranges`."""
+    low, high, edge = area_ranges(place.lat, place.lon, place.radius_mi)
+    return (f"SELECT * FROM unnest(CAST({param(low.tolist())} AS float8[]), CAST({param(high.tolist())} AS float8[]), "
+            f"CAST({param(edge.tolist())} AS boolean[])) AS area(lo, hi, edge)")
+
+
 def nearest_points(conn: Connection, place: Place, k: int) -> tuple[list[tuple[int, float]], bool]:
     """The `k` places (search_point) nearest the centre that are within the radius, as (pid,
     chord) nearest first, found by the GiST index's nearest-neighbour order; and whether they are
@@ -73,13 +80,17 @@ def edge_counts_statement(place: Place, cover: Cover) -> tuple[str, dict]:
     dist, inside, params = within(place, "s")
     _d, away_inside, _p = within(place, "a")
     _d, home_inside, _p = within(place, "a", home=True)
-    low, high = area_ranges(*bounding_box(place.lat, place.lon, place.radius_mi))
     params.update({"c_rows": cover.cut_rows, "c_cols": cover.cut_cols, "c_lo": cover.cut_low,
-                   "c_hi": cover.cut_high, "a_lo": low.tolist(), "a_hi": high.tolist()})
+                   "c_hi": cover.cut_high})
+
+    def param(value) -> str:
+        params[f"a{len(params)}"] = value
+        return f":a{len(params) - 1}"
+
     sql = f"""
         WITH cut AS (SELECT * FROM unnest(CAST(:c_rows AS int[]), CAST(:c_cols AS int[]), CAST(:c_lo AS float8[]),
                                           CAST(:c_hi AS float8[])) AS cut(r, c, lo, hi)),
-        area AS (SELECT * FROM unnest(CAST(:a_lo AS float8[]), CAST(:a_hi AS float8[])) AS area(lo, hi)),
+        area AS ({area_statement(place, param)}),
         edge AS (
             SELECT s.kind, s.accepting, s.specialties, s.networks
             FROM cut JOIN {TABLE} s ON s.key BETWEEN cut.lo AND cut.hi
@@ -88,8 +99,8 @@ def edge_counts_statement(place: Place, cover: Cover) -> tuple[str, dict]:
             UNION ALL
             SELECT h.kind, h.accepting, h.specialties, h.networks FROM {TABLE} h
             WHERE h.n = 0 AND h.lid IN (
-                SELECT a.lid FROM area JOIN {TABLE} a ON a.key BETWEEN area.lo AND area.hi
-                WHERE a.n > 0 AND {away_inside} AND NOT {home_inside}))
+                SELECT a.lid FROM area JOIN {TABLE} a ON a.key >= area.lo AND a.key < area.hi
+                WHERE a.n > 0 AND (NOT area.edge OR {away_inside}) AND NOT {home_inside}))
         SELECT {AREA_COUNTS.format(rows="edge")}"""
     return sql, params
 
@@ -149,13 +160,12 @@ def build_search(query: SearchQuery, words, near: Place | None) -> tuple[str, di
     if near is not None:
         dist, inside, near_params = within(near, "s")
         params.update(near_params)
-        low, high = area_ranges(*bounding_box(near.lat, near.lon, near.radius_mi))
-        near_cte = (f"area AS (SELECT * FROM unnest(CAST({param(low.tolist())} AS float8[]), "
-                    f"CAST({param(high.tolist())} AS float8[])) AS area(lo, hi)), ")
+        near_cte = f"area AS ({area_statement(near, param)}), "
         distance = dist
-        # One run of the area index per latitude band, each listing tested by its own point.
-        source = f"area JOIN {TABLE} s ON s.key BETWEEN area.lo AND area.hi"
-        place = inside
+        # Runs of the area index, one to three per latitude band; a listing in a run along the
+        # circle's edge is tested by its own point, one in the band's middle is inside.
+        source = f"area JOIN {TABLE} s ON s.key >= area.lo AND s.key < area.hi"
+        place = f"(NOT area.edge OR {inside})"
     else:
         distance = "NULL::float8"
         source = f"{TABLE} s"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from directory.geo import EARTH_RADIUS_MI, bounding_box, great_circle_mi
+from directory.geo import EARTH_RADIUS_MI, great_circle_mi
 from directory.search.codebook import Codebook
 from directory.search.contract import SnapshotFormatError
 from directory.search.documents import ListingDoc
@@ -289,12 +289,12 @@ class ListingTable:
         return [int(i) for i, nid in zip(found, network_ids, strict=True)
                 if i < len(self.network_codes) and self.network_codes[i] == nid]
 
-    def _box_places(self, min_lat, max_lat, min_lon, max_lon) -> np.ndarray:
-        """Place indices inside a lat/lon box, from the latitude bands it covers (ascending): two
-        binary searches over `place_key` find every band's slice at once."""
-        low, high = area_ranges(min_lat, max_lat, min_lon, max_lon)
+    def _places_around(self, lat: float, lon: float, radius_mi: float) -> np.ndarray:
+        """Place indices within reach of a circle (ascending), from the latitude bands it crosses:
+        two binary searches over `place_key` find every band's slice at once."""
+        low, high, _edge = area_ranges(lat, lon, radius_mi)
         lo = np.searchsorted(self.place_key, low, side="left")
-        hi = np.searchsorted(self.place_key, high, side="right")
+        hi = np.searchsorted(self.place_key, high, side="left")
         return expand(lo, np.maximum(hi - lo, 0))
 
     def places_within(self, lat: float, lon: float, radius_mi: float) -> tuple[np.ndarray, np.ndarray]:
@@ -303,7 +303,7 @@ class ListingTable:
         The chord test is exact up to rounding; places within rounding of the edge are decided by
         the great-circle formula itself so the answer agrees with geopy.
         """
-        places = self._box_places(*bounding_box(lat, lon, radius_mi))
+        places = self._places_around(lat, lon, radius_mi)
         centre = unit_vectors(np.array([lat]), np.array([lon]))[0]
         diff = self.place_xyz[places] - centre
         chord2 = np.einsum("ij,ij->i", diff, diff)
