@@ -236,7 +236,7 @@ class PostgresSearcher(Searcher):
         row search orders them. The database keeps each listing once and sorts, so only the page
         comes back."""
         wanted = query.offset + query.per_page
-        k = 4 * wanted
+        k = 8  # at ZIP centres a place holds a page; at street points a listing or two
         while True:
             points, complete = nearest_points(conn, query.place, k)
             if not complete:
