@@ -44,9 +44,9 @@ def test_runs_hold_the_circle_and_inner_runs_nothing_outside(lat, lon, radius, s
     run = np.searchsorted(low, keys, side="right") - 1
     found = (run >= 0) & (keys < high[np.maximum(run, 0)])
     within = great_circle_mi(lat, lon, lats, lons) <= radius
-    assert found[within].all(), list(zip(lats[within & ~found], lons[within & ~found]))
+    assert found[within].all(), list(zip(lats[within & ~found], lons[within & ~found], strict=True))
     inner = found & ~edge[np.maximum(run, 0)]
-    assert within[inner].all(), list(zip(lats[inner & ~within], lons[inner & ~within]))
+    assert within[inner].all(), list(zip(lats[inner & ~within], lons[inner & ~within], strict=True))
 
 
 def test_most_of_a_metro_needs_no_radius_test():

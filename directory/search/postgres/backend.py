@@ -32,7 +32,14 @@ from directory.search.contract import IndexUnusable, Searcher, SearchResult
 from directory.search.documents import ListingDoc
 from directory.search.postgres.cells import CELL_SQL, cover, home_cells
 from directory.search.postgres.query import build_search, edge_counts_statement, nearest_points, result, within
-from directory.search.postgres.rows import TEXT_FIELDS, TOPIC_FACETS, rollup_tags, rows_and_counts
+from directory.search.postgres.rows import (
+    MASK_BITS,
+    TEXT_FIELDS,
+    TOPIC_FACETS,
+    rollup_tags,
+    rows_and_counts,
+    specialty_counts,
+)
 from directory.search.postgres.tables import (
     COLUMNS,
     COUNTS,
@@ -82,6 +89,9 @@ class PostgresSearcher(Searcher):
     def __init__(self, engine: Engine, rebuilding: bool = False):
         self.engine = engine
         self.codebook = Codebook.current()
+        if len(self.codebook.specialties) > MASK_BITS:  # facets are counted from the bits
+            raise RuntimeError(f"the PostgreSQL backend counts at most {MASK_BITS} specialty codes "
+                               f"(the vocabulary has {len(self.codebook.specialties)})")
         self.topics = TopicIndex(self.codebook.concepts, self.codebook.specialties, analyzer())
         ensure_schema(engine, rebuilding=rebuilding)
         if not rebuilding:
@@ -162,9 +172,10 @@ class PostgresSearcher(Searcher):
             words = self._words(conn, query.q) if query.q else None
             sql, params = build_search(query, words, query.place)
             row = conn.execute(text(sql), params).one()
-        total, page, specialty, network, counts = row
+        total, page, specialty_bits, network, counts = row
         _listings, organizations, accepting = counts or (0, 0, 0)
-        return result(query, int(total), page or [], specialty or {}, network or {}, organizations, accepting)
+        return result(query, int(total), page or [], specialty_counts(specialty_bits), network or {},
+                      organizations, accepting)
 
     def _by_place(self, conn: Connection, query: SearchQuery) -> SearchResult:
         """A search by place alone: totals and facets add up `search_rollup` over the cells wholly
@@ -179,7 +190,7 @@ class PostgresSearcher(Searcher):
         sql, params = edge_counts_statement(place, cells)
         edge_specialty, edge_network, (listings, organizations, accepting) = conn.execute(text(sql), params).one()
         tags.update({"*": listings, "o": organizations, "a": accepting})
-        tags.update({f"s:{code}": n for code, n in (edge_specialty or {}).items()})
+        tags.update({f"s:{code}": n for code, n in specialty_counts(edge_specialty).items()})
         tags.update({f"n:{code}": n for code, n in (edge_network or {}).items()})
         specialty = {tag[2:]: n for tag, n in tags.items() if tag.startswith("s:") and n}
         network = {tag[2:]: n for tag, n in tags.items() if tag.startswith("n:") and n}

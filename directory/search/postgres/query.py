@@ -64,9 +64,10 @@ def nearest_points(conn: Connection, place: Place, k: int) -> tuple[list[tuple[i
     return [(pid, d) for pid, d, ok in rows if ok], complete
 
 
+# Specialties come back as each listing's bits (`rows.specialty_counts` adds them up): the area
+# index holds the bits, not the codes.
 AREA_COUNTS = """
-    (SELECT json_object_agg(code, n) FROM (SELECT unnest(specialties) AS code, count(*) AS n
-                                           FROM {rows} GROUP BY 1) f),
+    (SELECT array_agg(smask) FROM {rows}),
     (SELECT json_object_agg(code, n) FROM (SELECT unnest(networks) AS code, count(*) AS n
                                            FROM {rows} GROUP BY 1) f),
     (SELECT ARRAY[count(*), count(*) FILTER (WHERE kind = 'organization'), count(*) FILTER (WHERE accepting)]
@@ -76,7 +77,7 @@ AREA_COUNTS = """
 def edge_counts_statement(place: Place, cover: Cover) -> tuple[str, dict]:
     """What the cells wholly inside the circle leave out (see `cells`): the listings at home in the
     fine cells its edge cuts, within the radius, and the listings at home outside it with another
-    place inside. Gives their specialty and network counts and [listings, organizations, accepting]."""
+    place inside. Gives their specialty bits, network counts and [listings, organizations, accepting]."""
     dist, inside, params = within(place, "s")
     _d, away_inside, _p = within(place, "a")
     _d, home_inside, _p = within(place, "a", home=True)
@@ -99,14 +100,14 @@ def edge_counts_statement(place: Place, cover: Cover) -> tuple[str, dict]:
                 WHERE a.key >= area.lo AND a.key < area.hi AND a.n > 0
                   AND (NOT area.edge OR {away_inside}) AND NOT {home_inside} OFFSET 0) a),
         edge AS (
-            SELECT s.kind, s.accepting, s.specialties, s.networks FROM cut CROSS JOIN LATERAL (
-                SELECT s.kind, s.accepting, s.specialties, s.networks FROM {TABLE} s
+            SELECT s.kind, s.accepting, s.smask, s.networks FROM cut CROSS JOIN LATERAL (
+                SELECT s.kind, s.accepting, s.smask, s.networks FROM {TABLE} s
                 WHERE s.key BETWEEN cut.lo AND cut.hi AND s.n = 0
                   AND {FINE_ROW_SQL.format(a="s")} = cut.r AND {FINE_COL_SQL.format(a="s")} = cut.c
                   AND {inside} OFFSET 0) s
             UNION ALL
-            SELECT h.kind, h.accepting, h.specialties, h.networks FROM away CROSS JOIN LATERAL (
-                SELECT h.kind, h.accepting, h.specialties, h.networks FROM {TABLE} h
+            SELECT h.kind, h.accepting, h.smask, h.networks FROM away CROSS JOIN LATERAL (
+                SELECT h.kind, h.accepting, h.smask, h.networks FROM {TABLE} h
                 WHERE h.lid = away.lid AND h.n = 0 OFFSET 0) h)
         SELECT {AREA_COUNTS.format(rows="edge")}"""
     return sql, params
@@ -217,12 +218,21 @@ def build_search(query: SearchQuery, words, near: Place | None) -> tuple[str, di
     condition = " AND ".join([place, *where, *later])
     if where and later:
         condition = f"{place} AND CASE WHEN {' AND '.join(where)} THEN {' AND '.join(later)} ELSE false END"
-    order = {"distance": "dist, name_key, lid", "relevance": "score DESC, name_key, lid",
-             "name": "name_key, lid"}[query.sort]
     facet_sql = AREA_COUNTS.format(rows="best") if query.facets else "NULL, NULL, NULL"
+    # The page: the area index holds no names, so names are read (by primary key) only for the
+    # listings that can be on it: those as near as (or scoring as high as) the last one of the
+    # page, ties included. Sorted by name, every listing's name.
+    order, reach = {
+        "distance": ("b.dist, h.name_key, b.lid", "dist <= (SELECT max(dist) FROM (SELECT dist FROM best "
+                                                  "ORDER BY dist LIMIT {wanted}) w)"),
+        "relevance": ("b.score DESC, h.name_key, b.lid", "score >= (SELECT min(score) FROM (SELECT score "
+                                                         "FROM best ORDER BY score DESC LIMIT {wanted}) w)"),
+        "name": ("h.name_key, b.lid", "true"),
+    }[query.sort]
+    reach = reach.format(wanted=param(query.offset + query.per_page))
     sql = f"""
         WITH {near_cte}hit AS (
-            SELECT s.lid, s.multi, s.name_key, s.kind, s.accepting, s.specialties, s.networks,
+            SELECT s.lid, s.n, s.multi, s.kind, s.accepting, s.smask, s.networks,
                    s.lat, s.lon, s.loc, {distance} AS dist, {score} AS score
             FROM {source}
             WHERE {condition}
@@ -232,9 +242,11 @@ def build_search(query: SearchQuery, words, near: Place | None) -> tuple[str, di
             (SELECT DISTINCT ON (lid) * FROM hit WHERE multi ORDER BY lid, dist, loc)
         )
         SELECT (SELECT count(*) FROM best),
-               (SELECT json_agg(json_build_array(lid, lat, lon, score, loc) ORDER BY {order})
-                FROM (SELECT lid, name_key, lat, lon, loc, dist, score FROM best ORDER BY {order}
-                      LIMIT {param(query.per_page)} OFFSET {param(query.offset)}) page),
+               (SELECT json_agg(json_build_array(lid, lat, lon, score, loc) ORDER BY rank)
+                FROM (SELECT b.lid, b.lat, b.lon, b.score, b.loc, row_number() OVER (ORDER BY {order}) AS rank
+                      FROM (SELECT * FROM best WHERE {reach}) b CROSS JOIN LATERAL (
+                          SELECT h.name_key FROM {TABLE} h WHERE h.lid = b.lid AND h.n = b.n OFFSET 0) h
+                      ORDER BY {order} LIMIT {param(query.per_page)} OFFSET {param(query.offset)}) page),
                {facet_sql}
     """
     return sql, params

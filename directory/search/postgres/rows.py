@@ -52,6 +52,18 @@ def codebook() -> Codebook:
     return Codebook.current()
 
 
+def specialty_counts(masks: Iterable[int] | None) -> dict[str, int]:
+    """Listings per specialty code, from their specialty bits (smask). Every specialty code of
+    the vocabulary has a bit (`PostgresSearcher` refuses a vocabulary of more than MASK_BITS)."""
+    values = np.fromiter(masks or (), dtype=np.int64)
+    if not len(values):
+        return {}
+    bits = np.unpackbits(values.astype("<i8").view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+    counts = bits.sum(axis=0)
+    names = codebook().specialties
+    return {names[i]: int(n) for i, n in enumerate(counts.tolist()) if n and i < len(names)}
+
+
 def topic_mask(facet: str, codes: Iterable[str]) -> int:
     """The bits of these concept or specialty codes (codes numbered MASK_BITS or more have none)."""
     return sum(1 << i for i in set(codebook().encode(facet, list(codes))) if i < MASK_BITS)
