@@ -219,21 +219,27 @@ def build_search(query: SearchQuery, words, near: Place | None) -> tuple[str, di
     if where and later:
         condition = f"{place} AND CASE WHEN {' AND '.join(where)} THEN {' AND '.join(later)} ELSE false END"
     facet_sql = AREA_COUNTS.format(rows="best") if query.facets else "NULL, NULL, NULL"
-    # The page: the area index holds no names, so names are read (by primary key) only for the
-    # listings that can be on it: those as near as (or scoring as high as) the last one of the
-    # page, ties included. Sorted by name, every listing's name.
-    order, reach = {
-        "distance": ("b.dist, h.name_key, b.lid", "dist <= (SELECT max(dist) FROM (SELECT dist FROM best "
-                                                  "ORDER BY dist LIMIT {wanted}) w)"),
-        "relevance": ("b.score DESC, h.name_key, b.lid", "score >= (SELECT min(score) FROM (SELECT score "
-                                                         "FROM best ORDER BY score DESC LIMIT {wanted}) w)"),
-        "name": ("h.name_key, b.lid", "true"),
-    }[query.sort]
-    reach = reach.format(wanted=param(query.offset + query.per_page))
+    # The page. Without a place, rows are read from the table itself and carry their names. Around
+    # a place they come from the area index, which holds no names: names are read by primary key
+    # only for the listings that can be on the page, those as near as (or scoring as high as) its
+    # last one, ties included (sorted by name: every listing's).
+    name, names, order = ", s.name_key", "", {"distance": "b.dist, b.name_key, b.lid",
+                                               "relevance": "b.score DESC, b.name_key, b.lid",
+                                               "name": "b.name_key, b.lid"}[query.sort]
+    reach = "true"
+    if near is not None:
+        name, order = "", order.replace("b.name_key", "h.name_key")
+        names = f"CROSS JOIN LATERAL (SELECT h.name_key FROM {TABLE} h WHERE h.lid = b.lid AND h.n = b.n OFFSET 0) h"
+        wanted = query.offset + query.per_page
+        if query.sort == "distance":
+            reach = f"dist <= (SELECT max(dist) FROM (SELECT dist FROM best ORDER BY dist LIMIT {param(wanted)}) w)"
+        elif query.sort == "relevance":
+            reach = (f"score >= (SELECT min(score) FROM (SELECT score FROM best ORDER BY score DESC "
+                     f"LIMIT {param(wanted)}) w)")
     sql = f"""
         WITH {near_cte}hit AS (
             SELECT s.lid, s.n, s.multi, s.kind, s.accepting, s.smask, s.networks,
-                   s.lat, s.lon, s.loc, {distance} AS dist, {score} AS score
+                   s.lat, s.lon, s.loc, {distance} AS dist, {score} AS score{name}
             FROM {source}
             WHERE {condition}
         ), best AS (
@@ -244,8 +250,7 @@ def build_search(query: SearchQuery, words, near: Place | None) -> tuple[str, di
         SELECT (SELECT count(*) FROM best),
                (SELECT json_agg(json_build_array(lid, lat, lon, score, loc) ORDER BY rank)
                 FROM (SELECT b.lid, b.lat, b.lon, b.score, b.loc, row_number() OVER (ORDER BY {order}) AS rank
-                      FROM (SELECT * FROM best WHERE {reach}) b CROSS JOIN LATERAL (
-                          SELECT h.name_key FROM {TABLE} h WHERE h.lid = b.lid AND h.n = b.n OFFSET 0) h
+                      FROM (SELECT * FROM best WHERE {reach}) b {names}
                       ORDER BY {order} LIMIT {param(query.per_page)} OFFSET {param(query.offset)}) page),
                {facet_sql}
     """
