@@ -227,9 +227,9 @@ class PostgresSearcher(Searcher):
                         SELECT lid, lat, lon, loc, {dist}, {inside} FROM {TABLE} s
                         WHERE lid = ANY(CAST(:lids AS bigint[])) AND n > 0"""), {**params, "lids": multi}):
                     others.setdefault(lid, []).append((lat, lon, loc, d, ok))
-            for lid, _key, _multi, lat, lon, loc, d, ok in rows:
-                places = [(dd, lc, la, lo) for la, lo, lc, dd, okk in [(lat, lon, loc, d, ok), *others.get(lid, ())]
-                          if okk]
+            for lid, _key, _multi, lat, lon, loc, chord, inside_ in rows:
+                candidates = [(lat, lon, loc, chord, inside_), *others.get(lid, ())]
+                places = [(c, lc, la, lo) for la, lo, lc, c, ok in candidates if ok]
                 if places:
                     _d, lc, la, lo = min(places)  # nearest, then the lowest location id
                     page.append((lid, la, lo, 0.0, lc))

@@ -1,5 +1,6 @@
-"""The PostgreSQL backend's search statements: the places in a radius, the one statement that
-answers a search row by row (with its topic conditions as bits around a place), and the result."""
+"""The PostgreSQL backend's search statements: the radius test of a point, the runs of the area
+index around a place, the one statement that answers a search row by row (topic conditions as
+bits around a place), what a search by place alone counts one by one, and the result."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def within(place: Place, alias: str, home: bool = False) -> tuple[str, str, dict
                                 - :g_s1 * cos(radians({lat})) * cos(radians({lon}) - :g_l1), 2)),
                    :g_s1 * sin(radians({lat})) + :g_c1 * cos(radians({lat})) * cos(radians({lon}) - :g_l1))
                <= :g_radius))"""
-    params = {"g_centre": centre, "g_box": math.sqrt(limit) * (1 + 1e-6),
+    params = {"g_centre": centre,
               "g_in": math.sqrt(limit * (1 - 1e-9)), "g_out": math.sqrt(limit * (1 + 1e-9)),
               "g_r": EARTH_RADIUS_MI, "g_l1": lng1, "g_s1": math.sin(lat1), "g_c1": math.cos(lat1),
               "g_radius": place.radius_mi}
@@ -78,7 +79,7 @@ def edge_counts_statement(place: Place, cover: Cover) -> tuple[str, dict]:
     """What the cells wholly inside the circle leave out (see `cells`): the listings at home in the
     fine cells its edge cuts, within the radius, and the listings at home outside it with another
     place inside. Gives their specialty bits, network counts and [listings, organizations, accepting]."""
-    dist, inside, params = within(place, "s")
+    _d, inside, params = within(place, "s")
     _d, away_inside, _p = within(place, "a")
     _d, home_inside, _p = within(place, "a", home=True)
     params.update({"c_rows": cover.cut_rows, "c_cols": cover.cut_cols, "c_lo": cover.cut_low,
