@@ -1,5 +1,7 @@
-"""What both backends order listings by: a sort key for names, and places as points on the unit
-sphere (the chord between two points orders them as great-circle distance does)."""
+"""What both backends order listings by: a sort key for names, places as points on the unit
+sphere (the chord between two points orders them as great-circle distance does), and the area key
+(latitude band, then longitude) that keeps the listings of one area together, with the runs of it
+a circle covers."""
 
 from __future__ import annotations
 
