@@ -36,6 +36,7 @@ def points_around(lat: float, lon: float, radius: float, seed: int, n: int = 500
 @example(lat=71.29, lon=-156.79, radius=500, seed=3)  # Utqiagvik: near the pole
 @example(lat=40.75, lon=-73.99, radius=100, seed=2)
 @example(lat=64.0, lon=179.99, radius=25, seed=4)
+@example(lat=70.44710285198454, lon=73.73773583113729, radius=1, seed=30)  # a small circle far north
 def test_runs_hold_the_circle_and_inner_runs_nothing_outside(lat, lon, radius, seed):
     low, high, edge = area_ranges(lat, lon, radius)
     assert (low[1:] >= high[:-1]).all() and (low < high).all()  # ascending, disjoint, not empty
