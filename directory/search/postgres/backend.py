@@ -186,7 +186,7 @@ class PostgresSearcher(Searcher):
         cells = cover(place.lat, place.lon, place.radius_mi)
         tags: Counter = Counter(dict(conn.execute(text(f"""
             SELECT tag, sum(n) FROM {ROLLUP} WHERE cell = ANY(CAST(:cells AS int[])) GROUP BY tag"""),
-            {"cells": cells.inside}).all()))
+            {"cells": cells.inside.tolist()}).all()))
         sql, params = edge_counts_statement(place, cells)
         edge_specialty, edge_network, (listings, organizations, accepting) = conn.execute(text(sql), params).one()
         tags.update({"*": listings, "o": organizations, "a": accepting})

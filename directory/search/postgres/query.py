@@ -82,8 +82,8 @@ def edge_counts_statement(place: Place, cover: Cover) -> tuple[str, dict]:
     _d, inside, params = within(place, "s")
     _d, away_inside, _p = within(place, "a")
     _d, home_inside, _p = within(place, "a", home=True)
-    params.update({"c_rows": cover.cut_rows, "c_cols": cover.cut_cols, "c_lo": cover.cut_low,
-                   "c_hi": cover.cut_high})
+    params.update({"c_rows": cover.cut_rows.tolist(), "c_cols": cover.cut_cols.tolist(),
+                   "c_lo": cover.cut_low.tolist(), "c_hi": cover.cut_high.tolist()})
 
     def param(value) -> str:
         params[f"a{len(params)}"] = value

@@ -76,10 +76,12 @@ def doc_rows(doc: ListingDoc, terms: dict[str, list[str]], point_id: PointId) ->
     masks = (topic_mask("concepts", doc.concepts), topic_mask("specialties", doc.specialties))
     pids = [point_id(lat, lon) for lat, lon in doc.places]
     locations = doc.place_ids or [0] * len(doc.places)
+    if not doc.places:
+        return []
     lats, lons = np.array([p[0] for p in doc.places]), np.array([p[1] for p in doc.places])
     keys = area_key(lats, lons).tolist()
     points = [cube_literal(xyz) for xyz in unit_vectors(lats, lons)]
-    home = (lats[0], lons[0], points[0]) if points else None
+    home = (lats[0], lons[0], points[0])
     return [(doc.lid, n, *common, lat, lon, loc, pid, *home, key, pt, *masks, *tags, *tsv)
             for n, ((lat, lon), loc, pid, key, pt) in enumerate(zip(doc.places, locations, pids, keys, points,
                                                                     strict=True))]
