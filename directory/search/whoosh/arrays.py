@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 
@@ -39,6 +41,24 @@ def expand(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     before = np.cumsum(lengths) - lengths
     return np.repeat(starts - before, lengths) + np.arange(total)
+
+
+_scratch = threading.local()  # per thread: a bool array kept all False between calls of `marked`
+
+
+def marked(size: int, marks: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Which of `positions` are among `marks` (both positions below `size`), as a bool array over
+    `positions`: by setting the marks in a scratch array and reading it at the positions, in time
+    linear in both, instead of a binary search per position (a misspelt surname's 20,000 listings
+    against 258,000 candidates: about 16 ms by `np.searchsorted`)."""
+    scratch = getattr(_scratch, "marks", None)
+    if scratch is None or len(scratch) < size:
+        scratch = _scratch.marks = np.zeros(size, dtype=bool)
+    scratch[marks] = True
+    try:
+        return scratch[positions]
+    finally:
+        scratch[marks] = False
 
 
 def unique(values: np.ndarray) -> np.ndarray:

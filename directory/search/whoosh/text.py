@@ -20,7 +20,7 @@ from directory.search.documents import ListingDoc
 from directory.search.edits import within_edits
 from directory.search.text import WordGroup, analyzer, plan_words, term_weight, topic_weight
 from directory.search.topics import TopicIndex, TopicMatch
-from directory.search.whoosh.arrays import unique
+from directory.search.whoosh.arrays import marked, unique
 from directory.search.whoosh.segments import PostingCache, docnums_of, leaves, read_lid_column
 
 
@@ -264,13 +264,15 @@ class TextHits:
         word that no index term matches (a topic word) has none of its topics there; None when
         every word has index terms (only `score` can tell). What it drops `score` would drop."""
         keep = None
+        gathered: dict[str, dict[int, np.ndarray]] = {}  # each facet's words read once for all topics
         for word in self.words:
             if word.terms:
                 continue
             held = np.zeros(len(rows), dtype=bool)
             for topic, weight in zip(word.topics, word.topic_weights, strict=True):
                 if weight > 0:  # as in `score`
-                    held |= table.row_topic_set(topic.facet).any_of(rows, list(topic.codes))
+                    held |= table.row_topic_set(topic.facet).any_of(rows, list(topic.codes),
+                                                                    gathered.setdefault(topic.facet, {}))
             keep = held if keep is None else keep & held
         return keep
 
@@ -278,18 +280,14 @@ class TextHits:
         """(matches, scores): a mask over these positions of `table`, and the score of each match
         in order. Which listings match is decided first, on booleans; scores are summed only for
         them (near a metro, a few thousand of 190,000 listings around at 1M)."""
-        lids = None
         gathered: dict[str, dict[int, np.ndarray]] = {}
         held_by_word = []
         matches = None
         for word in self.words:
             alternatives = []
             for term_lids, weight in word.terms:
-                if lids is None:
-                    lids = table.lids[pos]
-                at = np.searchsorted(term_lids, lids)
-                at[at == len(term_lids)] = 0
-                alternatives.append((term_lids[at] == lids, weight))
+                term_pos = table.positions_of(term_lids)
+                alternatives.append((marked(table.size, term_pos[term_pos >= 0], pos), weight))
             for topic, weight in zip(word.topics, word.topic_weights, strict=True):
                 held = table.topic_sets[topic.facet].any_of(pos, list(topic.codes),
                                                             gathered.setdefault(topic.facet, {}))

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from directory.search.whoosh.arrays import Bits, expand, unique, unique_first
+from directory.search.whoosh.arrays import Bits, expand, marked, unique, unique_first
 
 integers = st.lists(st.integers(-5, 40), max_size=60)
 
@@ -47,3 +47,14 @@ def test_bit_counts_equal_counting_each_code(data, width, listings):
     expected = [sum(int(words[p, code >> 6] >> np.uint64(code & 63)) & 1 for p in positions)
                 for code in range(64 * width)]
     assert Bits(words).counts(positions).tolist() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), size=st.integers(1, 300))
+def test_marked_is_membership(data, size):
+    """`marked` answers as `np.isin` and leaves its scratch array clear for the next call (a second
+    call with other marks is not answered by the first's)."""
+    positions = np.array(data.draw(st.lists(st.integers(0, size - 1), max_size=80)), dtype=np.int64)
+    for _ in range(2):
+        marks = np.array(data.draw(st.lists(st.integers(0, size - 1), max_size=40, unique=True)), dtype=np.int32)
+        assert marked(size, marks, positions).tolist() == np.isin(positions, marks).tolist()
