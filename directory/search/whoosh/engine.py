@@ -11,7 +11,7 @@ from directory.search.codebook import Codebook
 from directory.search.contract import Hit, SearchResult
 from directory.search.query import SearchQuery, by_place_alone
 from directory.search.whoosh.arrays import expand, unique
-from directory.search.whoosh.table import KIND_CODES, ListingTable, facet_vector
+from directory.search.whoosh.table import KIND_CODES, ListingTable
 from directory.search.whoosh.text import TextHits
 
 KIND_NAMES = {v: k for k, v in KIND_CODES.items()}
@@ -190,7 +190,7 @@ def _home_vector(table: ListingTable, places: np.ndarray) -> np.ndarray:
 
 
 def _vector(table: ListingTable, pos: np.ndarray) -> np.ndarray:
-    return facet_vector(table.kinds, table.accepting, table.specialty_set, table.network_set, pos)
+    return table.facet_counter.vector(pos)
 
 
 def _selective_filter(table: ListingTable, query: SearchQuery, codebook: Codebook):
@@ -247,7 +247,7 @@ def _filter(table: ListingTable, query: SearchQuery, codebook: Codebook, pos, al
 
 
 def _facets(table: ListingTable, codebook: Codebook, vector: np.ndarray) -> dict[str, dict]:
-    """Facet counts from a facet vector (see table.facet_vector)."""
+    """Facet counts from a facet vector (see whoosh.facets)."""
     listings, organizations, practitioners, accepting, *codes = vector.tolist()
     width = table.specialty_bits.shape[1] * 64
     specialty, network = codes[: len(codebook.specialties)], codes[width : width + len(table.network_codes)]

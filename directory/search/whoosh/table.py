@@ -17,6 +17,7 @@ from directory.search.contract import SnapshotFormatError
 from directory.search.documents import ListingDoc
 from directory.search.ordering import BANDS, NAME_KEY_BYTES, area_key, area_ranges, band_of, name_key, unit_vectors
 from directory.search.whoosh.arrays import Bits, Ragged, expand, rows_by_code, unique, unique_first
+from directory.search.whoosh.facets import FacetCounter
 
 FORMAT = 8  # bump when the arrays or the text index change shape: old snapshots need a reindex
 KIND_CODES = {"organization": 0, "practitioner": 1}
@@ -26,16 +27,6 @@ KIND_CODES = {"organization": 0, "practitioner": 1}
 # listings at home; a place holding as many alone is a block of its own. A search by place alone
 # adds up the rollup of the blocks wholly in its radius and counts the others' listings one by one.
 BLOCK_LISTINGS = 32
-
-
-def facet_vector(kinds: np.ndarray, accepting: np.ndarray, specialty: Bits, network: Bits,
-                 positions: np.ndarray) -> np.ndarray:
-    """What the facets of these listings add up from: [listings, organizations, practitioners,
-    accepting, count per specialty code..., count per network code...]."""
-    kind_counts = np.bincount(kinds[positions], minlength=2)
-    head = [len(positions), kind_counts[0], kind_counts[1], np.count_nonzero(accepting[positions])]
-    return np.concatenate([np.array(head, dtype=np.int64), specialty.counts(positions),
-                           network.counts(positions)])
 
 
 def rollup(arrays: dict[str, np.ndarray], home: np.ndarray, places: int) -> np.ndarray:
@@ -106,6 +97,7 @@ class ListingTable:
         self.topic_sets = {"concepts": self.concept_set, "specialties": self.specialty_set}
         self.topic_counts = {"concepts": self.concept_counts, "specialties": self.specialty_counts}
         self.network_set = Bits(self.network_bits)
+        self.facet_counter = FacetCounter(self.kinds, self.accepting, self.specialty_set, self.network_set)
         # Per code, the sorted rows whose listing holds it: a selective filter reads only its rows.
         self.row_postings = {
             "specialties": Ragged(self.specialty_rows_indptr, self.specialty_rows),
