@@ -44,7 +44,7 @@ def _row_numbers(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _dense_numbers(values: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
     """As `_row_numbers` for one column of integers in [0, bound), by a table of `bound` entries
-    instead of a sort (the index given of each value is of any one row holding it)."""
+    instead of a sort (with, for each distinct value, the index of some row holding it)."""
     one = np.full(bound, -1, dtype=np.int64)
     one[values] = np.arange(len(values))
     present = one >= 0

@@ -108,7 +108,7 @@ class ListingTable:
         # Rounding is monotonic: no place inside a box falls outside its bounds (one just outside
         # may come in; the radius test decides).
         self.place_key = area_key(self.place_lat, self.place_lon)
-        self._pos_of_lid: np.ndarray | None = None
+        self._pos_of_lid: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None  # see positions_of
         self._row_topic_sets: dict[str, Bits] = {}
         self.network_keys = [str(code) for code in self.network_codes.tolist()]  # as facets name them
 
@@ -255,13 +255,23 @@ class ListingTable:
         return cls(arrays), meta
 
     def positions_of(self, lids: np.ndarray) -> np.ndarray:
-        """Positions of these listing ids; -1 for ids not in this table."""
+        """Positions of these listing ids; -1 for ids not in this table. Through a map of every id
+        up to the largest, made at first use; a table of few listings among large ids (the overlay
+        of recent changes, rebuilt at every change) searches its sorted ids instead."""
+        lids = np.asarray(lids, dtype=np.int64)
         if self._pos_of_lid is None:
             top = int(self.lids.max()) + 1 if self.size else 0
-            pos = np.full(top, -1, dtype=np.int32)
-            pos[self.lids] = np.arange(self.size, dtype=np.int32)
-            self._pos_of_lid = pos
-        lids = np.asarray(lids, dtype=np.int64)
+            if top <= 8 * self.size + 4096:
+                pos = np.full(top, -1, dtype=np.int32)
+                pos[self.lids] = np.arange(self.size, dtype=np.int32)
+                self._pos_of_lid = pos
+            else:
+                order = np.argsort(self.lids).astype(np.int32)
+                self._pos_of_lid = (self.lids[order].astype(np.int64), order)
+        if isinstance(self._pos_of_lid, tuple):
+            ordered, order = self._pos_of_lid
+            at = np.minimum(np.searchsorted(ordered, lids), len(ordered) - 1)
+            return np.where(ordered[at] == lids, order[at], -1).astype(np.int32)
         out = np.full(len(lids), -1, dtype=np.int32)
         inside = (lids >= 0) & (lids < len(self._pos_of_lid))
         out[inside] = self._pos_of_lid[lids[inside]]

@@ -180,3 +180,17 @@ def set_engine():
     yield set_attribute
     for name, value in saved.items():
         setattr(engine, name, value)
+
+
+@pytest.mark.parametrize("offset", [0, 1_000_000])
+def test_positions_of_listing_ids(offset):
+    """Through the map of every id (ids from 1) and through the sorted ids (a few listings with
+    large ids, as in the overlay of recent changes): the same positions, -1 for ids not held."""
+    docs = make_docs(13, n=40)
+    for doc in docs:
+        doc.lid = (doc.lid * 7) % 41 + offset  # not in position order
+    built = ListingTable.build(docs, CODEBOOK)
+    asked = np.array([d.lid for d in docs] + [0, -3, offset + 500, 2**40], dtype=np.int64)
+    expected = [int(np.flatnonzero(built.lids == lid)[0]) if lid in built.lids else -1 for lid in asked]
+    assert built.positions_of(asked).tolist() == expected
+    assert isinstance(built._pos_of_lid, tuple) == (offset > 0)
