@@ -84,6 +84,11 @@ class Searcher(ABC):
     def close(self) -> None:  # noqa: B027
         """Release files and connections."""
 
+    def warm(self) -> None:  # noqa: B027  (optional for backends)
+        """Make now, and again whenever the index is reloaded, what searches would otherwise make
+        at first use and keep: a serving process calls it once, so that no patient's search pays
+        for it (no-op by default)."""
+
     @abstractmethod
     def is_empty(self) -> bool:
         """Whether the index holds no listing at all (a new index, or one emptied by accident)."""

@@ -58,6 +58,7 @@ class WhooshSearcher(Searcher):
         self._snapshot_key: tuple | None = None
         self.topics = TopicIndex(self.codebook.concepts, self.codebook.specialties, analyzer())
         self.matcher: TextMatcher | None = None
+        self._warm = False  # see warm()
         if not rebuilding:  # a rebuild replaces the snapshot (of whatever version) unread
             self._open_checked()
 
@@ -71,6 +72,8 @@ class WhooshSearcher(Searcher):
             self._snapshot_key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
             self.base, meta = ListingTable.load(path)
             self.watermark = meta.get("watermark", 0)
+            if self._warm:
+                self.base.prepare()
         else:
             self._snapshot_key = None
             self.base = ListingTable.empty(self.codebook)
@@ -293,6 +296,13 @@ class WhooshSearcher(Searcher):
         building.rename(live)
         table.save(self.dir / SNAPSHOT, watermark=watermark, built_at=int(time.time() * 1000))
         shutil.rmtree(old, ignore_errors=True)
+
+    def warm(self) -> None:
+        """The snapshot's arrays made at first use (facet numbers, the map of ids, the rows' topic
+        words), made now and at every reload of the snapshot."""
+        with self._lock:
+            self._warm = True
+            self.base.prepare()
 
     def close(self) -> None:
         with self._lock:

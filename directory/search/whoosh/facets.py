@@ -54,7 +54,7 @@ def _dense_numbers(values: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarr
 
 def _bits(words: np.ndarray) -> np.ndarray:
     """The bits of each row of uint64 words, low bit first (rows x 64 per word), as 0/1 floats."""
-    as_bytes = np.ascontiguousarray(words).view(np.uint8).reshape(len(words), -1)
+    as_bytes = np.ascontiguousarray(words).view(np.uint8).reshape(len(words), 8 * words.shape[1])
     return np.unpackbits(as_bytes, axis=1, bitorder="little").astype(np.float64)
 
 
@@ -70,7 +70,7 @@ class FacetCounter:
     def vector(self, positions: np.ndarray) -> np.ndarray:
         if len(positions) <= FEW:
             return facet_vector(self.kinds, self.accepting, self.specialty, self.network, positions)
-        numbers, length, groups = self._built()
+        numbers, length, groups = self.prepare()
         gathered = numbers[positions]
         if gathered.dtype == np.uint64:  # PACKED numbers of 16 bits
             gathered = gathered.view(np.uint16)
@@ -82,9 +82,10 @@ class FacetCounter:
             out[column : column + matrix.shape[1]] = np.rint(seen[first : first + len(matrix)] @ matrix)
         return out
 
-    def _built(self) -> tuple[np.ndarray, int, list[tuple[int, int, np.ndarray]]]:
-        """Each listing's number in every group, made at the first large count and then kept (a
-        table never changes; the overlay of recent changes is a new table)."""
+    def prepare(self) -> tuple[np.ndarray, int, list[tuple[int, int, np.ndarray]]]:
+        """Each listing's number in every group, made at the first large count (or when a serving
+        process warms its searcher) and then kept: a table never changes (the overlay of recent
+        changes is a new table)."""
         if self._parts is None:
             self._parts = self._build()
         return self._parts

@@ -277,6 +277,13 @@ class ListingTable:
         out[inside] = self._pos_of_lid[lids[inside]]
         return out
 
+    def prepare(self) -> None:
+        """Make the arrays that searches make at first use and keep (`WhooshSearcher.warm`)."""
+        self.facet_counter.prepare()
+        self.positions_of(np.empty(0, dtype=np.int64))
+        for facet in self.topic_sets:
+            self.row_topic_set(facet)
+
     def row_topic_set(self, facet: str) -> Bits:
         """A topic facet's bit sets per row (each row holds its listing's): a text search near a
         place tests the rows around in their order, without a gather through their listings.

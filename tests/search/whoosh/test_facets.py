@@ -37,7 +37,7 @@ def test_counted_by_numbers_equals_counted_by_bits(seed, listings, specialty_wor
     for size in (facets.FEW + 1, listings, 2 * listings):
         positions = rng.integers(0, listings, size)
         assert counter.vector(positions).tolist() == facet_vector(*arrays, positions).tolist()
-    numbers = counter._built()[0]
+    numbers = counter.prepare()[0]
     groups = 1 + network_words * -(-network_bits // facets.CHUNK_BITS)
     assert (numbers.dtype == np.uint64) == (groups <= facets.PACKED)
 
@@ -49,3 +49,12 @@ def test_a_few_listings_are_counted_directly():
     positions = rng.integers(0, 2000, facets.FEW)
     assert counter.vector(positions).tolist() == facet_vector(*arrays, positions).tolist()
     assert counter._parts is None  # nothing built for them
+
+
+def test_an_empty_table_is_prepared():
+    """A serving process warms the arrays of an empty index too."""
+    arrays = table(np.random.default_rng(2), 0, 1, 1, 40)
+    counter = FacetCounter(*arrays)
+    numbers, length, groups = counter.prepare()
+    assert len(numbers) == 0 and len(groups) == 1
+    assert counter.vector(np.empty(0, dtype=np.int64)).tolist() == [0] * counter.width
