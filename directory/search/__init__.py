@@ -73,7 +73,7 @@ def get_searcher(app: Flask | None = None) -> Searcher:
                 app.extensions["directory.searcher"] = searcher
                 if app.config.get("ENV") == "production":
                     # The ZIP table is read now (about 1-2 s, apart: `geo.computed_apart`), and the
-                    # searcher's arrays made at first use are made (Whoosh at 1M: 0.5 s), not by a
+                    # searcher's arrays made at first use are made (Whoosh at 1M: 0.35 s), not by a
                     # patient's first search in this process.
                     zip_table()
                     searcher.warm()
