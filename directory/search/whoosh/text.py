@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -235,6 +235,19 @@ class TextHits:
     weight x inverse document frequency over all live listings; fuzzy matches count less)."""
 
     words: list[Word]
+    # (table, term) -> the positions of the term's listings in that table: `candidates` and
+    # `score` both need them, for the same tables of one search.
+    _term_positions: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    def term_positions(self, table, term_lids: np.ndarray) -> np.ndarray:
+        """Positions in `table` of a term's listings that it holds, worked out once per search
+        (tables and terms live as long as this object: their ids are its keys)."""
+        key = (id(table), id(term_lids))
+        found = self._term_positions.get(key)
+        if found is None:
+            positions = table.positions_of(term_lids)
+            found = self._term_positions[key] = positions[positions >= 0]
+        return found
 
     def candidates(self, table) -> np.ndarray:
         """Positions in `table` matching the most selective word: a superset of the matches."""
@@ -249,8 +262,7 @@ class TextHits:
         word = best[1]
         parts = []
         if word.terms:  # (a listing holding two of the terms is made unique below)
-            pos = table.positions_of(np.concatenate([lids for lids, _ in word.terms]))
-            parts.append(pos[pos >= 0])
+            parts.append(np.concatenate([self.term_positions(table, lids) for lids, _ in word.terms]))
         if word.topics:
             everyone = np.arange(table.size, dtype=np.int32)
             held = np.zeros(table.size, dtype=bool)
@@ -286,8 +298,7 @@ class TextHits:
         for word in self.words:
             alternatives = []
             for term_lids, weight in word.terms:
-                term_pos = table.positions_of(term_lids)
-                alternatives.append((marked(table.size, term_pos[term_pos >= 0], pos), weight))
+                alternatives.append((marked(table.size, self.term_positions(table, term_lids), pos), weight))
             for topic, weight in zip(word.topics, word.topic_weights, strict=True):
                 held = table.topic_sets[topic.facet].any_of(pos, list(topic.codes),
                                                             gathered.setdefault(topic.facet, {}))
