@@ -94,6 +94,12 @@ def rows_by_code(codes: Ragged, row_pos: np.ndarray) -> tuple[np.ndarray, np.nda
     return indptr, row[order].astype(np.int32)
 
 
+def unpacked(words: np.ndarray) -> np.ndarray:
+    """The bits of each row of uint64 words as 0/1 bytes, code order (rows x 64 per word)."""
+    as_bytes = np.ascontiguousarray(words).view(np.uint8).reshape(len(words), 8 * words.shape[1])
+    return np.unpackbits(as_bytes, axis=1, bitorder="little")
+
+
 class Bits:
     """Per-listing bit sets over a small code space (n x words of uint64), for any-of filters."""
 
@@ -157,9 +163,9 @@ class Bits:
         a few hundred listings, unpacking their bits and adding them up is faster (measured: 100
         listings 21 against 41 us, 1,000 listings 98 against 79 us).
         """
-        chosen = np.ascontiguousarray(self.words[positions]).view(np.uint8)
         if len(positions) <= FEW_TO_UNPACK:
-            return np.unpackbits(chosen, axis=1, bitorder="little").sum(axis=0, dtype=np.int64)
+            return unpacked(self.words[positions]).sum(axis=0, dtype=np.int64)
+        chosen = np.ascontiguousarray(self.words[positions]).view(np.uint8)
         columns = chosen.shape[1]
         keys = chosen.astype(np.int32) + np.arange(0, columns * 256, 256, dtype=np.int32)
         histogram = np.bincount(keys.ravel(), minlength=columns * 256).reshape(columns, 256)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from directory.search.whoosh.arrays import Bits
+from directory.search.whoosh.arrays import Bits, unpacked
 
 FEW = 500  # up to this many listings, `facet_vector` counts their bits directly
 CHUNK_BITS = 16  # network words are described 16 bits at a time
@@ -50,12 +50,6 @@ def _dense_numbers(values: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarr
     present = one >= 0
     number_of = np.cumsum(present) - 1
     return number_of[values], one[present]
-
-
-def _bits(words: np.ndarray) -> np.ndarray:
-    """The bits of each row of uint64 words, low bit first (rows x 64 per word), as 0/1 floats."""
-    as_bytes = np.ascontiguousarray(words).view(np.uint8).reshape(len(words), 8 * words.shape[1])
-    return np.unpackbits(as_bytes, axis=1, bitorder="little").astype(np.float64)
 
 
 class FacetCounter:
@@ -97,7 +91,7 @@ class FacetCounter:
         head = (specialty_numbers * 2 + self.kinds.astype(np.int64)) * 2 + self.accepting.astype(np.int64)
         numbers, first = _dense_numbers(head, 4 * len(one_each))
         kinds, accepting = self.kinds[first].astype(np.int64), self.accepting[first]
-        specialty_bits = _bits(self.specialty.words[one_each[specialty_numbers[first]]])
+        specialty_bits = unpacked(self.specialty.words[one_each[specialty_numbers[first]]])
         columns.append(numbers)
         matrices.append(np.column_stack([kinds == 0, kinds == 1, accepting, specialty_bits]).astype(np.float64))
         starts.append(1)
